@@ -1,0 +1,55 @@
+// Package identity owns the people who sign in: their records, their
+// passwords and the rules for usernames.
+package identity
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// Roles a user may hold.
+const (
+	RoleAdmin    = "admin"
+	RoleHelpdesk = "helpdesk"
+)
+
+// User is a person known to Gatehouse. ID is the OIDC subject: random and
+// stable, never derived from the username, so renames do not change `sub`.
+type User struct {
+	ID                 string
+	Username           string // the district UPN, lower case: name@district.example
+	Email              string
+	EmailVerified      bool
+	DisplayName        string
+	PasswordHash       string // PHC string (argon2id), empty when no password is set
+	Roles              []string
+	Disabled           bool
+	MustChangePassword bool
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// HasRole reports whether the user holds role.
+func (u *User) HasRole(role string) bool { return slices.Contains(u.Roles, role) }
+
+// ListQuery narrows a user listing.
+type ListQuery struct {
+	Search string // matched against username, email and display name
+	Limit  int
+	Offset int
+}
+
+// Store is what identity needs from persistent storage.
+type Store interface {
+	CreateUser(ctx context.Context, u *User) error // store.ErrAlreadyExists on a taken username
+	GetUser(ctx context.Context, id string) (*User, error)
+	GetUserByUsername(ctx context.Context, username string) (*User, error)
+	ListUsers(ctx context.Context, q ListQuery) ([]User, error)
+	UpdateUser(ctx context.Context, u *User) error
+	DeleteUser(ctx context.Context, id string) error
+	CountUsers(ctx context.Context) (int64, error)
+	// UpsertUsers writes every user (matched by username) in one transaction:
+	// either all rows land or none do.
+	UpsertUsers(ctx context.Context, users []User) (created, updated int, err error)
+}
