@@ -1,0 +1,169 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse/gatehouse/internal/flow"
+	"github.com/gatehouse/gatehouse/internal/metrics"
+	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/secrets"
+	"github.com/gatehouse/gatehouse/internal/store/redisstore"
+	"github.com/gatehouse/gatehouse/internal/web"
+)
+
+// ServeOptions adjust Serve.
+type ServeOptions struct {
+	// Demo also runs the demo relying party, registered on first use.
+	Demo bool
+	// Ready, when set, receives the listening address once the server accepts connections.
+	Ready func(addr string)
+}
+
+// ConnectRedis returns the configured Redis client, or starts the embedded
+// in-process server when none is configured. close releases either.
+func (a *App) ConnectRedis() (rdb redis.UniversalClient, closeFn func(), err error) {
+	rc := a.Config.Redis
+	if rc.Embedded() {
+		emb, err := redisstore.StartEmbedded()
+		if err != nil {
+			return nil, nil, fmt.Errorf("starting the embedded Redis: %w", err)
+		}
+		a.Logger.Info("using the embedded in-process Redis-compatible store (single machine only)")
+		rdb, err := redisstore.Connect(redisstore.Options{URL: emb.URL()})
+		if err != nil {
+			emb.Close()
+			return nil, nil, err
+		}
+		return rdb, func() { rdb.Close(); emb.Close() }, nil
+	}
+	rdb, err = redisstore.Connect(redisstore.Options{
+		URL: rc.URL, Addrs: rc.Addrs, MasterName: rc.MasterName, Username: rc.Username, Password: rc.Password, DB: rc.DB, TLS: rc.TLS,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return rdb, func() { rdb.Close() }, nil
+}
+
+// Handler builds the whole HTTP surface over rdb, with keys written under prefix.
+func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, error) {
+	cfg := a.Config
+	kv := redisstore.New(rdb, prefix)
+	m := metrics.New()
+	storage := oauth.NewStorage(a.DB, kv, a.DB, a.grantBox(), cfg.Tokens.AuthorizationCodeLifetime.Duration)
+	provider := oauth.NewProvider(oauth.Options{
+		Issuer:  cfg.Issuer,
+		HMACKey: secrets.Derive(a.masterKey, "token-hmac"),
+		Lifetimes: oauth.Lifetimes{
+			AuthorizationCode: cfg.Tokens.AuthorizationCodeLifetime.Duration, AccessToken: cfg.Tokens.AccessTokenLifetime.Duration,
+			IDToken: cfg.Tokens.IDTokenLifetime.Duration, RefreshToken: cfg.Tokens.RefreshTokenLifetime.Duration,
+		},
+		Debug: cfg.Dev,
+	}, storage, a.Keys)
+
+	mux := http.NewServeMux()
+	(&oauth.Endpoints{
+		Provider: provider, Storage: storage, Keys: a.Keys, Users: a.Users, Audit: a.Audit, Metrics: m,
+		Logger: a.Logger, Issuer: cfg.Issuer,
+	}).Mount(mux)
+	pages, err := web.New(web.Options{
+		Issuer: cfg.Issuer, District: cfg.District.Name, Domain: cfg.District.Domain, SecureCookies: cfg.SecureCookies(),
+		CSRFKey: secrets.Derive(a.masterKey, "csrf"), SessionCookie: cfg.Session.CookieName,
+		SessionLifetime: cfg.Session.Lifetime.Duration, SessionIdle: cfg.Session.IdleTimeout.Duration,
+		MinPasswordLength: cfg.Password.MinLength,
+	}, web.Deps{
+		Provider: provider, Users: a.Users, Clients: a.DB, Keys: a.Keys,
+		Flows: flow.NewStore(kv, cfg.Login.FlowLifetime.Duration), KV: kv, Audit: a.Audit, Metrics: m, Logger: a.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	pages.Mount(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := a.DB.Ping(ctx); err != nil {
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		if err := kv.Ping(ctx); err != nil {
+			http.Error(w, "redis unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	if cfg.Metrics.Enabled {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	}
+	mux.HandleFunc("/", pages.NotFound)
+	return web.Instrument(mux, m, a.Logger, pages.Recover(mux)), nil
+}
+
+func (a *App) grantBox() *secrets.Box {
+	box, err := secrets.NewBox(secrets.Derive(a.masterKey, "grants"))
+	if err != nil {
+		panic(err) // Derive always returns a valid key length
+	}
+	return box
+}
+
+// Serve runs Gatehouse until ctx ends, then shuts down gracefully.
+func Serve(ctx context.Context, a *App, opt ServeOptions) error {
+	cfg := a.Config
+	a.Logger.Info("starting Gatehouse", "issuer", cfg.Issuer, "database", cfg.Database.Driver, "embedded_redis", cfg.Redis.Embedded())
+	if user, password, err := a.Users.EnsureBootstrapAdmin(ctx); err != nil {
+		return err
+	} else if user != "" {
+		fmt.Printf("\nCreated the first administrator.\n  username: %s\n  one-time password: %s\nIt must be changed at first sign-in.\n\n", user, password)
+		a.Logger.Warn("created bootstrap administrator; its one-time password was printed to stdout", "username", user)
+	}
+	rdb, closeRedis, err := a.ConnectRedis()
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	handler, err := a.Handler(rdb, cfg.Redis.KeyPrefix)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	go a.Keys.Run(ctx)
+	if opt.Demo {
+		stopDemo, err := a.startDemo(ctx)
+		if err != nil {
+			return err
+		}
+		defer stopDemo()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.Logger.Info("listening", "addr", ln.Addr().String())
+	if opt.Ready != nil {
+		opt.Ready(ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.Logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,38 @@
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Recorder writes audit events. A failed write is logged loudly but does not
+// fail the user's request: the audit trail must not become a way to deny
+// sign-in when the database hiccups.
+type Recorder struct {
+	store  Store
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// NewRecorder returns a Recorder over st.
+func NewRecorder(st Store, logger *slog.Logger) *Recorder {
+	return &Recorder{store: st, logger: logger, now: time.Now}
+}
+
+// Record stores e, filling its ID and time.
+func (r *Recorder) Record(ctx context.Context, e Event) {
+	e.ID = uuid.NewString()
+	e.Time = r.now().UTC()
+	if e.Outcome == "" {
+		e.Outcome = "success"
+	}
+	if err := r.store.AppendEvent(context.WithoutCancel(ctx), &e); err != nil {
+		r.logger.Error("audit event lost", "type", e.Type, "subject", e.SubjectID, "err", err)
+	}
+}
+
+// List returns events matching f, newest first.
+func (r *Recorder) List(ctx context.Context, f Filter) ([]Event, error) { return r.store.ListEvents(ctx, f) }

@@ -1,0 +1,246 @@
+// Package config is Gatehouse's typed configuration: built-in defaults, an
+// optional YAML file, GATEHOUSE_* environment overrides and validation.
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole server configuration. Its yaml tags define both the
+// file keys and the environment variable names (see EnvKeys).
+type Config struct {
+	// Issuer is the OIDC issuer URL; tokens and discovery carry it verbatim.
+	Issuer string `yaml:"issuer"`
+	// Listen is the host:port the HTTP server binds.
+	Listen string `yaml:"listen"`
+	// DataDir holds the embedded mode's SQLite file, generated master key
+	// and the delivery outbox.
+	DataDir string `yaml:"data_dir"`
+	// Dev sends fosite debug messages to clients; refused with an https issuer.
+	Dev      bool     `yaml:"dev"`
+	District District `yaml:"district"`
+	Log      Log      `yaml:"log"`
+	Database Database `yaml:"database"`
+	Redis    Redis    `yaml:"redis"`
+	Secrets  Secrets  `yaml:"secrets"`
+	Keys     Keys     `yaml:"keys"`
+	Tokens   Tokens   `yaml:"tokens"`
+	Session  Session  `yaml:"session"`
+	Password Password `yaml:"password"`
+	Login    Login    `yaml:"login"`
+	Delivery Delivery `yaml:"delivery"`
+	Metrics  Metrics  `yaml:"metrics"`
+}
+
+// District identifies the organisation Gatehouse serves.
+type District struct {
+	Name string `yaml:"name"`
+	// Domain is the UPN suffix: a short username "jdoe" means "jdoe@<domain>".
+	// Load lower-cases it.
+	Domain string `yaml:"domain"`
+}
+
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn or error
+	Format string `yaml:"format"` // text or json
+}
+
+type Database struct {
+	Driver string `yaml:"driver"` // sqlite or postgres
+	// DSN defaults to <data_dir>/gatehouse.db for sqlite; required for postgres.
+	DSN          string `yaml:"dsn"`
+	MaxOpenConns int    `yaml:"max_open_conns"`
+	MaxIdleConns int    `yaml:"max_idle_conns"`
+}
+
+// Redis selects the ephemeral store. With neither URL nor Addrs set the
+// embedded in-process store is used, which only suits a single replica.
+type Redis struct {
+	// URL is a redis:// or rediss:// URL of a standalone server; it carries
+	// the database number and TLS choice itself.
+	URL string `yaml:"url"`
+	// Addrs lists Sentinel addresses (with MasterName) or Cluster nodes
+	// (without MasterName); one address without MasterName is a standalone
+	// server. Mutually exclusive with URL.
+	Addrs      []string `yaml:"addrs"`
+	MasterName string   `yaml:"master_name"`
+	// Username and Password override any in URL, so the password can come
+	// from GATEHOUSE_REDIS_PASSWORD_FILE instead of the URL.
+	Username  string `yaml:"username"`
+	Password  string `yaml:"password"`
+	DB        int    `yaml:"db"`  // with Addrs only
+	TLS       bool   `yaml:"tls"` // with Addrs only
+	KeyPrefix string `yaml:"key_prefix"`
+}
+
+// Embedded reports whether no external Redis is configured.
+func (r Redis) Embedded() bool { return r.URL == "" && len(r.Addrs) == 0 }
+
+// Secrets holds the key that seals data at rest (signing keys, TOTP secrets).
+type Secrets struct {
+	// MasterKey is base64 of exactly 32 bytes; every replica must share it.
+	// With sqlite it may be empty and the server generates one in data_dir.
+	MasterKey string `yaml:"master_key"`
+}
+
+// Key decodes MasterKey.
+func (s Secrets) Key() ([]byte, error) {
+	k, err := decodeKey(s.MasterKey)
+	if err != nil {
+		return nil, fmt.Errorf("secrets.master_key: %w", err)
+	}
+	return k, nil
+}
+
+// decodeKey accepts every common base64 alphabet so a key pasted from
+// `openssl rand -base64 32` or a URL-safe generator both work.
+func decodeKey(s string) ([]byte, error) {
+	if s == "" {
+		return nil, errors.New("not set")
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if k, err := enc.DecodeString(s); err == nil {
+			if len(k) != 32 {
+				return nil, fmt.Errorf("must decode to exactly 32 bytes (got %d); generate one with `openssl rand -base64 32`", len(k))
+			}
+			return k, nil
+		}
+	}
+	return nil, errors.New("must be base64 of 32 bytes; generate one with `openssl rand -base64 32`")
+}
+
+type Keys struct {
+	Algorithm string `yaml:"algorithm"` // RS256 or ES256
+	RSABits   int    `yaml:"rsa_bits"`  // 2048, 3072 or 4096; RS256 only
+	// RefreshInterval is how often a replica reloads keys from the database.
+	RefreshInterval Duration `yaml:"refresh_interval"`
+}
+
+type Tokens struct {
+	AuthorizationCodeLifetime Duration `yaml:"authorization_code_lifetime"`
+	AccessTokenLifetime       Duration `yaml:"access_token_lifetime"`
+	IDTokenLifetime           Duration `yaml:"id_token_lifetime"`
+	RefreshTokenLifetime      Duration `yaml:"refresh_token_lifetime"`
+}
+
+type Session struct {
+	Lifetime    Duration `yaml:"lifetime"`
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	CookieName  string   `yaml:"cookie_name"`
+}
+
+type Password struct {
+	MinLength int    `yaml:"min_length"`
+	Argon2    Argon2 `yaml:"argon2"`
+}
+
+// Argon2 are the argon2id parameters for new password hashes.
+type Argon2 struct {
+	MemoryKiB   uint32 `yaml:"memory_kib"`
+	Iterations  uint32 `yaml:"iterations"`
+	Parallelism uint8  `yaml:"parallelism"`
+}
+
+type Login struct {
+	// FlowLifetime is how long a sign-in may take from start to finish.
+	FlowLifetime Duration `yaml:"flow_lifetime"`
+}
+
+type Delivery struct {
+	// OutboxFile defaults to <data_dir>/outbox.jsonl.
+	OutboxFile string `yaml:"outbox_file"`
+}
+
+type Metrics struct {
+	Enabled bool `yaml:"enabled"` // serves /metrics
+}
+
+// SecureCookies reports whether cookies must carry the Secure attribute.
+func (c *Config) SecureCookies() bool { return strings.HasPrefix(c.Issuer, "https://") }
+
+// IsEmbedded reports whether the server needs no external services.
+func (c *Config) IsEmbedded() bool { return c.Database.Driver == "sqlite" && c.Redis.Embedded() }
+
+// Default returns the built-in configuration, with the paths that depend on
+// data_dir filled in.
+func Default() *Config {
+	c := base()
+	c.derive()
+	return c
+}
+
+// base is Default without derived values, so Load can tell "unset" from
+// "set to the default" once data_dir is known.
+func base() *Config {
+	return &Config{
+		Issuer:   "http://localhost:8080",
+		Listen:   ":8080",
+		DataDir:  "data",
+		District: District{Name: "Example School District", Domain: "district.example"},
+		Log:      Log{Level: "info", Format: "text"},
+		Database: Database{Driver: "sqlite", MaxOpenConns: 20, MaxIdleConns: 10},
+		Redis:    Redis{KeyPrefix: "gatehouse:"},
+		Keys:     Keys{Algorithm: "RS256", RSABits: 2048, RefreshInterval: Duration{30 * time.Second}},
+		Tokens: Tokens{
+			AuthorizationCodeLifetime: Duration{time.Minute},
+			AccessTokenLifetime:       Duration{time.Hour},
+			IDTokenLifetime:           Duration{time.Hour},
+			RefreshTokenLifetime:      Duration{720 * time.Hour},
+		},
+		Session: Session{
+			Lifetime:    Duration{12 * time.Hour},
+			IdleTimeout: Duration{2 * time.Hour},
+			CookieName:  "gatehouse_session",
+		},
+		Password: Password{
+			MinLength: 12,
+			Argon2:    Argon2{MemoryKiB: 64 * 1024, Iterations: 3, Parallelism: 2},
+		},
+		Login:   Login{FlowLifetime: Duration{30 * time.Minute}},
+		Metrics: Metrics{Enabled: true},
+	}
+}
+
+// Duration is a time.Duration written as "15m", "720h" in YAML and env.
+type Duration struct{ time.Duration }
+
+// UnmarshalText is what environment overrides use.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (want e.g. 90s, 15m, 720h)", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// UnmarshalYAML exists (over UnmarshalText) to report the line.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a duration such as \"15m\"", n.Line)
+	}
+	if err := d.UnmarshalText([]byte(n.Value)); err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	return nil
+}
+
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// String drops zero trailing units: "1h" rather than "1h0m0s".
+func (d Duration) String() string {
+	s := d.Duration.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}

@@ -1,0 +1,231 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// problems is every configuration error found, one per line, each starting
+// with the YAML path or variable it concerns.
+type problems []string
+
+func (p problems) Error() string {
+	if len(p) == 1 {
+		return "invalid configuration: " + p[0]
+	}
+	return "invalid configuration:\n  " + strings.Join(p, "\n  ")
+}
+
+func (p *problems) add(path, format string, args ...any) {
+	*p = append(*p, path+": "+fmt.Sprintf(format, args...))
+}
+
+// Validate reports every problem at once. Values are echoed only where they
+// cannot hold a secret.
+func (c *Config) Validate() error {
+	var p problems
+	c.validateIssuer(&p)
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil || !isPort(port) {
+		p.add("listen", "must be host:port, e.g. \":8080\" (got %q)", c.Listen)
+	}
+	if c.DataDir == "" {
+		p.add("data_dir", "required")
+	}
+	if c.Dev && c.SecureCookies() {
+		p.add("dev", "must be false with an https issuer: it sends debug details to clients")
+	}
+
+	if strings.TrimSpace(c.District.Name) == "" {
+		p.add("district.name", "required")
+	}
+	switch {
+	case c.District.Domain == "":
+		p.add("district.domain", "required")
+	case len(c.District.Domain) > 253 || !dnsName.MatchString(c.District.Domain):
+		p.add("district.domain", "must be a lower-case DNS name such as \"district.example\" (got %q)", c.District.Domain)
+	}
+
+	oneOf(&p, "log.level", c.Log.Level, "debug", "info", "warn", "error")
+	oneOf(&p, "log.format", c.Log.Format, "text", "json")
+
+	c.validateDatabase(&p)
+	c.Redis.validate(&p)
+	// With sqlite the server generates a key in data_dir; replicas sharing
+	// a database must all be given the same one.
+	if c.Secrets.MasterKey == "" {
+		if c.Database.Driver == "postgres" {
+			p.add("secrets.master_key", "required when database.driver is \"postgres\" (every replica must share it; generate one with `openssl rand -base64 32`)")
+		}
+	} else if _, err := decodeKey(c.Secrets.MasterKey); err != nil {
+		p.add("secrets.master_key", "%v", err)
+	}
+	c.validateKeys(&p)
+
+	positive(&p, "tokens.authorization_code_lifetime", c.Tokens.AuthorizationCodeLifetime)
+	if c.Tokens.AuthorizationCodeLifetime.Duration > 10*time.Minute {
+		p.add("tokens.authorization_code_lifetime", "must be at most 10m (got %s)", c.Tokens.AuthorizationCodeLifetime)
+	}
+	positive(&p, "tokens.access_token_lifetime", c.Tokens.AccessTokenLifetime)
+	positive(&p, "tokens.id_token_lifetime", c.Tokens.IDTokenLifetime)
+	positive(&p, "tokens.refresh_token_lifetime", c.Tokens.RefreshTokenLifetime)
+
+	positive(&p, "session.lifetime", c.Session.Lifetime)
+	positive(&p, "session.idle_timeout", c.Session.IdleTimeout)
+	if c.Session.IdleTimeout.Duration > c.Session.Lifetime.Duration {
+		p.add("session.idle_timeout", "must not exceed session.lifetime (%s > %s)", c.Session.IdleTimeout, c.Session.Lifetime)
+	}
+	if !isToken(c.Session.CookieName) {
+		p.add("session.cookie_name", "must be a non-empty cookie name without spaces or separators (got %q)", c.Session.CookieName)
+	}
+
+	if n := c.Password.MinLength; n < 8 || n > 128 {
+		p.add("password.min_length", "must be between 8 and 128 (got %d)", n)
+	}
+	if m := c.Password.Argon2.MemoryKiB; m < 19456 {
+		p.add("password.argon2.memory_kib", "must be at least 19456, the OWASP minimum (got %d)", m)
+	}
+	if c.Password.Argon2.Iterations < 1 {
+		p.add("password.argon2.iterations", "must be at least 1")
+	}
+	if c.Password.Argon2.Parallelism < 1 {
+		p.add("password.argon2.parallelism", "must be at least 1")
+	}
+
+	positive(&p, "login.flow_lifetime", c.Login.FlowLifetime)
+	if c.Delivery.OutboxFile == "" {
+		p.add("delivery.outbox_file", "required")
+	}
+
+	if len(p) > 0 {
+		return p
+	}
+	return nil
+}
+
+func (c *Config) validateIssuer(p *problems) {
+	u, err := url.Parse(c.Issuer)
+	switch {
+	case c.Issuer == "":
+		p.add("issuer", "required")
+	case err != nil || u.Host == "" || !(strings.HasPrefix(c.Issuer, "https://") || strings.HasPrefix(c.Issuer, "http://")):
+		p.add("issuer", "must be an absolute http(s) URL (got %q)", c.Issuer)
+	case u.User != nil || strings.ContainsAny(c.Issuer, "?#"):
+		p.add("issuer", "must not contain user info, a query or a fragment (got %q)", c.Issuer)
+	case strings.HasSuffix(c.Issuer, "/"):
+		p.add("issuer", "must not end with \"/\" (got %q)", c.Issuer)
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		p.add("issuer", "must use https unless the host is localhost, 127.0.0.1 or ::1 (got %q)", c.Issuer)
+	}
+}
+
+func (c *Config) validateDatabase(p *problems) {
+	d := c.Database
+	if oneOf(p, "database.driver", d.Driver, "sqlite", "postgres") && d.DSN == "" {
+		p.add("database.dsn", "required when database.driver is %q", d.Driver)
+	}
+	if d.MaxOpenConns < 1 {
+		p.add("database.max_open_conns", "must be at least 1 (got %d)", d.MaxOpenConns)
+	}
+	if d.MaxIdleConns < 0 {
+		p.add("database.max_idle_conns", "must not be negative (got %d)", d.MaxIdleConns)
+	}
+}
+
+// validate never echoes url or password: either may hold a secret.
+func (r Redis) validate(p *problems) {
+	if r.URL != "" && len(r.Addrs) > 0 {
+		p.add("redis.url, redis.addrs", "set one or the other, not both")
+	}
+	if r.URL != "" {
+		u, err := url.Parse(r.URL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			p.add("redis.url", "must be a redis:// or rediss:// URL with a host")
+		} else if db := strings.TrimPrefix(u.Path, "/"); db != "" {
+			if n, err := strconv.Atoi(db); err != nil || n < 0 {
+				p.add("redis.url", "path must be a database number such as /0")
+			}
+		}
+		if r.DB != 0 {
+			p.add("redis.db", "must be 0 when redis.url is set: put the database in the URL path")
+		}
+		if r.TLS {
+			p.add("redis.tls", "must be false when redis.url is set: use a rediss:// URL")
+		}
+	}
+	for i, a := range r.Addrs {
+		if _, port, err := net.SplitHostPort(a); err != nil || !isPort(port) {
+			p.add(fmt.Sprintf("redis.addrs[%d]", i), "must be host:port (got %q)", a)
+		}
+	}
+	if r.MasterName != "" && len(r.Addrs) == 0 {
+		p.add("redis.master_name", "requires redis.addrs (the Sentinel addresses)")
+	}
+	switch {
+	case r.DB < 0:
+		p.add("redis.db", "must not be negative (got %d)", r.DB)
+	case r.DB != 0 && r.MasterName == "" && len(r.Addrs) > 1:
+		p.add("redis.db", "must be 0 for Redis Cluster (several addrs without master_name)")
+	}
+}
+
+func (c *Config) validateKeys(p *problems) {
+	if oneOf(p, "keys.algorithm", c.Keys.Algorithm, "RS256", "ES256") && c.Keys.Algorithm == "RS256" {
+		switch c.Keys.RSABits {
+		case 2048, 3072, 4096:
+		default:
+			p.add("keys.rsa_bits", "must be 2048, 3072 or 4096 (got %d)", c.Keys.RSABits)
+		}
+	}
+	positive(p, "keys.refresh_interval", c.Keys.RefreshInterval)
+}
+
+// oneOf reports whether v is allowed, adding a problem if not.
+func oneOf(p *problems, path, v string, allowed ...string) bool {
+	for _, a := range allowed {
+		if v == a {
+			return true
+		}
+	}
+	quoted := make([]string, len(allowed))
+	for i, a := range allowed {
+		quoted[i] = strconv.Quote(a)
+	}
+	list := strings.Join(quoted[:len(quoted)-1], ", ") + " or " + quoted[len(quoted)-1]
+	p.add(path, "must be %s (got %q)", list, v)
+	return false
+}
+
+func positive(p *problems, path string, d Duration) {
+	if d.Duration <= 0 {
+		p.add(path, "must be positive (got %s)", d)
+	}
+}
+
+func isPort(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 16)
+	return err == nil
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+var dnsName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+
+// isToken reports whether s is an RFC 6265 cookie name.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?={}`, r) {
+			return false
+		}
+	}
+	return true
+}

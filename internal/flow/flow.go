@@ -1,0 +1,138 @@
+// Package flow is the sign-in state machine: one Flow per authorization
+// request, kept in Redis, advanced step by step until a code is issued.
+package flow
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/secrets"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Step names a stage of sign-in.
+type Step string
+
+// The steps, in the order they are taken. Enrollment and the MFA challenge
+// slot in between the password and consent.
+const (
+	StepAuthenticate   Step = "authenticate"
+	StepChangePassword Step = "change_password"
+	StepMFA            Step = "mfa"
+	StepConsent        Step = "consent"
+	StepIssue          Step = "issue"
+)
+
+// Flow is one authorization request on its way through sign-in. Next derives
+// the current step from the facts gathered so far, so there is no separate
+// "current step" to fall out of step with them.
+type Flow struct {
+	ID             string    `json:"-"`
+	Browser        string    `json:"browser"` // binds the flow to the browser that started it
+	Query          string    `json:"query"`   // the authorization request, replayed to fosite at the end
+	ClientID       string    `json:"client_id"`
+	ClientName     string    `json:"client_name"`
+	RequiredACR    string    `json:"required_acr"`
+	RequireConsent bool      `json:"require_consent"`
+	CreatedAt      time.Time `json:"created_at"`
+
+	Username           string    `json:"username,omitempty"` // as typed on the first screen
+	UserID             string    `json:"user_id,omitempty"`
+	AuthTime           time.Time `json:"auth_time,omitzero"`
+	AMR                []string  `json:"amr,omitempty"`
+	ACR                string    `json:"acr,omitempty"`
+	MustChangePassword bool      `json:"must_change_password,omitempty"`
+	Consented          bool      `json:"consented,omitempty"`
+}
+
+// Next is the first step not yet done.
+func (f *Flow) Next() Step {
+	switch {
+	case f.UserID == "":
+		return StepAuthenticate
+	case f.MustChangePassword:
+		return StepChangePassword
+	case clients.ACRRank(f.ACR) < clients.ACRRank(f.RequiredACR):
+		return StepMFA
+	case f.RequireConsent && !f.Consented:
+		return StepConsent
+	}
+	return StepIssue
+}
+
+// KV is the TTL-bound store flows live in.
+type KV interface {
+	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	Get(ctx context.Context, key string) ([]byte, error)
+	Delete(ctx context.Context, keys ...string) error
+}
+
+// Store keeps flows for at most their lifetime.
+type Store struct {
+	kv  KV
+	ttl time.Duration
+}
+
+// NewStore returns a Store whose flows expire after ttl.
+func NewStore(kv KV, ttl time.Duration) *Store { return &Store{kv: kv, ttl: ttl} }
+
+// ErrNotFound means the flow expired, finished, or belongs to another browser.
+var ErrNotFound = errors.New("this sign-in has expired; start again from the application")
+
+// key hashes the flow ID so Redis never holds a usable one.
+func key(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return "flow:" + hex.EncodeToString(sum[:])
+}
+
+// Create stores a new flow and gives it an unguessable ID.
+func (s *Store) Create(ctx context.Context, f *Flow) error {
+	f.ID = base64.RawURLEncoding.EncodeToString(secrets.RandomToken(24))
+	return s.Save(ctx, f)
+}
+
+// Save writes f back; its lifetime runs from creation, not from the last step.
+func (s *Store) Save(ctx context.Context, f *Flow) error {
+	data, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	ttl := s.ttl - time.Since(f.CreatedAt)
+	if ttl <= 0 {
+		return ErrNotFound
+	}
+	return s.kv.Put(ctx, key(f.ID), data, ttl)
+}
+
+// Load returns the flow with id if it belongs to browser.
+func (s *Store) Load(ctx context.Context, id, browser string) (*Flow, error) {
+	if id == "" {
+		return nil, ErrNotFound
+	}
+	data, err := s.kv.Get(ctx, key(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	var f Flow
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare([]byte(f.Browser), []byte(browser)) != 1 {
+		return nil, ErrNotFound
+	}
+	f.ID = id
+	return &f, nil
+}
+
+// Delete ends a flow.
+func (s *Store) Delete(ctx context.Context, id string) error { return s.kv.Delete(ctx, key(id)) }

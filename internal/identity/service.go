@@ -1,0 +1,262 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// ErrInvalidCredentials is the one answer for an unknown user, a wrong
+// password and a disabled account, so sign-in reveals nothing. The wrapped
+// detail is for the audit log only.
+var ErrInvalidCredentials = errors.New("the username or password is incorrect")
+
+// PolicyError explains why a password or profile field was refused, in words
+// a person can act on.
+type PolicyError struct{ Msg string }
+
+func (e *PolicyError) Error() string { return e.Msg }
+
+func policyErr(format string, args ...any) error { return &PolicyError{Msg: fmt.Sprintf(format, args...)} }
+
+// Options configure a Service.
+type Options struct {
+	Domain            string // the district's UPN suffix
+	Argon2            Argon2Params
+	MinPasswordLength int
+	Now               func() time.Time
+}
+
+// Service is the one place users are created, changed and authenticated;
+// the CLI, the web flows and the admin API all go through it.
+type Service struct {
+	store Store
+	opt   Options
+	dummy string // verified for unknown users so their timing matches a real check
+}
+
+// NewService returns a Service over st.
+func NewService(st Store, opt Options) *Service {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Service{store: st, opt: opt, dummy: HashPassword(uuid.NewString(), opt.Argon2)}
+}
+
+// Domain is the district's UPN suffix.
+func (s *Service) Domain() string { return s.opt.Domain }
+
+// NewUser is the input to Create.
+type NewUser struct {
+	Username           string
+	Email              string
+	DisplayName        string
+	Password           string // clear text, checked against the policy and hashed
+	PasswordHash       string // or an argon2id PHC string from another system
+	Roles              []string
+	MustChangePassword bool
+}
+
+// Create adds a user.
+func (s *Service) Create(ctx context.Context, nu NewUser) (*User, error) {
+	u, err := s.build(nu)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrAlreadyExists) {
+			return nil, policyErr("the username %s is already taken", u.Username)
+		}
+		return nil, err
+	}
+	return u, nil
+}
+
+func (s *Service) build(nu NewUser) (*User, error) {
+	username, err := NormalizeUsername(nu.Username, s.opt.Domain)
+	if err != nil {
+		return nil, &PolicyError{Msg: ErrInvalidUsername.Error()}
+	}
+	email, err := normalizeEmail(nu.Email)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range nu.Roles {
+		if r != RoleAdmin && r != RoleHelpdesk {
+			return nil, policyErr("unknown role %q (known: %s, %s)", r, RoleAdmin, RoleHelpdesk)
+		}
+	}
+	name := strings.TrimSpace(nu.DisplayName)
+	if utf8.RuneCountInString(name) > 200 {
+		return nil, policyErr("the display name is longer than 200 characters")
+	}
+	now := s.opt.Now().UTC()
+	u := &User{
+		ID: uuid.NewString(), Username: username, Email: email, DisplayName: name,
+		Roles: nu.Roles, MustChangePassword: nu.MustChangePassword, CreatedAt: now, UpdatedAt: now,
+	}
+	switch {
+	case nu.Password != "" && nu.PasswordHash != "":
+		return nil, policyErr("give either a password or a password hash, not both")
+	case nu.Password != "":
+		if err := s.CheckPasswordPolicy(username, nu.Password); err != nil {
+			return nil, err
+		}
+		u.PasswordHash = HashPassword(nu.Password, s.opt.Argon2)
+	case nu.PasswordHash != "":
+		if err := ValidatePasswordHash(nu.PasswordHash); err != nil {
+			return nil, policyErr("the password hash is not an argon2id PHC string")
+		}
+		u.PasswordHash = nu.PasswordHash
+	}
+	return u, nil
+}
+
+func normalizeEmail(in string) (string, error) {
+	in = strings.TrimSpace(in)
+	if in == "" {
+		return "", nil
+	}
+	addr, err := mail.ParseAddress(in)
+	if err != nil || addr.Address != in || addr.Name != "" {
+		return "", policyErr("%q is not an email address", in)
+	}
+	local, host, _ := strings.Cut(addr.Address, "@")
+	return local + "@" + strings.ToLower(host), nil
+}
+
+// CheckPasswordPolicy returns a PolicyError when password is not acceptable.
+func (s *Service) CheckPasswordPolicy(username, password string) error {
+	n := utf8.RuneCountInString(password)
+	if n < s.opt.MinPasswordLength {
+		return policyErr("the password must be at least %d characters long", s.opt.MinPasswordLength)
+	}
+	if n > 256 {
+		return policyErr("the password must be at most 256 characters long")
+	}
+	local, _, _ := strings.Cut(username, "@")
+	if local != "" && strings.Contains(strings.ToLower(password), local) {
+		return policyErr("the password must not contain the username")
+	}
+	return nil
+}
+
+// Authenticate checks a username and password. Every failure is
+// ErrInvalidCredentials, and costs one argon2id verification whether the user
+// exists or not, so neither the answer nor its timing tells them apart.
+func (s *Service) Authenticate(ctx context.Context, username, password string) (*User, error) {
+	name, err := NormalizeUsername(username, s.opt.Domain)
+	if err != nil {
+		VerifyPassword(s.dummy, password)
+		return nil, fmt.Errorf("%w: malformed username", ErrInvalidCredentials)
+	}
+	u, err := s.store.GetUserByUsername(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		VerifyPassword(s.dummy, password)
+		return nil, fmt.Errorf("%w: unknown user", ErrInvalidCredentials)
+	}
+	if err != nil {
+		return nil, err
+	}
+	hash := u.PasswordHash
+	if hash == "" {
+		hash = s.dummy
+	}
+	ok := VerifyPassword(hash, password) && u.PasswordHash != ""
+	switch {
+	case !ok:
+		return u, fmt.Errorf("%w: wrong password", ErrInvalidCredentials)
+	case u.Disabled:
+		return u, fmt.Errorf("%w: account disabled", ErrInvalidCredentials)
+	}
+	if needsRehash(u.PasswordHash, s.opt.Argon2) {
+		u.PasswordHash = HashPassword(password, s.opt.Argon2)
+		u.UpdatedAt = s.opt.Now().UTC()
+		if err := s.store.UpdateUser(ctx, u); err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+// SetPassword replaces a user's password (an admin or reset action).
+func (s *Service) SetPassword(ctx context.Context, id, password string, mustChange bool) error {
+	u, err := s.store.GetUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.CheckPasswordPolicy(u.Username, password); err != nil {
+		return err
+	}
+	u.PasswordHash = HashPassword(password, s.opt.Argon2)
+	u.MustChangePassword = mustChange
+	u.UpdatedAt = s.opt.Now().UTC()
+	return s.store.UpdateUser(ctx, u)
+}
+
+// SetDisabled disables or re-enables sign-in for a user.
+func (s *Service) SetDisabled(ctx context.Context, id string, disabled bool) error {
+	u, err := s.store.GetUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	u.Disabled = disabled
+	u.UpdatedAt = s.opt.Now().UTC()
+	return s.store.UpdateUser(ctx, u)
+}
+
+// Get returns a user by ID.
+func (s *Service) Get(ctx context.Context, id string) (*User, error) { return s.store.GetUser(ctx, id) }
+
+// Find returns a user by ID or by username (short name or UPN).
+func (s *Service) Find(ctx context.Context, ref string) (*User, error) {
+	if u, err := s.store.GetUser(ctx, ref); err == nil || !errors.Is(err, store.ErrNotFound) {
+		return u, err
+	}
+	name, err := NormalizeUsername(ref, s.opt.Domain)
+	if err != nil {
+		return nil, store.ErrNotFound
+	}
+	return s.store.GetUserByUsername(ctx, name)
+}
+
+// List returns users matching q.
+func (s *Service) List(ctx context.Context, q ListQuery) ([]User, error) {
+	return s.store.ListUsers(ctx, q)
+}
+
+// Delete removes a user.
+func (s *Service) Delete(ctx context.Context, id string) error { return s.store.DeleteUser(ctx, id) }
+
+// BootstrapAdminName is the short name of the first administrator.
+const BootstrapAdminName = "admin"
+
+// EnsureBootstrapAdmin creates an administrator with a one-time password when
+// the directory is empty, so a new install can be administered at all. The
+// password is returned once and must be changed at first sign-in.
+func (s *Service) EnsureBootstrapAdmin(ctx context.Context) (username, password string, err error) {
+	n, err := s.store.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return "", "", err
+	}
+	password = strings.ReplaceAll(uuid.NewString(), "-", "")[:20]
+	u, err := s.Create(ctx, NewUser{
+		Username: BootstrapAdminName, DisplayName: "Gatehouse administrator",
+		Password: password, Roles: []string{RoleAdmin}, MustChangePassword: true,
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrAlreadyExists) || errors.As(err, new(*PolicyError)) {
+			return "", "", nil // another replica bootstrapped first
+		}
+		return "", "", err
+	}
+	return u.Username, password, nil
+}

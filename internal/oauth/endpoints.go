@@ -1,0 +1,243 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/metrics"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Users looks up the people tokens are issued for.
+type Users interface {
+	Get(ctx context.Context, id string) (*identity.User, error)
+}
+
+// Endpoints serves the back-channel protocol endpoints. Every error is
+// written by fosite's writers, shaped as the RFCs say.
+type Endpoints struct {
+	Provider fosite.OAuth2Provider
+	Storage  *Storage
+	Keys     *keys.Manager
+	Users    Users
+	Audit    *audit.Recorder
+	Metrics  *metrics.Metrics
+	Logger   *slog.Logger
+	Issuer   string
+
+	discovery []byte
+}
+
+// Mount registers the endpoints on mux.
+func (e *Endpoints) Mount(mux *http.ServeMux) {
+	e.discovery = e.discoveryDocument()
+	mux.HandleFunc("GET "+PathDiscovery, e.Discovery)
+	mux.HandleFunc("GET "+PathJWKS, e.JWKS)
+	mux.HandleFunc("POST "+PathToken, e.Token)
+	mux.HandleFunc("POST "+PathIntrospect, e.Introspect)
+	mux.HandleFunc("POST "+PathRevoke, e.Revoke)
+	mux.HandleFunc("GET "+PathUserinfo, e.Userinfo)
+	mux.HandleFunc("POST "+PathUserinfo, e.Userinfo)
+}
+
+func (e *Endpoints) discoveryDocument() []byte {
+	doc := map[string]any{
+		"issuer":                                e.Issuer,
+		"authorization_endpoint":                e.Issuer + PathAuthorize,
+		"token_endpoint":                        e.Issuer + PathToken,
+		"userinfo_endpoint":                     e.Issuer + PathUserinfo,
+		"jwks_uri":                              e.Issuer + PathJWKS,
+		"revocation_endpoint":                   e.Issuer + PathRevoke,
+		"introspection_endpoint":                e.Issuer + PathIntrospect,
+		"end_session_endpoint":                  e.Issuer + PathLogout,
+		"response_types_supported":              []string{"code"},
+		"response_modes_supported":              []string{"query"},
+		"grant_types_supported":                 clients.SupportedGrantTypes,
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": []string{"RS256", "ES256"},
+		"scopes_supported":                      clients.SupportedScopes,
+		"claims_supported": []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash",
+			"name", "preferred_username", "email", "email_verified"},
+		"token_endpoint_auth_methods_supported":            clients.SupportedAuthMethods,
+		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "ES256"},
+		"revocation_endpoint_auth_methods_supported":       clients.SupportedAuthMethods,
+		"introspection_endpoint_auth_methods_supported":    []string{clients.AuthSecretBasic, clients.AuthSecretPost, clients.AuthPrivateKeyJWT},
+		"code_challenge_methods_supported":                 []string{"S256"},
+		"acr_values_supported":                             []string{clients.ACRPassword, clients.ACRMFA},
+		"prompt_values_supported":                          []string{"none", "login", "consent"},
+		"authorization_response_iss_parameter_supported":   true,
+		"claims_parameter_supported":                       false,
+		"request_parameter_supported":                      false,
+		"request_uri_parameter_supported":                  false,
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// Discovery serves the OpenID Provider metadata, built once at start-up.
+func (e *Endpoints) Discovery(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Write(e.discovery)
+}
+
+// JWKS serves the published signing keys.
+func (e *Endpoints) JWKS(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	json.NewEncoder(w).Encode(e.Keys.JWKS())
+}
+
+// Token issues tokens, after re-checking that the grant's assurance level
+// still meets what the client requires: a code or refresh token minted at a
+// lower level can never buy a token for a client that demands more.
+func (e *Endpoints) Token(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ar, err := e.Provider.NewAccessRequest(ctx, r, NewSession())
+	if err != nil {
+		e.tokenError(ctx, w, ar, err)
+		return
+	}
+	client := ar.GetClient().(*Client)
+	grant := ar.GetGrantTypes()
+	switch {
+	case grant.ExactOne("client_credentials"):
+		for _, scope := range ar.GetRequestedScopes() {
+			if scope != "openid" && scope != "offline_access" {
+				ar.GrantScope(scope)
+			}
+		}
+	default:
+		if err := e.checkGrant(ctx, client, ar); err != nil {
+			e.tokenError(ctx, w, ar, err)
+			return
+		}
+	}
+	resp, err := e.Provider.NewAccessResponse(ctx, ar)
+	if err != nil {
+		e.tokenError(ctx, w, ar, err)
+		return
+	}
+	e.Metrics.TokensIssued.WithLabelValues(strings.Join(grant, " ")).Inc()
+	e.Provider.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// checkGrant refuses a user grant whose assurance is below the client's
+// requirement, or whose user has since been disabled or deleted.
+func (e *Endpoints) checkGrant(ctx context.Context, client *Client, ar fosite.AccessRequester) error {
+	sess, ok := ar.GetSession().(*openid.DefaultSession)
+	if !ok || sess.Claims == nil {
+		return fosite.ErrServerError.WithDebug("unexpected session type")
+	}
+	if required := client.RequiredACR; required != "" && clients.ACRRank(sess.Claims.AuthenticationContextClassReference) < clients.ACRRank(required) {
+		e.Audit.Record(ctx, audit.Event{
+			Type: "token.refused", Outcome: "failure", SubjectID: sess.Subject, ClientID: client.ID,
+			Details: map[string]string{"reason": "insufficient assurance", "acr": sess.Claims.AuthenticationContextClassReference, "required": required},
+		})
+		return fosite.ErrInvalidGrant.WithHintf("The sign-in behind this grant (acr %q) is below the level this application requires (%q); sign in again.",
+			sess.Claims.AuthenticationContextClassReference, required)
+	}
+	u, err := e.Users.Get(ctx, sess.Subject)
+	if errors.Is(err, store.ErrNotFound) || err == nil && u.Disabled {
+		if rerr := e.Storage.RevokeRefreshToken(ctx, ar.GetID()); rerr != nil {
+			e.Logger.Error("revoking grant of a disabled user", "err", rerr)
+		}
+		return fosite.ErrInvalidGrant.WithHint("The account behind this grant is no longer active.")
+	}
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	return nil
+}
+
+func (e *Endpoints) tokenError(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, err error) {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	if rfc.CodeField >= 500 {
+		e.Logger.Error("token endpoint", "err", err, "debug", rfc.DebugField)
+	}
+	e.Provider.WriteAccessError(ctx, w, ar, err)
+}
+
+// Introspect implements RFC 7662 for authenticated clients.
+func (e *Endpoints) Introspect(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ir, err := e.Provider.NewIntrospectionRequest(ctx, r, NewSession())
+	if err != nil {
+		e.Provider.WriteIntrospectionError(ctx, w, err)
+		return
+	}
+	e.Provider.WriteIntrospectionResponse(ctx, w, ir)
+}
+
+// Revoke implements RFC 7009.
+func (e *Endpoints) Revoke(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	e.Provider.WriteRevocationResponse(ctx, w, e.Provider.NewRevocationRequest(ctx, r))
+}
+
+// Userinfo returns the claims the access token's scopes release (OIDC Core §5.3).
+func (e *Endpoints) Userinfo(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	token := fosite.AccessTokenFromRequest(r)
+	if token == "" {
+		bearerError(w, http.StatusUnauthorized, "invalid_request", "An access token is required.")
+		return
+	}
+	sess := NewSession()
+	_, ar, err := e.Provider.IntrospectToken(ctx, token, fosite.AccessToken, sess)
+	if err != nil {
+		bearerError(w, http.StatusUnauthorized, "invalid_token", "The access token is not active.")
+		return
+	}
+	if !ar.GetGrantedScopes().Has("openid") || sess.Subject == "" {
+		bearerError(w, http.StatusForbidden, "insufficient_scope", "The access token was not granted the openid scope.")
+		return
+	}
+	u, err := e.Users.Get(ctx, sess.Subject)
+	if err != nil || u.Disabled {
+		bearerError(w, http.StatusUnauthorized, "invalid_token", "The account behind this token is no longer active.")
+		return
+	}
+	claims := ProfileClaims(u, ar.GetGrantedScopes())
+	claims["sub"] = u.ID
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(claims)
+}
+
+func bearerError(w http.ResponseWriter, status int, code, desc string) {
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error=%q, error_description=%q`, code, desc))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+}
+
+// ProfileClaims are the claims the profile and email scopes release.
+func ProfileClaims(u *identity.User, scopes fosite.Arguments) map[string]any {
+	c := map[string]any{}
+	if slices.Contains(scopes, "profile") {
+		c["name"] = u.DisplayName
+		c["preferred_username"] = u.Username
+	}
+	if slices.Contains(scopes, "email") && u.Email != "" {
+		c["email"] = u.Email
+		c["email_verified"] = u.EmailVerified
+	}
+	return c
+}

@@ -1,0 +1,351 @@
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
+
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/secrets"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Ephemeral is the short-lived, TTL-bound store (Redis) that holds codes,
+// PKCE and OIDC request sessions, access-token sessions and assertion IDs.
+type Ephemeral interface {
+	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	PutIfAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
+	Get(ctx context.Context, key string) ([]byte, error)
+	GetTwo(ctx context.Context, a, b string) ([]byte, []byte, error)
+	Delete(ctx context.Context, keys ...string) error
+	AddToSet(ctx context.Context, key, member string, ttl time.Duration) error
+	TakeSet(ctx context.Context, key string) ([]string, error)
+}
+
+// ClientSource looks clients up.
+type ClientSource interface {
+	GetClient(ctx context.Context, id string) (*clients.Client, error)
+}
+
+// Storage implements every storage interface the composed fosite handlers
+// type-assert; the assertions below turn a missing method into a compile
+// error instead of a panic at boot.
+type Storage struct {
+	clients   ClientSource
+	ephemeral Ephemeral
+	grants    GrantStore
+	box       *secrets.Box
+	codeTTL   time.Duration
+	now       func() time.Time
+}
+
+var (
+	_ fosite.Storage                     = (*Storage)(nil)
+	_ oauth2.CoreStorage                 = (*Storage)(nil)
+	_ oauth2.TokenRevocationStorage      = (*Storage)(nil)
+	_ openid.OpenIDConnectRequestStorage = (*Storage)(nil)
+	_ pkce.PKCERequestStorage            = (*Storage)(nil)
+)
+
+// NewStorage returns the fosite storage adapter.
+func NewStorage(cs ClientSource, eph Ephemeral, grants GrantStore, box *secrets.Box, codeTTL time.Duration) *Storage {
+	return &Storage{clients: cs, ephemeral: eph, grants: grants, box: box, codeTTL: codeTTL, now: time.Now}
+}
+
+// Key layout. Braces are Redis Cluster hash tags: a code and its "used"
+// marker land in one slot, so both are read in one MGET.
+func codeKey(sig string) string        { return "code:{" + sig + "}" }
+func codeUsedKey(sig string) string    { return "code:{" + sig + "}:used" }
+func pkceKey(sig string) string        { return "pkce:" + sig }
+func oidcKey(code string) string       { return "oidc:" + hashKey(code) }
+func accessKey(sig string) string      { return "at:" + sig }
+func accessByRequest(id string) string { return "at-req:" + id }
+func jtiKey(jti string) string         { return "jti:" + hashKey(jti) }
+
+// hashKey keeps raw codes and client-chosen values out of key names.
+func hashKey(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(sum[:])
+}
+
+// GetClient returns an enabled client; a disabled one does not exist for
+// the protocol, so its secrets and tokens stop working at once.
+func (s *Storage) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	c, err := s.clients.GetClient(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && c.Disabled {
+		return nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newClient(c)
+}
+
+// ClientAssertionJWTValid refuses a private_key_jwt assertion ID seen before.
+func (s *Storage) ClientAssertionJWTValid(ctx context.Context, jti string) error {
+	_, err := s.ephemeral.Get(ctx, jtiKey(jti))
+	switch {
+	case err == nil:
+		return fosite.ErrJTIKnown
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	}
+	return err
+}
+
+// SetClientAssertionJWT remembers an assertion ID until it expires.
+func (s *Storage) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
+	ttl := time.Until(exp)
+	if ttl <= 0 {
+		return nil
+	}
+	ok, err := s.ephemeral.PutIfAbsent(ctx, jtiKey(jti), []byte{1}, ttl)
+	if err == nil && !ok {
+		return fosite.ErrJTIKnown
+	}
+	return err
+}
+
+// record is a fosite request as stored: the client by ID, the session as JSON.
+type record struct {
+	ID              string          `json:"id"`
+	RequestedAt     time.Time       `json:"requested_at"`
+	ClientID        string          `json:"client_id"`
+	Scopes          []string        `json:"scopes"`
+	GrantedScopes   []string        `json:"granted_scopes"`
+	Audience        []string        `json:"audience,omitempty"`
+	GrantedAudience []string        `json:"granted_audience,omitempty"`
+	Form            url.Values      `json:"form,omitempty"`
+	Session         json.RawMessage `json:"session"`
+}
+
+// secretFormFields never reach storage.
+var secretFormFields = []string{"client_secret", "client_assertion", "password", "code_verifier", "refresh_token", "code"}
+
+func encode(r fosite.Requester) ([]byte, error) {
+	sess, err := json.Marshal(r.GetSession())
+	if err != nil {
+		return nil, err
+	}
+	form := url.Values{}
+	for k, v := range r.GetRequestForm() {
+		form[k] = v
+	}
+	for _, k := range secretFormFields {
+		delete(form, k)
+	}
+	return json.Marshal(record{
+		ID: r.GetID(), RequestedAt: r.GetRequestedAt(), ClientID: r.GetClient().GetID(),
+		Scopes: r.GetRequestedScopes(), GrantedScopes: r.GetGrantedScopes(),
+		Audience: r.GetRequestedAudience(), GrantedAudience: r.GetGrantedAudience(),
+		Form: form, Session: sess,
+	})
+}
+
+// decode rebuilds a request, unmarshalling the session into the prototype
+// fosite passes in (fosite's sessions are interfaces).
+func (s *Storage) decode(ctx context.Context, data []byte, session fosite.Session) (*fosite.Request, error) {
+	var rec record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return nil, fmt.Errorf("decoding stored request: %w", err)
+	}
+	client, err := s.GetClient(ctx, rec.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	if session == nil {
+		session = NewSession()
+	}
+	if err := json.Unmarshal(rec.Session, session); err != nil {
+		return nil, fmt.Errorf("decoding stored session: %w", err)
+	}
+	req := fosite.NewRequest()
+	req.ID, req.RequestedAt, req.Client, req.Session = rec.ID, rec.RequestedAt, client, session
+	req.RequestedScope, req.GrantedScope = rec.Scopes, rec.GrantedScopes
+	req.RequestedAudience, req.GrantedAudience = rec.Audience, rec.GrantedAudience
+	if rec.Form != nil {
+		req.Form = rec.Form
+	}
+	return req, nil
+}
+
+func (s *Storage) put(ctx context.Context, key string, r fosite.Requester, ttl time.Duration) error {
+	data, err := encode(r)
+	if err != nil {
+		return err
+	}
+	return s.ephemeral.Put(ctx, key, data, ttl)
+}
+
+func (s *Storage) get(ctx context.Context, key string, session fosite.Session) (fosite.Requester, error) {
+	data, err := s.ephemeral.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.decode(ctx, data, session)
+}
+
+// Authorization codes live for the code lifespan; the "used" marker outlives
+// it a little so a replay just after expiry is still recognised.
+func (s *Storage) CreateAuthorizeCodeSession(ctx context.Context, sig string, r fosite.Requester) error {
+	return s.put(ctx, codeKey(sig), r, s.codeTTL)
+}
+
+func (s *Storage) GetAuthorizeCodeSession(ctx context.Context, sig string, session fosite.Session) (fosite.Requester, error) {
+	data, used, err := s.ephemeral.GetTwo(ctx, codeKey(sig), codeUsedKey(sig))
+	if err != nil {
+		return nil, err
+	}
+	if data == nil {
+		return nil, fosite.ErrNotFound
+	}
+	req, err := s.decode(ctx, data, session)
+	if err != nil {
+		return nil, err
+	}
+	if used != nil {
+		return req, fosite.ErrInvalidatedAuthorizeCode
+	}
+	return req, nil
+}
+
+// InvalidateAuthorizeCodeSession marks a code used atomically: of two
+// concurrent redemptions only one wins.
+func (s *Storage) InvalidateAuthorizeCodeSession(ctx context.Context, sig string) error {
+	ok, err := s.ephemeral.PutIfAbsent(ctx, codeUsedKey(sig), []byte{1}, 2*s.codeTTL)
+	if err == nil && !ok {
+		return fosite.ErrInvalidatedAuthorizeCode
+	}
+	return err
+}
+
+func (s *Storage) CreatePKCERequestSession(ctx context.Context, sig string, r fosite.Requester) error {
+	return s.put(ctx, pkceKey(sig), r, s.codeTTL)
+}
+
+func (s *Storage) GetPKCERequestSession(ctx context.Context, sig string, session fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, pkceKey(sig), session)
+}
+
+func (s *Storage) DeletePKCERequestSession(ctx context.Context, sig string) error {
+	return s.ephemeral.Delete(ctx, pkceKey(sig))
+}
+
+func (s *Storage) CreateOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) error {
+	return s.put(ctx, oidcKey(code), r, s.codeTTL)
+}
+
+func (s *Storage) GetOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) (fosite.Requester, error) {
+	return s.get(ctx, oidcKey(code), r.GetSession())
+}
+
+func (s *Storage) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
+	return s.ephemeral.Delete(ctx, oidcKey(code))
+}
+
+func (s *Storage) CreateAccessTokenSession(ctx context.Context, sig string, r fosite.Requester) error {
+	ttl := r.GetSession().GetExpiresAt(fosite.AccessToken).Sub(s.now())
+	if ttl <= 0 {
+		return errors.New("access token session already expired")
+	}
+	if err := s.put(ctx, accessKey(sig), r, ttl); err != nil {
+		return err
+	}
+	return s.ephemeral.AddToSet(ctx, accessByRequest(r.GetID()), sig, ttl)
+}
+
+func (s *Storage) GetAccessTokenSession(ctx context.Context, sig string, session fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, accessKey(sig), session)
+}
+
+func (s *Storage) DeleteAccessTokenSession(ctx context.Context, sig string) error {
+	return s.ephemeral.Delete(ctx, accessKey(sig))
+}
+
+// RevokeAccessToken deletes every access token of one grant.
+func (s *Storage) RevokeAccessToken(ctx context.Context, requestID string) error {
+	sigs, err := s.ephemeral.TakeSet(ctx, accessByRequest(requestID))
+	if err != nil {
+		return err
+	}
+	keys := make([]string, len(sigs))
+	for i, sig := range sigs {
+		keys[i] = accessKey(sig)
+	}
+	return s.ephemeral.Delete(ctx, keys...)
+}
+
+func (s *Storage) CreateRefreshTokenSession(ctx context.Context, sig, accessSig string, r fosite.Requester) error {
+	data, err := encode(r)
+	if err != nil {
+		return err
+	}
+	return s.grants.CreateRefreshToken(ctx, &RefreshToken{
+		Signature: sig, RequestID: r.GetID(), ClientID: r.GetClient().GetID(), Subject: r.GetSession().GetSubject(),
+		AccessSignature: accessSig, Active: true, RequestedAt: r.GetRequestedAt(),
+		ExpiresAt: r.GetSession().GetExpiresAt(fosite.RefreshToken), Data: s.box.Seal(data, []byte(sig)),
+	})
+}
+
+// GetRefreshTokenSession returns inactive (rotated) tokens with
+// fosite.ErrInactiveToken, which makes fosite revoke the whole grant.
+func (s *Storage) GetRefreshTokenSession(ctx context.Context, sig string, session fosite.Session) (fosite.Requester, error) {
+	t, err := s.grants.GetRefreshToken(ctx, sig)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	data, err := s.box.Open(t.Data, []byte(sig))
+	if err != nil {
+		return nil, err
+	}
+	req, err := s.decode(ctx, data, session)
+	if err != nil {
+		return nil, err
+	}
+	if !t.Active {
+		return req, fosite.ErrInactiveToken
+	}
+	return req, nil
+}
+
+func (s *Storage) DeleteRefreshTokenSession(ctx context.Context, sig string) error {
+	if err := s.grants.DeleteRefreshToken(ctx, sig); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// RotateRefreshToken retires the presented refresh token (kept, inactive, to
+// detect reuse) and the access tokens issued with it. Losing the race to a
+// concurrent refresh with the same token is a serialization failure.
+func (s *Storage) RotateRefreshToken(ctx context.Context, requestID, sig string) error {
+	err := s.grants.DeactivateRefreshToken(ctx, sig)
+	if errors.Is(err, store.ErrConflict) {
+		return fosite.ErrSerializationFailure
+	}
+	if err != nil {
+		return err
+	}
+	return s.RevokeAccessToken(ctx, requestID)
+}
+
+// RevokeRefreshToken deletes every refresh token of one grant.
+func (s *Storage) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	return s.grants.RevokeGrant(ctx, requestID)
+}

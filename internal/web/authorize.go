@@ -1,0 +1,220 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/flow"
+	"github.com/gatehouse/gatehouse/internal/oauth"
+)
+
+// authorize starts (or, for a browser already signed in, completes) an
+// authorization request. fosite validates it; a flow carries it through the
+// sign-in steps; finish replays it to fosite to issue the code.
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ar, err := h.provider.NewAuthorizeRequest(ctx, r)
+	if err != nil {
+		h.authorizeError(w, r, ar, err)
+		return
+	}
+	client := ar.GetClient().(*oauth.Client)
+	form := ar.GetRequestForm()
+	prompts := strings.Fields(form.Get("prompt"))
+	required := client.RequiredACR
+	for _, v := range strings.Fields(form.Get("acr_values")) {
+		if clients.ACRRank(v) > clients.ACRRank(required) {
+			required = v
+		}
+	}
+
+	now := time.Now()
+	bs := h.sessions.current(r)
+	fresh := bs != nil && !slices.Contains(prompts, "login") && withinMaxAge(form.Get("max_age"), bs.AuthTime, now)
+	if slices.Contains(prompts, "none") {
+		switch {
+		case !fresh:
+			err = fosite.ErrLoginRequired.WithHint("The user is not signed in.")
+		case clients.ACRRank(bs.ACR) < clients.ACRRank(required):
+			err = fosite.ErrInteractionRequired.WithHint("A stronger sign-in is required.")
+		case client.RequireConsent:
+			err = fosite.ErrConsentRequired.WithHint("The user must approve this application.")
+		}
+		if err != nil {
+			h.authorizeError(w, r, ar, err)
+			return
+		}
+	}
+
+	f := &flow.Flow{
+		Browser: h.csrf.browserID(w, r), Query: form.Encode(), ClientID: client.ID, ClientName: client.Name,
+		RequiredACR: required, RequireConsent: client.RequireConsent, CreatedAt: now.UTC(),
+	}
+	if fresh {
+		f.UserID, f.AuthTime, f.AMR, f.ACR = bs.UserID, bs.AuthTime, bs.AMR, bs.ACR
+	}
+	// The common case, a second app for a signed-in browser, needs no flow.
+	if f.Next() == flow.StepIssue {
+		h.issue(w, r, ar, f)
+		return
+	}
+	if err := h.flows.Create(ctx, f); err != nil {
+		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't start your sign-in. Try again in a moment.", err)
+		return
+	}
+	h.advance(w, r, f)
+}
+
+func withinMaxAge(raw string, authTime, now time.Time) bool {
+	if raw == "" {
+		return true
+	}
+	secs, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || secs < 0 {
+		return true // fosite has already refused a malformed max_age
+	}
+	return now.Sub(authTime) <= time.Duration(secs)*time.Second
+}
+
+var stepPaths = map[flow.Step]string{
+	flow.StepAuthenticate:   "/login/username",
+	flow.StepChangePassword: "/login/change-password",
+	flow.StepConsent:        "/login/consent",
+}
+
+// advance sends the browser to the flow's next step, or finishes it.
+func (h *Handler) advance(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
+	step := f.Next()
+	switch step {
+	case flow.StepIssue:
+		h.finish(w, r, f)
+	case flow.StepMFA:
+		h.deny(w, r, f, fosite.ErrAccessDenied.WithHint("This application requires multi-factor authentication, which is not yet set up for this account."))
+	default:
+		http.Redirect(w, r, stepPaths[step]+"?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
+	}
+}
+
+// replay rebuilds the original authorization request for fosite.
+func (h *Handler) replay(ctx context.Context, f *flow.Flow) (fosite.AuthorizeRequester, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.opt.Issuer+oauth.PathAuthorize+"?"+f.Query, nil)
+	if err != nil {
+		return nil, err
+	}
+	return h.provider.NewAuthorizeRequest(ctx, req)
+}
+
+// finish ends a flow by issuing the code to the application.
+func (h *Handler) finish(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
+	ar, err := h.replay(r.Context(), f)
+	h.flows.Delete(r.Context(), f.ID)
+	if err != nil {
+		h.authorizeError(w, r, ar, err)
+		return
+	}
+	h.issue(w, r, ar, f)
+}
+
+// deny ends a flow by sending an error to the application.
+func (h *Handler) deny(w http.ResponseWriter, r *http.Request, f *flow.Flow, cause error) {
+	ar, err := h.replay(r.Context(), f)
+	h.flows.Delete(r.Context(), f.ID)
+	if err == nil {
+		err = cause
+	}
+	h.authorizeError(w, r, ar, err)
+}
+
+// issue grants the requested scopes and redirects with the code and `iss`.
+func (h *Handler) issue(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, f *flow.Flow) {
+	ctx := r.Context()
+	u, err := h.users.Get(ctx, f.UserID)
+	if err != nil || u.Disabled {
+		h.sessions.end(w, r)
+		h.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The account is no longer active."))
+		return
+	}
+	for _, scope := range ar.GetRequestedScopes() {
+		ar.GrantScope(scope)
+	}
+	session := oauth.SessionFor(oauth.Authentication{
+		Subject: u.ID, Username: u.Username, AuthTime: f.AuthTime, AMR: f.AMR, ACR: f.ACR,
+		Claims: oauth.ProfileClaims(u, ar.GetGrantedScopes()),
+	}, h.opt.Issuer, f.CreatedAt)
+	resp, err := h.provider.NewAuthorizeResponse(ctx, ar, session)
+	if err != nil {
+		h.authorizeError(w, r, ar, err)
+		return
+	}
+	resp.AddParameter("iss", h.opt.Issuer)
+	h.provider.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// authorizeError redirects the error to the application only when fosite
+// has verified its redirect URI; otherwise the user gets an error page, so
+// Gatehouse never redirects to an unregistered address.
+func (h *Handler) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	if rfc.CodeField >= 500 {
+		h.logger.Error("authorization request", "err", err, "debug", rfc.DebugField, "request_id", RequestID(r.Context()))
+	}
+	if ar == nil || !ar.IsRedirectURIValid() {
+		var clientID string
+		if ar != nil && ar.GetClient() != nil {
+			clientID = ar.GetClient().GetID()
+		}
+		h.audit.Record(r.Context(), audit.Event{
+			Type: "authorize.refused", Outcome: "failure", ClientID: clientID, IP: clientIP(r), UserAgent: r.UserAgent(),
+			Details: map[string]string{"error": rfc.ErrorField, "description": rfc.GetDescription()},
+		})
+		p := h.page("Sign-in request not valid")
+		p.Title, p.Message = "Sign-in request not valid", "The application sent a sign-in request Gatehouse cannot accept."
+		p.Detail = rfc.GetDescription()
+		h.pages.render(w, rfc.CodeField, "error", p)
+		return
+	}
+	h.provider.WriteAuthorizeError(r.Context(), &issWriter{ResponseWriter: w, iss: h.opt.Issuer}, ar, err)
+}
+
+// issWriter adds `iss` (RFC 9207) to the error redirect fosite writes.
+type issWriter struct {
+	http.ResponseWriter
+	iss string
+}
+
+func (w *issWriter) WriteHeader(code int) {
+	if loc := w.Header().Get("Location"); loc != "" {
+		if u, err := url.Parse(loc); err == nil {
+			q := u.Query()
+			q.Set("iss", w.iss)
+			u.RawQuery = q.Encode()
+			w.Header().Set("Location", u.String())
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// loadFlow reads the flow named in the URL; a missing or foreign flow gets
+// the "expired" page.
+func (h *Handler) loadFlow(w http.ResponseWriter, r *http.Request) (*flow.Flow, bool) {
+	f, err := h.flows.Load(r.Context(), r.URL.Query().Get("flow"), h.csrf.browserID(w, r))
+	if err != nil {
+		if errors.Is(err, flow.ErrNotFound) {
+			h.fail(w, r, http.StatusBadRequest, "Sign-in expired", flow.ErrNotFound.Error(), nil)
+		} else {
+			h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't continue your sign-in. Try again in a moment.", err)
+		}
+		return nil, false
+	}
+	return f, true
+}

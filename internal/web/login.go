@@ -1,0 +1,245 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/flow"
+	"github.com/gatehouse/gatehouse/internal/identity"
+)
+
+// Failed passwords allowed from one address per window before it must wait.
+const (
+	ipFailureLimit  = 30
+	ipFailureWindow = 5 * time.Minute
+)
+
+const msgBadCredentials = "Your username or password is incorrect."
+
+// formFlow checks the CSRF token and loads the flow of a POSTed step.
+func (h *Handler) formFlow(w http.ResponseWriter, r *http.Request) (*flow.Flow, bool) {
+	if !h.csrf.valid(r) {
+		h.fail(w, r, http.StatusForbidden, "Sign-in expired", "This page was open too long or came from somewhere else. Go back to the application and sign in again.", nil)
+		return nil, false
+	}
+	return h.loadFlow(w, r)
+}
+
+// onStep checks the flow is at this step (a bookmarked or replayed step
+// URL is sent to the right one).
+func (h *Handler) onStep(w http.ResponseWriter, r *http.Request, f *flow.Flow, step flow.Step) bool {
+	if f.Next() != step {
+		h.advance(w, r, f)
+		return false
+	}
+	return true
+}
+
+func (h *Handler) stepPage(w http.ResponseWriter, r *http.Request, f *flow.Flow, title string) page {
+	p := h.page(title)
+	p.FlowID, p.ClientName, p.Username = f.ID, f.ClientName, f.Username
+	p.CSRF = h.csrf.token(f.Browser)
+	return p
+}
+
+func (h *Handler) usernamePage(w http.ResponseWriter, r *http.Request) {
+	f, ok := h.loadFlow(w, r)
+	if !ok || !h.onStep(w, r, f, flow.StepAuthenticate) {
+		return
+	}
+	h.pages.render(w, http.StatusOK, "username", h.stepPage(w, r, f, "Sign in"))
+}
+
+// usernameSubmit only remembers what was typed: whether the account exists
+// is never revealed before the password is checked.
+func (h *Handler) usernameSubmit(w http.ResponseWriter, r *http.Request) {
+	f, ok := h.formFlow(w, r)
+	if !ok || !h.onStep(w, r, f, flow.StepAuthenticate) {
+		return
+	}
+	name, err := identity.NormalizeUsername(r.PostFormValue("username"), h.opt.Domain)
+	if err != nil {
+		p := h.stepPage(w, r, f, "Sign in")
+		p.Username = r.PostFormValue("username")
+		p.Error = "Enter a valid username, like name@" + h.opt.Domain + "."
+		h.pages.render(w, http.StatusUnprocessableEntity, "username", p)
+		return
+	}
+	f.Username = name
+	if err := h.flows.Save(r.Context(), f); err != nil {
+		h.fail(w, r, http.StatusBadRequest, "Sign-in expired", flow.ErrNotFound.Error(), err)
+		return
+	}
+	http.Redirect(w, r, "/login/password?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
+}
+
+func (h *Handler) passwordPage(w http.ResponseWriter, r *http.Request) {
+	f, ok := h.loadFlow(w, r)
+	if !ok || !h.onStep(w, r, f, flow.StepAuthenticate) {
+		return
+	}
+	if f.Username == "" {
+		http.Redirect(w, r, "/login/username?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
+		return
+	}
+	h.pages.render(w, http.StatusOK, "password", h.stepPage(w, r, f, "Enter password"))
+}
+
+func (h *Handler) passwordSubmit(w http.ResponseWriter, r *http.Request) {
+	f, ok := h.formFlow(w, r)
+	if !ok || !h.onStep(w, r, f, flow.StepAuthenticate) {
+		return
+	}
+	if f.Username == "" {
+		http.Redirect(w, r, "/login/username?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
+		return
+	}
+	ctx := r.Context()
+	ip := clientIP(r)
+	retry := func(status int, msg string) {
+		p := h.stepPage(w, r, f, "Enter password")
+		p.Error = msg
+		h.pages.render(w, status, "password", p)
+	}
+	if h.count(r, "signin-fail-ip:"+ip) >= ipFailureLimit {
+		h.audit.Record(ctx, audit.Event{Type: "signin.failure", Outcome: "failure", ClientID: f.ClientID, IP: ip, UserAgent: r.UserAgent(),
+			Details: map[string]string{"username": f.Username, "reason": "too many failures from this address"}})
+		retry(http.StatusTooManyRequests, "Too many failed sign-in attempts from your network. Wait a few minutes and try again.")
+		return
+	}
+	u, err := h.users.Authenticate(ctx, f.Username, r.PostFormValue("password"))
+	if err != nil {
+		if !errors.Is(err, identity.ErrInvalidCredentials) {
+			h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't check your password. Try again in a moment.", err)
+			return
+		}
+		h.kv.Incr(ctx, "signin-fail-ip:"+ip, ipFailureWindow)
+		h.metrics.SignIns.WithLabelValues("failure").Inc()
+		var subject string
+		if u != nil {
+			subject = u.ID
+		}
+		h.audit.Record(ctx, audit.Event{Type: "signin.failure", Outcome: "failure", SubjectID: subject, ClientID: f.ClientID, IP: ip, UserAgent: r.UserAgent(),
+			Details: map[string]string{"username": f.Username, "reason": err.Error()}})
+		retry(http.StatusUnauthorized, msgBadCredentials)
+		return
+	}
+	now := time.Now().UTC()
+	f.UserID, f.Username, f.AuthTime = u.ID, u.Username, now
+	f.AMR, f.ACR = []string{"pwd"}, clients.ACRPassword
+	f.MustChangePassword = u.MustChangePassword
+	if err := h.sessions.start(w, r, browserSession{UserID: u.ID, AuthTime: now, AMR: f.AMR, ACR: f.ACR}); err != nil {
+		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't sign you in. Try again in a moment.", err)
+		return
+	}
+	h.metrics.SignIns.WithLabelValues("success").Inc()
+	h.audit.Record(ctx, audit.Event{Type: "signin.success", SubjectID: u.ID, ActorID: u.ID, ClientID: f.ClientID, IP: ip, UserAgent: r.UserAgent(),
+		Details: map[string]string{"amr": "pwd"}})
+	h.saveAndAdvance(w, r, f)
+}
+
+// count reads a counter written by KV.Incr; unreadable counts as zero so a
+// Redis hiccup does not lock everyone out.
+func (h *Handler) count(r *http.Request, key string) int {
+	v, err := h.kv.Get(r.Context(), key)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(string(v))
+	return n
+}
+
+func (h *Handler) saveAndAdvance(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
+	if f.Next() != flow.StepIssue {
+		if err := h.flows.Save(r.Context(), f); err != nil {
+			h.fail(w, r, http.StatusBadRequest, "Sign-in expired", flow.ErrNotFound.Error(), err)
+			return
+		}
+	}
+	h.advance(w, r, f)
+}
+
+func (h *Handler) changePasswordPage(w http.ResponseWriter, r *http.Request) {
+	f, ok := h.loadFlow(w, r)
+	if !ok || !h.onStep(w, r, f, flow.StepChangePassword) {
+		return
+	}
+	h.pages.render(w, http.StatusOK, "change_password", h.stepPage(w, r, f, "Update your password"))
+}
+
+func (h *Handler) changePasswordSubmit(w http.ResponseWriter, r *http.Request) {
+	f, ok := h.formFlow(w, r)
+	if !ok || !h.onStep(w, r, f, flow.StepChangePassword) {
+		return
+	}
+	retry := func(msg string) {
+		p := h.stepPage(w, r, f, "Update your password")
+		p.Error = msg
+		h.pages.render(w, http.StatusUnprocessableEntity, "change_password", p)
+	}
+	pw := r.PostFormValue("new_password")
+	if pw != r.PostFormValue("confirm_password") {
+		retry("The passwords don't match.")
+		return
+	}
+	err := h.users.SetPassword(r.Context(), f.UserID, pw, false)
+	var pe *identity.PolicyError
+	switch {
+	case errors.As(err, &pe):
+		retry("Choose a different password: " + pe.Msg + ".")
+		return
+	case err != nil:
+		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't update your password. Try again in a moment.", err)
+		return
+	}
+	h.audit.Record(r.Context(), audit.Event{Type: "user.password_changed", SubjectID: f.UserID, ActorID: f.UserID, IP: clientIP(r), UserAgent: r.UserAgent(),
+		Details: map[string]string{"reason": "required at sign-in"}})
+	f.MustChangePassword = false
+	h.saveAndAdvance(w, r, f)
+}
+
+var scopeText = map[string]string{
+	"openid":         "Sign you in",
+	"profile":        "See your name and username",
+	"email":          "See your email address",
+	"offline_access": "Keep access to what you allowed when you are not using it",
+}
+
+func (h *Handler) consentPage(w http.ResponseWriter, r *http.Request) {
+	f, ok := h.loadFlow(w, r)
+	if !ok || !h.onStep(w, r, f, flow.StepConsent) {
+		return
+	}
+	p := h.stepPage(w, r, f, "Permissions requested")
+	q, _ := url.ParseQuery(f.Query)
+	for _, s := range strings.Fields(q.Get("scope")) {
+		if t, ok := scopeText[s]; ok {
+			p.Scopes = append(p.Scopes, t)
+		}
+	}
+	h.pages.render(w, http.StatusOK, "consent", p)
+}
+
+func (h *Handler) consentSubmit(w http.ResponseWriter, r *http.Request) {
+	f, ok := h.formFlow(w, r)
+	if !ok || !h.onStep(w, r, f, flow.StepConsent) {
+		return
+	}
+	allowed := r.PostFormValue("decision") == "allow"
+	h.audit.Record(r.Context(), audit.Event{Type: "consent." + map[bool]string{true: "granted", false: "denied"}[allowed],
+		SubjectID: f.UserID, ActorID: f.UserID, ClientID: f.ClientID, IP: clientIP(r), UserAgent: r.UserAgent()})
+	if !allowed {
+		h.deny(w, r, f, fosite.ErrAccessDenied.WithHint("The user declined."))
+		return
+	}
+	f.Consented = true
+	h.saveAndAdvance(w, r, f)
+}

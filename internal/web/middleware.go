@@ -1,0 +1,84 @@
+package web
+
+import (
+	"context"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/metrics"
+	"github.com/gatehouse/gatehouse/internal/secrets"
+)
+
+type ctxKey int
+
+const requestIDKey ctxKey = iota
+
+// RequestID is the ID the request was logged under.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Instrument adds a request ID, security headers, a log line per request
+// and the request metrics. mux.Handler finds the route pattern, so metrics
+// are labelled by route, not by raw path.
+func Instrument(mux *http.ServeMux, m *metrics.Metrics, logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := hex.EncodeToString(secrets.RandomToken(8))
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		h := w.Header()
+		h.Set("X-Request-Id", id)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'")
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		_, route := mux.Handler(r)
+		if route == "" {
+			route = "unmatched"
+		}
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		elapsed := time.Since(start)
+		m.Requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
+		m.Latency.WithLabelValues(route).Observe(elapsed.Seconds())
+		logger.Debug("request", "method", r.Method, "route", route, "status", rec.status, "duration", elapsed, "request_id", id)
+	})
+}
+
+// clientIP is the peer address. Behind a load balancer, the proxy's own
+// forwarded-for handling must set RemoteAddr; trusting a client-sent header
+// would let anyone dodge the per-IP limits.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
