@@ -48,16 +48,16 @@ func TestRelyingPartyEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var disco struct {
-		EndSession string `json:"end_session_endpoint"`
-		Introspect string `json:"introspection_endpoint"`
-		Revoke     string `json:"revocation_endpoint"`
-		ISS        bool   `json:"authorization_response_iss_parameter_supported"`
+		EndSession string   `json:"end_session_endpoint"`
+		Introspect string   `json:"introspection_endpoint"`
+		Revoke     string   `json:"revocation_endpoint"`
+		ISS        bool     `json:"authorization_response_iss_parameter_supported"`
 		PKCE       []string `json:"code_challenge_methods_supported"`
 	}
 	if err := provider.Claims(&disco); err != nil || disco.EndSession == "" || !disco.ISS || !slices.Equal(disco.PKCE, []string{"S256"}) {
 		t.Fatalf("discovery: %+v %v", disco, err)
 	}
-	rp := oauth2.Config{ClientID: client.ID, ClientSecret: secret, Endpoint: provider.Endpoint(), RedirectURL: rpRedirect,
+	rp := oauth2.Config{ClientID: client.ID, ClientSecret: secret, Endpoint: inHeader(provider.Endpoint()), RedirectURL: rpRedirect,
 		Scopes: []string{oidc.ScopeOpenID, "profile", "email", "offline_access"}}
 	verifier := provider.Verifier(&oidc.Config{ClientID: client.ID})
 

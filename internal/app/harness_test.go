@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/oauth2"
+
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -31,10 +33,10 @@ type instance struct {
 
 // cluster is what replicas share: one database, one Redis, one master key.
 type cluster struct {
-	t               *testing.T
-	driver, dsn     string
-	redis           *testenv.Redis
-	masterKey       string
+	t           *testing.T
+	driver, dsn string
+	redis       *testenv.Redis
+	masterKey   string
 }
 
 func newCluster(t *testing.T) *cluster {
@@ -190,4 +192,11 @@ func codeFrom(t *testing.T, p pageResp, redirectURI, state, issuer string) strin
 		t.Fatalf("state=%q iss=%q in %s", q.Get("state"), q.Get("iss"), p.Location)
 	}
 	return q.Get("code")
+}
+
+// inHeader pins client_secret_basic: oauth2's auto-detection would retry
+// with client_secret_post after a deliberate failure.
+func inHeader(e oauth2.Endpoint) oauth2.Endpoint {
+	e.AuthStyle = oauth2.AuthStyleInHeader
+	return e
 }

@@ -30,6 +30,12 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	client := ar.GetClient().(*oauth.Client)
 	form := ar.GetRequestForm()
+	// fosite checks PKCE only when issuing the code; refuse a request that
+	// cannot succeed before the user types a password.
+	if err := checkPKCE(client, form); err != nil {
+		h.authorizeError(w, r, ar, err)
+		return
+	}
 	prompts := strings.Fields(form.Get("prompt"))
 	required := client.RequiredACR
 	for _, v := range strings.Fields(form.Get("acr_values")) {
@@ -73,6 +79,17 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.advance(w, r, f)
+}
+
+func checkPKCE(client *oauth.Client, form url.Values) error {
+	method, challenge := form.Get("code_challenge_method"), form.Get("code_challenge")
+	switch {
+	case challenge == "" && client.Public:
+		return fosite.ErrInvalidRequest.WithHint("This application must use PKCE (code_challenge with method S256).")
+	case challenge != "" && method != "S256":
+		return fosite.ErrInvalidRequest.WithHint("Only the S256 code challenge method is accepted.")
+	}
+	return nil
 }
 
 func withinMaxAge(raw string, authTime, now time.Time) bool {
