@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/secrets"
-	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // Assurance levels, lowest first: the `acr` ladder Gatehouse publishes.
@@ -320,6 +318,3 @@ func isLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
-
-// IsNotFound reports whether err means the client does not exist.
-func IsNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
