@@ -35,4 +35,6 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 }
 
 // List returns events matching f, newest first.
-func (r *Recorder) List(ctx context.Context, f Filter) ([]Event, error) { return r.store.ListEvents(ctx, f) }
+func (r *Recorder) List(ctx context.Context, f Filter) ([]Event, error) {
+	return r.store.ListEvents(ctx, f)
+}

@@ -25,7 +25,9 @@ type PolicyError struct{ Msg string }
 
 func (e *PolicyError) Error() string { return e.Msg }
 
-func policyErr(format string, args ...any) error { return &PolicyError{Msg: fmt.Sprintf(format, args...)} }
+func policyErr(format string, args ...any) error {
+	return &PolicyError{Msg: fmt.Sprintf(format, args...)}
+}
 
 // Options configure a Service.
 type Options struct {

@@ -12,11 +12,11 @@ import (
 
 // page is the data every template gets; each page reads the fields it needs.
 type page struct {
-	Title, District, Domain, CSRF, FlowID string
-	ClientName, Username, Error           string
-	Message, Detail, RequestID            string
-	Scopes                                []string
-	MinPasswordLength                     int
+	Title, District, Domain, CSRF, FlowID  string
+	ClientName, Username, Error            string
+	Message, Detail, RequestID             string
+	Scopes                                 []string
+	MinPasswordLength                      int
 	PostLogoutRedirectURI, State, ClientID string
 }
 
