@@ -141,6 +141,7 @@ func Serve(ctx context.Context, a *App, opt ServeOptions) error {
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	go a.Keys.Run(ctx)
+	go a.pruneGrants(ctx, time.Hour)
 	if opt.Demo {
 		stopDemo, err := a.startDemo(ctx)
 		if err != nil {
@@ -166,4 +167,23 @@ func Serve(ctx context.Context, a *App, opt ServeOptions) error {
 		return err
 	}
 	return nil
+}
+
+// pruneGrants deletes refresh tokens past their expiry. Rotated tokens are
+// kept until then, so reuse is still detected while a replay could matter.
+func (a *App) pruneGrants(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := a.DB.DeleteExpiredRefreshTokens(ctx, time.Now()); err != nil {
+				a.Logger.Error("pruning expired refresh tokens", "err", err)
+			} else if n > 0 {
+				a.Logger.Info("pruned expired refresh tokens", "count", n)
+			}
+		}
+	}
 }
