@@ -33,13 +33,13 @@ type instance struct {
 
 // cluster is what replicas share: one database, one Redis, one master key.
 type cluster struct {
-	t           *testing.T
+	t           testing.TB
 	driver, dsn string
 	redis       *testenv.Redis
 	masterKey   string
 }
 
-func newCluster(t *testing.T) *cluster {
+func newCluster(t testing.TB) *cluster {
 	driver, dsn := testenv.SQLDatabase(t)
 	return &cluster{t: t, driver: driver, dsn: dsn, redis: testenv.NewRedis(t),
 		masterKey: base64.StdEncoding.EncodeToString(secrets.RandomToken(32))}
@@ -82,7 +82,7 @@ func (c *cluster) start() *instance {
 
 const testPassword = "correct horse battery"
 
-func (in *instance) createUser(t *testing.T, name string) *identity.User {
+func (in *instance) createUser(t testing.TB, name string) *identity.User {
 	u, err := in.App.Users.Create(t.Context(), identity.NewUser{
 		Username: name, Email: name + "@home.example", DisplayName: "Test " + name, Password: testPassword,
 	})
@@ -92,7 +92,7 @@ func (in *instance) createUser(t *testing.T, name string) *identity.User {
 	return u
 }
 
-func (in *instance) createClient(t *testing.T, r clients.Registration) (*clients.Client, string) {
+func (in *instance) createClient(t testing.TB, r clients.Registration) (*clients.Client, string) {
 	c, secret, err := in.App.Clients.Create(t.Context(), r)
 	if err != nil {
 		t.Fatal(err)
