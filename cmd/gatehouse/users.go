@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -55,24 +54,6 @@ func (f *passwordFlags) read(cmd *cobra.Command) (string, error) {
 	return line, nil
 }
 
-// generatePassword returns a random password the policy accepts for
-// username (already normalised, or "" when unknown).
-func generatePassword(a *app.App, username string) (string, error) {
-	n := max(a.Config.Password.MinLength, 20)
-	// A random password can still contain a short username; draw again.
-	for range 100 {
-		var b strings.Builder
-		for b.Len() < n {
-			b.WriteString(rand.Text())
-		}
-		pw := b.String()[:n]
-		if a.Users.CheckPasswordPolicy(username, pw) == nil {
-			return pw, nil
-		}
-	}
-	return "", errors.New("could not generate a password the policy accepts; give one with --password")
-}
-
 func printGenerated(w io.Writer, username, password string) {
 	fmt.Fprintf(w, "\nGenerated password for %s: %s\nIt is shown only once, and must be changed at the first sign-in.\n", username, password)
 }
@@ -95,9 +76,7 @@ func (c *cli) usersCreateCmd() *cobra.Command {
 			if generated {
 				// An invalid username gets no policy check here; Create reports it.
 				name, _ := identity.NormalizeUsername(nu.Username, a.Users.Domain())
-				if pw, err = generatePassword(a, name); err != nil {
-					return err
-				}
+				pw = a.Users.GeneratePassword(name)
 				nu.MustChangePassword = true
 			}
 			nu.Password = pw
@@ -210,9 +189,7 @@ func (c *cli) usersSetPasswordCmd() *cobra.Command {
 			}
 			generated := pw == ""
 			if generated {
-				if pw, err = generatePassword(a, u.Username); err != nil {
-					return err
-				}
+				pw = a.Users.GeneratePassword(u.Username)
 				mustChange = true
 			}
 			if err := a.Users.SetPassword(cmd.Context(), u.ID, pw, mustChange); err != nil {

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -35,7 +36,13 @@ var importColumns = map[string]bool{"username": true, "email": true, "display_na
 // row rejects the whole file; either way the good rows land in one
 // transaction, never half-written.
 func (s *Service) Import(ctx context.Context, r io.Reader, continueOnError bool) (*ImportReport, error) {
-	cr := csv.NewReader(r)
+	// Spreadsheet exports often start with a byte-order mark, which would
+	// otherwise make a quoted first header unparseable.
+	br := bufio.NewReader(r)
+	if bom, err := br.Peek(3); err == nil && string(bom) == "\ufeff" {
+		br.Discard(3)
+	}
+	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	header, err := cr.Read()
@@ -44,7 +51,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, continueOnError bool)
 	}
 	col := map[string]int{}
 	for i, h := range header {
-		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		h = strings.ToLower(strings.TrimSpace(h))
 		if !importColumns[h] {
 			return nil, fmt.Errorf("line 1: unknown column %q (expected username, email, display_name, password or password_hash, roles)", h)
 		}
@@ -65,7 +72,6 @@ func (s *Service) Import(ctx context.Context, r io.Reader, continueOnError bool)
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -74,6 +80,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, continueOnError bool)
 			}
 			return nil, err
 		}
+		line, _ := cr.FieldPos(0)
 		field := func(name string) string {
 			if i, ok := col[name]; ok && i < len(rec) {
 				return strings.TrimSpace(rec[i])
@@ -87,7 +94,9 @@ func (s *Service) Import(ctx context.Context, r io.Reader, continueOnError bool)
 		var roles []string
 		if v := field("roles"); v != "" {
 			for _, r := range strings.Split(v, ";") {
-				roles = append(roles, strings.TrimSpace(r))
+				if r = strings.TrimSpace(r); r != "" {
+					roles = append(roles, r)
+				}
 			}
 		}
 		u, err := s.build(NewUser{

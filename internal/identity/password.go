@@ -40,17 +40,19 @@ var errBadHash = errors.New("identity: malformed password hash")
 // parsePHC reads an argon2id PHC string.
 func parsePHC(phc string) (p Argon2Params, salt, sum []byte, err error) {
 	parts := strings.Split(phc, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
 		return p, nil, nil, errBadHash
 	}
 	var version int
 	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
 		return p, nil, nil, errBadHash
 	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Iterations, &p.Parallelism); err != nil {
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Iterations, &p.Parallelism); err != nil ||
+		parts[3] != fmt.Sprintf("m=%d,t=%d,p=%d", p.MemoryKiB, p.Iterations, p.Parallelism) {
 		return p, nil, nil, errBadHash
 	}
-	if p.MemoryKiB == 0 || p.Iterations == 0 || p.Parallelism == 0 || p.MemoryKiB > 4<<20 || p.Iterations > 100 {
+	// Bounded so an imported hash cannot make one sign-in cost gigabytes.
+	if p.MemoryKiB == 0 || p.Iterations == 0 || p.Parallelism == 0 || p.MemoryKiB > 1<<20 || p.Iterations > 20 {
 		return p, nil, nil, errBadHash
 	}
 	if salt, err = b64.DecodeString(parts[4]); err != nil || len(salt) < 8 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gatehouse/gatehouse/internal/secrets"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -21,9 +22,13 @@ var ErrInvalidCredentials = errors.New("the username or password is incorrect")
 
 // PolicyError explains why a password or profile field was refused, in words
 // a person can act on.
-type PolicyError struct{ Msg string }
+type PolicyError struct {
+	Msg string
+	Err error // the underlying cause, when there is one
+}
 
 func (e *PolicyError) Error() string { return e.Msg }
+func (e *PolicyError) Unwrap() error { return e.Err }
 
 func policyErr(format string, args ...any) error {
 	return &PolicyError{Msg: fmt.Sprintf(format, args...)}
@@ -75,7 +80,7 @@ func (s *Service) Create(ctx context.Context, nu NewUser) (*User, error) {
 	}
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, store.ErrAlreadyExists) {
-			return nil, policyErr("the username %s is already taken", u.Username)
+			return nil, &PolicyError{Msg: fmt.Sprintf("the username %s is already taken", u.Username), Err: err}
 		}
 		return nil, err
 	}
@@ -249,16 +254,32 @@ func (s *Service) EnsureBootstrapAdmin(ctx context.Context) (username, password 
 	if err != nil || n > 0 {
 		return "", "", err
 	}
-	password = strings.ReplaceAll(uuid.NewString(), "-", "")[:20]
+	password = s.GeneratePassword(BootstrapAdminName + "@" + s.opt.Domain)
 	u, err := s.Create(ctx, NewUser{
 		Username: BootstrapAdminName, DisplayName: "Gatehouse administrator",
 		Password: password, Roles: []string{RoleAdmin}, MustChangePassword: true,
 	})
 	if err != nil {
-		if errors.Is(err, store.ErrAlreadyExists) || errors.As(err, new(*PolicyError)) {
+		if errors.Is(err, store.ErrAlreadyExists) {
 			return "", "", nil // another replica bootstrapped first
 		}
 		return "", "", err
 	}
 	return u.Username, password, nil
+}
+
+// GeneratePassword returns a random one-time password that the policy
+// accepts for username, from an alphabet without look-alikes.
+func (s *Service) GeneratePassword(username string) string {
+	const alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"
+	for {
+		b := secrets.RandomToken(max(20, s.opt.MinPasswordLength))
+		for i := range b {
+			b[i] = alphabet[int(b[i])%len(alphabet)]
+		}
+		// A random password can still contain a short username; draw again.
+		if s.CheckPasswordPolicy(username, string(b)) == nil {
+			return string(b)
+		}
+	}
 }

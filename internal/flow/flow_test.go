@@ -1,0 +1,160 @@
+package flow_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/flow"
+	"github.com/gatehouse/gatehouse/internal/store/redisstore"
+	"github.com/gatehouse/gatehouse/internal/testenv"
+)
+
+func TestNext(t *testing.T) {
+	tests := []struct {
+		name string
+		f    flow.Flow
+		want flow.Step
+	}{
+		{"fresh", flow.Flow{}, flow.StepAuthenticate},
+		{"no user despite facts", flow.Flow{MustChangePassword: true, ACR: clients.ACRMFA, Consented: true}, flow.StepAuthenticate},
+		{"must change", flow.Flow{UserID: "u", MustChangePassword: true, ACR: clients.ACRPassword}, flow.StepChangePassword},
+		{"must change before mfa", flow.Flow{UserID: "u", MustChangePassword: true, RequiredACR: clients.ACRMFA}, flow.StepChangePassword},
+		{"pwd below mfa", flow.Flow{UserID: "u", ACR: clients.ACRPassword, RequiredACR: clients.ACRMFA}, flow.StepMFA},
+		{"no acr below pwd", flow.Flow{UserID: "u", RequiredACR: clients.ACRPassword}, flow.StepMFA},
+		{"mfa before consent", flow.Flow{UserID: "u", ACR: clients.ACRPassword, RequiredACR: clients.ACRMFA, RequireConsent: true}, flow.StepMFA},
+		{"mfa done", flow.Flow{UserID: "u", ACR: clients.ACRMFA, RequiredACR: clients.ACRMFA}, flow.StepIssue},
+		{"above required", flow.Flow{UserID: "u", ACR: clients.ACRMFA, RequiredACR: clients.ACRPassword}, flow.StepIssue},
+		{"consent", flow.Flow{UserID: "u", ACR: clients.ACRPassword, RequireConsent: true}, flow.StepConsent},
+		{"consented", flow.Flow{UserID: "u", ACR: clients.ACRPassword, RequireConsent: true, Consented: true}, flow.StepIssue},
+		{"no requirements", flow.Flow{UserID: "u", ACR: clients.ACRPassword}, flow.StepIssue},
+	}
+	for _, tt := range tests {
+		if got := tt.f.Next(); got != tt.want {
+			t.Errorf("%s: Next() = %s, want %s", tt.name, got, tt.want)
+		}
+	}
+}
+
+const lifetime = 10 * time.Minute
+
+func newStore(t *testing.T) (*flow.Store, *testenv.Redis) {
+	t.Helper()
+	r := testenv.NewRedis(t)
+	return flow.NewStore(redisstore.New(r.Client, r.Prefix), lifetime), r
+}
+
+func TestStoreRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s, r := newStore(t)
+	f := &flow.Flow{
+		Browser: "browser-1", Query: "client_id=c&state=s", ClientID: "c", ClientName: "App",
+		RequiredACR: clients.ACRPassword, RequireConsent: true, CreatedAt: time.Now().UTC(),
+	}
+	if err := s.Create(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.ID) != 32 {
+		t.Fatalf("flow ID %q, want 32 base64url characters", f.ID)
+	}
+	got, err := s.Load(ctx, f.ID, "browser-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != f.ID || got.Query != f.Query || got.ClientName != "App" || !got.RequireConsent || !got.CreatedAt.Equal(f.CreatedAt) {
+		t.Fatalf("loaded %+v, want %+v", got, f)
+	}
+
+	// Redis holds only a hash of the ID, with a TTL within the lifetime.
+	sum := sha256.Sum256([]byte(f.ID))
+	raw := r.Prefix + "flow:" + hex.EncodeToString(sum[:])
+	if d, err := r.Client.PTTL(ctx, raw).Result(); err != nil || d <= 0 || d > lifetime {
+		t.Fatalf("flow key TTL = %v, %v", d, err)
+	}
+	keys, _ := r.Client.Keys(ctx, r.Prefix+"*").Result()
+	for _, k := range keys {
+		if strings.Contains(k, f.ID) {
+			t.Fatalf("Redis key %q contains the flow ID", k)
+		}
+	}
+
+	got.UserID, got.ACR, got.AMR, got.Consented = "user-1", clients.ACRPassword, []string{"pwd"}, true
+	if err := s.Save(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Load(ctx, f.ID, "browser-1")
+	if err != nil || again.UserID != "user-1" || !slices.Equal(again.AMR, []string{"pwd"}) || again.Next() != flow.StepIssue {
+		t.Fatalf("after Save: %+v, %v", again, err)
+	}
+
+	if err := s.Delete(ctx, f.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(ctx, f.ID, "browser-1"); !errors.Is(err, flow.ErrNotFound) {
+		t.Fatalf("Load after Delete = %v", err)
+	}
+}
+
+func TestLoadRefusals(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	f := &flow.Flow{Browser: "browser-1", CreatedAt: time.Now()}
+	if err := s.Create(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, id, browser string }{
+		{"other browser", f.ID, "browser-2"},
+		{"empty browser", f.ID, ""},
+		{"browser prefix", f.ID, "browser-"},
+		{"unknown id", "no-such-flow", "browser-1"},
+		{"empty id", "", "browser-1"},
+	}
+	for _, tt := range tests {
+		if got, err := s.Load(ctx, tt.id, tt.browser); !errors.Is(err, flow.ErrNotFound) || got != nil {
+			t.Errorf("%s: Load = %v, %v; want ErrNotFound", tt.name, got, err)
+		}
+	}
+	// The refusals did not consume the flow.
+	if _, err := s.Load(ctx, f.ID, "browser-1"); err != nil {
+		t.Fatalf("owner cannot load: %v", err)
+	}
+}
+
+func TestSaveAfterLifetime(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	f := &flow.Flow{Browser: "b", CreatedAt: time.Now().Add(-lifetime - time.Minute)}
+	if err := s.Create(ctx, f); !errors.Is(err, flow.ErrNotFound) {
+		t.Fatalf("Create of an expired flow = %v, want ErrNotFound", err)
+	}
+	live := &flow.Flow{Browser: "b", CreatedAt: time.Now()}
+	if err := s.Create(ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	live.CreatedAt = time.Now().Add(-lifetime - time.Minute)
+	if err := s.Save(ctx, live); !errors.Is(err, flow.ErrNotFound) {
+		t.Fatalf("Save after lifetime = %v, want ErrNotFound", err)
+	}
+}
+
+func TestExpiresInRedis(t *testing.T) {
+	ctx := context.Background()
+	s, r := newStore(t)
+	if r.Mini == nil {
+		t.Skip("needs miniredis to move time")
+	}
+	f := &flow.Flow{Browser: "b", CreatedAt: time.Now()}
+	if err := s.Create(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	r.Mini.FastForward(lifetime + time.Second)
+	if _, err := s.Load(ctx, f.ID, "b"); !errors.Is(err, flow.ErrNotFound) {
+		t.Fatalf("Load after lifetime = %v, want ErrNotFound", err)
+	}
+}
