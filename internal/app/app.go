@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/secrets"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
@@ -32,6 +33,8 @@ type App struct {
 	Clients *clients.Service
 	Keys    *keys.Manager
 	Audit   *audit.Recorder
+	// Policy decides what each person must register and prove.
+	Policy policy.Resolver
 
 	masterKey []byte
 }
@@ -65,6 +68,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, e
 		}),
 		Clients: clients.NewService(db),
 		Audit:   audit.NewRecorder(db, logger),
+		Policy:  policy.Static(defaultPolicy(cfg)),
 	}
 	a.Keys = keys.NewManager(db, box, keys.Options{
 		Algorithm: cfg.Keys.Algorithm, RSABits: cfg.Keys.RSABits, Refresh: cfg.Keys.RefreshInterval.Duration,

@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -37,12 +38,16 @@ type cluster struct {
 	driver, dsn string
 	redis       *testenv.Redis
 	masterKey   string
+	outbox      string // the dev outbox every replica writes codes to
+	// configure adjusts each replica's configuration before it starts.
+	configure func(*config.Config)
 }
 
 func newCluster(t testing.TB) *cluster {
 	driver, dsn := testenv.SQLDatabase(t)
 	return &cluster{t: t, driver: driver, dsn: dsn, redis: testenv.NewRedis(t),
-		masterKey: base64.StdEncoding.EncodeToString(secrets.RandomToken(32))}
+		masterKey: base64.StdEncoding.EncodeToString(secrets.RandomToken(32)),
+		outbox:    filepath.Join(t.TempDir(), "outbox.jsonl")}
 }
 
 // start runs one replica.
@@ -59,6 +64,13 @@ func (c *cluster) start() *instance {
 	cfg.Secrets.MasterKey = c.masterKey
 	cfg.Password.MinLength = 12
 	cfg.Password.Argon2 = config.Argon2{MemoryKiB: 19456, Iterations: 1, Parallelism: 1} // fast for tests
+	cfg.Delivery.OutboxFile = c.outbox
+	// The protocol tests sign in with a password alone; MFA tests turn the
+	// district's policy back on.
+	cfg.MFA.RequireForAllClients, cfg.MFA.RequiredMethods = false, 0
+	if c.configure != nil {
+		c.configure(cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

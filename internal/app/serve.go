@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gatehouse/gatehouse/internal/delivery"
 	"github.com/gatehouse/gatehouse/internal/flow"
 	"github.com/gatehouse/gatehouse/internal/metrics"
+	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/secrets"
 	"github.com/gatehouse/gatehouse/internal/store/redisstore"
@@ -58,7 +61,7 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 	cfg := a.Config
 	kv := redisstore.New(rdb, prefix)
 	m := metrics.New()
-	storage := oauth.NewStorage(a.DB, kv, a.DB, a.grantBox(), cfg.Tokens.AuthorizationCodeLifetime.Duration)
+	storage := oauth.NewStorage(a.DB, kv, a.DB, a.sealer("grants"), cfg.Tokens.AuthorizationCodeLifetime.Duration)
 	provider := oauth.NewProvider(oauth.Options{
 		Issuer:  cfg.Issuer,
 		HMACKey: secrets.Derive(a.masterKey, "token-hmac"),
@@ -69,19 +72,28 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 		Debug: cfg.Dev,
 	}, storage, a.Keys)
 
+	sender, err := delivery.New(cfg.Delivery, cfg.District.Name, os.Stdout)
+	if err != nil {
+		return nil, err
+	}
+	mfaService := mfa.NewService(a.DB, a.sealer("totp-secrets"), kv, secrets.Derive(a.masterKey, "codes"), sender, a.Audit,
+		cfg.District.Name, cfg.MFA.CodeLifetime.Duration, cfg.MFA.CodeAttempts)
+
 	mux := http.NewServeMux()
 	(&oauth.Endpoints{
-		Provider: provider, Storage: storage, Keys: a.Keys, Users: a.Users, Audit: a.Audit, Metrics: m,
+		Provider: provider, Storage: storage, Keys: a.Keys, Users: a.Users, Resets: mfaService, Audit: a.Audit, Metrics: m,
 		Logger: a.Logger, Issuer: cfg.Issuer,
 	}).Mount(mux)
 	pages, err := web.New(web.Options{
 		Issuer: cfg.Issuer, District: cfg.District.Name, Domain: cfg.District.Domain, SecureCookies: cfg.SecureCookies(),
 		CSRFKey: secrets.Derive(a.masterKey, "csrf"), SessionCookie: cfg.Session.CookieName,
 		SessionLifetime: cfg.Session.Lifetime.Duration, SessionIdle: cfg.Session.IdleTimeout.Duration,
-		MinPasswordLength: cfg.Password.MinLength,
+		MinPasswordLength: cfg.Password.MinLength, HelpDeskURL: cfg.District.HelpDeskURL, TroubleshootingURL: cfg.District.TroubleshootingURL,
+		RememberKey: secrets.Derive(a.masterKey, "remember-device"),
 	}, web.Deps{
 		Provider: provider, Users: a.Users, Clients: a.DB, Keys: a.Keys,
-		Flows: flow.NewStore(kv, cfg.Login.FlowLifetime.Duration), KV: kv, Audit: a.Audit, Metrics: m, Logger: a.Logger,
+		Flows: flow.NewStore(kv, cfg.Login.FlowLifetime.Duration), KV: kv, MFA: mfaService, Policy: a.Policy,
+		Audit: a.Audit, Metrics: m, Logger: a.Logger,
 	})
 	if err != nil {
 		return nil, err
@@ -108,8 +120,9 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 	return web.Instrument(mux, m, a.Logger, pages.Recover(mux)), nil
 }
 
-func (a *App) grantBox() *secrets.Box {
-	box, err := secrets.NewBox(secrets.Derive(a.masterKey, "grants"))
+// sealer returns the AES-GCM box for one purpose.
+func (a *App) sealer(purpose string) *secrets.Box {
+	box, err := secrets.NewBox(secrets.Derive(a.masterKey, purpose))
 	if err != nil {
 		panic(err) // Derive always returns a valid key length
 	}

@@ -35,6 +35,7 @@ type Config struct {
 	Password Password `yaml:"password"`
 	Login    Login    `yaml:"login"`
 	Delivery Delivery `yaml:"delivery"`
+	MFA      MFA      `yaml:"mfa"`
 	Metrics  Metrics  `yaml:"metrics"`
 }
 
@@ -44,6 +45,9 @@ type District struct {
 	// Domain is the UPN suffix: a short username "jdoe" means "jdoe@<domain>".
 	// Load lower-cases it.
 	Domain string `yaml:"domain"`
+	// HelpDeskURL and TroubleshootingURL are linked from every sign-in page.
+	HelpDeskURL        string `yaml:"help_desk_url"`
+	TroubleshootingURL string `yaml:"troubleshooting_url"`
 }
 
 type Log struct {
@@ -152,9 +156,38 @@ type Login struct {
 	FlowLifetime Duration `yaml:"flow_lifetime"`
 }
 
+// Delivery chooses how one-time codes and notices reach users. Every
+// channel defaults to the outbox, which sends nothing.
 type Delivery struct {
 	// OutboxFile defaults to <data_dir>/outbox.jsonl.
 	OutboxFile string `yaml:"outbox_file"`
+	SMS        string `yaml:"sms"`   // outbox or twilio
+	Voice      string `yaml:"voice"` // outbox or twilio
+	Email      string `yaml:"email"` // outbox or smtp
+	Twilio     Twilio `yaml:"twilio"`
+	SMTP       SMTP   `yaml:"smtp"`
+}
+
+// Twilio is used when delivery.sms or delivery.voice is "twilio".
+type Twilio struct {
+	BaseURL    string `yaml:"base_url"`
+	AccountSID string `yaml:"account_sid"`
+	AuthToken  string `yaml:"auth_token"`
+	From       string `yaml:"from"` // E.164 sender number
+}
+
+// SMTP is used when delivery.email is "smtp".
+type SMTP struct {
+	Host     string `yaml:"host"`
+	Port     int    `yaml:"port"`
+	Username string `yaml:"username"` // empty: no SMTP AUTH
+	Password string `yaml:"password"`
+	// From is the sender, e.g. "Gatehouse <no-reply@district.example>".
+	From     string `yaml:"from"`
+	Security string `yaml:"security"` // starttls, tls or none
+	// CAFile is a PEM bundle trusted in addition to the system roots, for
+	// a relay with a private CA.
+	CAFile string `yaml:"ca_file"`
 }
 
 type Metrics struct {
@@ -202,7 +235,15 @@ func base() *Config {
 			MinLength: 12,
 			Argon2:    Argon2{MemoryKiB: 64 * 1024, Iterations: 3, Parallelism: 2},
 		},
-		Login:   Login{FlowLifetime: Duration{30 * time.Minute}},
+		Login: Login{FlowLifetime: Duration{30 * time.Minute}},
+		Delivery: Delivery{
+			SMS:    "outbox",
+			Voice:  "outbox",
+			Email:  "outbox",
+			Twilio: Twilio{BaseURL: "https://api.twilio.com"},
+			SMTP:   SMTP{Port: 587, Security: "starttls"},
+		},
+		MFA:     defaultMFA(),
 		Metrics: Metrics{Enabled: true},
 	}
 }

@@ -1,9 +1,12 @@
 package config
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -97,9 +100,10 @@ func (c *Config) Validate() error {
 	}
 
 	positive(&p, "login.flow_lifetime", c.Login.FlowLifetime)
-	if c.Delivery.OutboxFile == "" {
-		p.add("delivery.outbox_file", "required")
-	}
+	c.Delivery.validate(&p)
+	c.MFA.validate(&p)
+	validateHelpURL(&p, "district.help_desk_url", c.District.HelpDeskURL)
+	validateHelpURL(&p, "district.troubleshooting_url", c.District.TroubleshootingURL)
 
 	if len(p) > 0 {
 		return p
@@ -173,6 +177,87 @@ func (r Redis) validate(p *problems) {
 	}
 }
 
+// validate never echoes auth_token, password or base_url (which could
+// carry credentials).
+func (d Delivery) validate(p *problems) {
+	if d.OutboxFile == "" {
+		p.add("delivery.outbox_file", "required")
+	}
+	sms := oneOf(p, "delivery.sms", d.SMS, "outbox", "twilio") && d.SMS == "twilio"
+	voice := oneOf(p, "delivery.voice", d.Voice, "outbox", "twilio") && d.Voice == "twilio"
+	if sms || voice {
+		d.Twilio.validate(p)
+	}
+	email := oneOf(p, "delivery.email", d.Email, "outbox", "smtp") && d.Email == "smtp"
+	d.SMTP.validate(p, email)
+}
+
+func (t Twilio) validate(p *problems) {
+	const required = "required when delivery.sms or delivery.voice is \"twilio\""
+	u, err := url.Parse(t.BaseURL)
+	switch {
+	case t.BaseURL == "":
+		p.add("delivery.twilio.base_url", required)
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil:
+		p.add("delivery.twilio.base_url", "must be an absolute http(s) URL without user info")
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		p.add("delivery.twilio.base_url", "must use https unless the host is localhost, 127.0.0.1 or ::1: requests carry the auth token")
+	}
+	if t.AccountSID == "" {
+		p.add("delivery.twilio.account_sid", required)
+	}
+	if t.AuthToken == "" {
+		p.add("delivery.twilio.auth_token", required)
+	}
+	switch {
+	case t.From == "":
+		p.add("delivery.twilio.from", required)
+	case !e164.MatchString(t.From):
+		p.add("delivery.twilio.from", "must be an E.164 number such as +17045550100 (got %q)", t.From)
+	}
+}
+
+// validate checks host, port and from only when email goes through SMTP,
+// but security and ca_file whenever they are set: a typo there is never
+// intended.
+func (s SMTP) validate(p *problems, used bool) {
+	const required = "required when delivery.email is \"smtp\""
+	securityOK := oneOf(p, "delivery.smtp.security", s.Security, "starttls", "tls", "none")
+	if s.CAFile != "" {
+		if b, err := os.ReadFile(s.CAFile); err != nil {
+			p.add("delivery.smtp.ca_file", "%v", err)
+		} else if !x509.NewCertPool().AppendCertsFromPEM(b) {
+			p.add("delivery.smtp.ca_file", "holds no PEM certificate (%s)", s.CAFile)
+		}
+	}
+	if !used {
+		return
+	}
+	switch {
+	case s.Host == "":
+		p.add("delivery.smtp.host", required)
+	case strings.Contains(s.Host, ":"):
+		// The mail library joins host and port with a bare colon.
+		p.add("delivery.smtp.host", "must be a host name or IPv4 address, without a port; IPv6 literals are not supported (got %q)", s.Host)
+	case securityOK && s.Security == "none" && s.Host != "localhost" && s.Host != "127.0.0.1":
+		p.add("delivery.smtp.security", "\"none\" is only allowed when delivery.smtp.host is localhost or 127.0.0.1: elsewhere it would send codes and the password in clear")
+	}
+	if s.Port < 1 || s.Port > 65535 {
+		p.add("delivery.smtp.port", "must be between 1 and 65535 (got %d)", s.Port)
+	}
+	if s.From == "" {
+		p.add("delivery.smtp.from", required)
+	} else if _, err := mail.ParseAddress(s.From); err != nil {
+		p.add("delivery.smtp.from", "must be an address such as \"Gatehouse <no-reply@district.example>\" (got %q)", s.From)
+	}
+	if s.Username != "" && s.Password == "" {
+		p.add("delivery.smtp.password", "required when delivery.smtp.username is set")
+	}
+	if s.Username == "" && s.Password != "" {
+		p.add("delivery.smtp.username", "required when delivery.smtp.password is set (without it the password is never used)")
+	}
+}
+
 func (c *Config) validateKeys(p *problems) {
 	if oneOf(p, "keys.algorithm", c.Keys.Algorithm, "RS256", "ES256") && c.Keys.Algorithm == "RS256" {
 		switch c.Keys.RSABits {
@@ -214,6 +299,8 @@ func isPort(s string) bool {
 func isLoopback(host string) bool {
 	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
 
 var dnsName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
 

@@ -26,6 +26,7 @@ const (
 	StepAuthenticate   Step = "authenticate"
 	StepChangePassword Step = "change_password"
 	StepMFA            Step = "mfa"
+	StepEnroll         Step = "enroll"
 	StepConsent        Step = "consent"
 	StepIssue          Step = "issue"
 )
@@ -50,16 +51,68 @@ type Flow struct {
 	ACR                string    `json:"acr,omitempty"`
 	MustChangePassword bool      `json:"must_change_password,omitempty"`
 	Consented          bool      `json:"consented,omitempty"`
+
+	// PolicyMFA is set when the sign-in policy requires MFA of this person
+	// (cleared when they skip registration within its grace).
+	PolicyMFA  bool        `json:"policy_mfa,omitempty"`
+	HasMethods bool        `json:"has_methods,omitempty"` // registered MFA methods before this sign-in
+	Enroll     *Enrollment `json:"enroll,omitempty"`
+	Challenge  *Challenge  `json:"challenge,omitempty"`
+	Remember   bool        `json:"remember,omitempty"` // "Don't ask again" was ticked
 }
 
-// Next is the first step not yet done.
+// Enrollment is the "Keep your account secure" wizard's progress.
+type Enrollment struct {
+	Stage    string   `json:"stage"`              // intro, setup, code, verified, choose, complete
+	Plan     []string `json:"plan"`               // method kinds still to register, the current one first
+	Done     []string `json:"done,omitempty"`     // kinds registered in this sign-in
+	Existing int      `json:"existing,omitempty"` // methods registered before this sign-in
+	Finished bool     `json:"finished,omitempty"` // "Done" on "Setup is now complete"
+
+	Secret  []byte `json:"secret,omitempty"`  // the sealed TOTP secret being set up
+	Phone   string `json:"phone,omitempty"`   // E.164 being verified
+	Country string `json:"country,omitempty"` // its region
+	Factor  string `json:"factor,omitempty"`  // sms or voice
+	Email   string `json:"email,omitempty"`   // address being verified
+}
+
+// Current is the kind being set up, or "".
+func (e *Enrollment) Current() string {
+	if len(e.Plan) == 0 {
+		return ""
+	}
+	return e.Plan[0]
+}
+
+// Challenge is the MFA challenge in progress.
+type Challenge struct {
+	MethodID string `json:"method_id"`
+	Factor   string `json:"factor"`
+	Sent     bool   `json:"sent,omitempty"`
+	Choosing bool   `json:"choosing,omitempty"` // "Sign in another way" list shown
+}
+
+// RequiredMFA reports whether this sign-in must end at the MFA level.
+func (f *Flow) RequiredMFA() bool {
+	return f.PolicyMFA || clients.ACRRank(f.RequiredACR) >= clients.ACRRank(clients.ACRMFA)
+}
+
+func (f *Flow) hasMFA() bool { return clients.ACRRank(f.ACR) >= clients.ACRRank(clients.ACRMFA) }
+
+// Next is the first step not yet done. Registering more methods is itself
+// protected: someone who already has a method proves it before adding one.
 func (f *Flow) Next() Step {
+	enrolling := f.Enroll != nil && !f.Enroll.Finished
 	switch {
 	case f.UserID == "":
 		return StepAuthenticate
 	case f.MustChangePassword:
 		return StepChangePassword
-	case clients.ACRRank(f.ACR) < clients.ACRRank(f.RequiredACR):
+	case f.HasMethods && !f.hasMFA() && (f.RequiredMFA() || enrolling):
+		return StepMFA
+	case enrolling:
+		return StepEnroll
+	case f.RequiredMFA() && !f.hasMFA():
 		return StepMFA
 	case f.RequireConsent && !f.Consented:
 		return StepConsent

@@ -92,7 +92,7 @@ func (s *Service) build(nu NewUser) (*User, error) {
 	if err != nil {
 		return nil, &PolicyError{Msg: ErrInvalidUsername.Error()}
 	}
-	email, err := normalizeEmail(nu.Email)
+	email, err := NormalizeEmail(nu.Email)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,8 @@ func (s *Service) build(nu NewUser) (*User, error) {
 	return u, nil
 }
 
-func normalizeEmail(in string) (string, error) {
+// NormalizeEmail checks an address and lower-cases its domain; "" stays "".
+func NormalizeEmail(in string) (string, error) {
 	in = strings.TrimSpace(in)
 	if in == "" {
 		return "", nil

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
@@ -26,6 +27,12 @@ type Users interface {
 	Get(ctx context.Context, id string) (*identity.User, error)
 }
 
+// MethodResets tells when a person's MFA methods were last reset: grants
+// from sign-ins before that stop working.
+type MethodResets interface {
+	MethodsResetAt(ctx context.Context, userID string) (*time.Time, error)
+}
+
 // Endpoints serves the back-channel protocol endpoints. Every error is
 // written by fosite's writers, shaped as the RFCs say.
 type Endpoints struct {
@@ -33,6 +40,7 @@ type Endpoints struct {
 	Storage  *Storage
 	Keys     *keys.Manager
 	Users    Users
+	Resets   MethodResets
 	Audit    *audit.Recorder
 	Metrics  *metrics.Metrics
 	Logger   *slog.Logger
@@ -162,6 +170,16 @@ func (e *Endpoints) checkGrant(ctx context.Context, client *Client, ar fosite.Ac
 	}
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
+	}
+	resetAt, err := e.Resets.MethodsResetAt(ctx, sess.Subject)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	if resetAt != nil && sess.Claims.AuthTime.Before(resetAt.Truncate(time.Second)) {
+		if rerr := e.Storage.RevokeRefreshToken(ctx, ar.GetID()); rerr != nil {
+			e.Logger.Error("revoking grant after a method reset", "err", rerr)
+		}
+		return fosite.ErrInvalidGrant.WithHint("The account's security methods were reset; sign in again.")
 	}
 	return nil
 }

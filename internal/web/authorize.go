@@ -51,7 +51,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case !fresh:
 			err = fosite.ErrLoginRequired.WithHint("The user is not signed in.")
-		case clients.ACRRank(bs.ACR) < clients.ACRRank(required):
+		case clients.ACRRank(bs.ACR) < clients.ACRRank(required) || bs.PolicyMFA && clients.ACRRank(bs.ACR) < clients.ACRRank(clients.ACRMFA):
 			err = fosite.ErrInteractionRequired.WithHint("A stronger sign-in is required.")
 		case client.RequireConsent:
 			err = fosite.ErrConsentRequired.WithHint("The user must approve this application.")
@@ -68,6 +68,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	if fresh {
 		f.UserID, f.AuthTime, f.AMR, f.ACR = bs.UserID, bs.AuthTime, bs.AMR, bs.ACR
+		f.PolicyMFA, f.HasMethods = bs.PolicyMFA, bs.HasMethods
 	}
 	// The common case, a second app for a signed-in browser, needs no flow.
 	if f.Next() == flow.StepIssue {
@@ -106,20 +107,26 @@ func withinMaxAge(raw string, authTime, now time.Time) bool {
 var stepPaths = map[flow.Step]string{
 	flow.StepAuthenticate:   "/login/username",
 	flow.StepChangePassword: "/login/change-password",
+	flow.StepEnroll:         "/login/enroll",
+	flow.StepMFA:            "/login/mfa",
 	flow.StepConsent:        "/login/consent",
 }
 
 // advance sends the browser to the flow's next step, or finishes it.
 func (h *Handler) advance(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
-	step := f.Next()
-	switch step {
-	case flow.StepIssue:
+	switch step := f.Next(); {
+	case step == flow.StepIssue:
 		h.finish(w, r, f)
-	case flow.StepMFA:
-		h.deny(w, r, f, fosite.ErrAccessDenied.WithHint("This application requires multi-factor authentication, which is not yet set up for this account."))
+	case step == flow.StepMFA && !f.HasMethods && (f.Enroll == nil || len(f.Enroll.Done) == 0):
+		// Nothing registered to challenge, and registration was put off.
+		h.deny(w, r, f, errNoMethods)
 	default:
-		http.Redirect(w, r, stepPaths[step]+"?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
+		h.redirectToStep(w, r, f)
 	}
+}
+
+func (h *Handler) redirectToStep(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
+	http.Redirect(w, r, stepPaths[f.Next()]+"?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
 }
 
 // replay rebuilds the original authorization request for fosite.
@@ -148,6 +155,9 @@ func (h *Handler) deny(w http.ResponseWriter, r *http.Request, f *flow.Flow, cau
 	h.flows.Delete(r.Context(), f.ID)
 	if err == nil {
 		err = cause
+		if errors.Is(cause, errNoMethods) {
+			err = fosite.ErrAccessDenied.WithHint("This application requires multi-factor authentication, and no security method is registered for this account.")
+		}
 	}
 	h.authorizeError(w, r, ar, err)
 }

@@ -136,7 +136,14 @@ func (h *Handler) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 	f.UserID, f.Username, f.AuthTime = u.ID, u.Username, now
 	f.AMR, f.ACR = []string{"pwd"}, clients.ACRPassword
 	f.MustChangePassword = u.MustChangePassword
-	if err := h.sessions.start(w, r, browserSession{UserID: u.ID, AuthTime: now, AMR: f.AMR, ACR: f.ACR}); err != nil {
+	if err := h.startEnrollment(r, f, u); err != nil {
+		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't load your security info. Try again in a moment.", err)
+		return
+	}
+	if f.HasMethods && f.Enroll == nil && h.policy.For(ctx, u).RememberDeviceDays > 0 && h.remembered(r, u) {
+		f.ACR, f.AMR = clients.ACRMFA, []string{"pwd", "mfa"}
+	}
+	if err := h.sessions.start(w, r, sessionFromFlow(f)); err != nil {
 		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't sign you in. Try again in a moment.", err)
 		return
 	}

@@ -18,13 +18,17 @@ type page struct {
 	Scopes                                 []string
 	MinPasswordLength                      int
 	PostLogoutRedirectURI, State, ClientID string
+	Notice                                 string // a status line read out by screen readers
+	HelpDeskURL, TroubleshootingURL        string
+	Enroll                                 *enrollView
+	Challenge                              *challengeView
 }
 
 // renderer holds one parsed template set per page, checked at start-up so a
 // missing or broken page stops the server instead of failing a user.
 type renderer struct{ pages map[string]*template.Template }
 
-var pageNames = []string{"username", "password", "change_password", "consent", "error", "logout", "signed_out", "home"}
+var pageNames = []string{"username", "password", "change_password", "consent", "error", "logout", "signed_out", "home", "enroll", "mfa"}
 
 func newRenderer() (*renderer, error) {
 	layout, err := fs.ReadFile(templates.FS, "layout.html")

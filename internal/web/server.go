@@ -15,7 +15,9 @@ import (
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/metrics"
+	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/policy"
 )
 
 // Options configure the browser handlers.
@@ -28,6 +30,9 @@ type Options struct {
 	SessionLifetime   time.Duration
 	SessionIdle       time.Duration
 	MinPasswordLength int
+	HelpDeskURL       string
+	TroubleshootingURL string
+	RememberKey       []byte // signs "Don't ask again" cookies
 }
 
 // Handler serves the browser pages.
@@ -39,6 +44,8 @@ type Handler struct {
 	keys     *keys.Manager
 	flows    *flow.Store
 	kv       KV
+	mfa      *mfa.Service
+	policy   policy.Resolver
 	audit    *audit.Recorder
 	metrics  *metrics.Metrics
 	logger   *slog.Logger
@@ -55,6 +62,8 @@ type Deps struct {
 	Keys     *keys.Manager
 	Flows    *flow.Store
 	KV       KV
+	MFA      *mfa.Service
+	Policy   policy.Resolver
 	Audit    *audit.Recorder
 	Metrics  *metrics.Metrics
 	Logger   *slog.Logger
@@ -67,7 +76,7 @@ func New(opt Options, d Deps) (*Handler, error) {
 		return nil, err
 	}
 	return &Handler{
-		opt: opt, provider: d.Provider, users: d.Users, clients: d.Clients, keys: d.Keys, flows: d.Flows, kv: d.KV,
+		opt: opt, provider: d.Provider, users: d.Users, clients: d.Clients, keys: d.Keys, flows: d.Flows, kv: d.KV, mfa: d.MFA, policy: d.Policy,
 		audit: d.Audit, metrics: d.Metrics, logger: d.Logger, pages: pages,
 		csrf: &csrf{key: opt.CSRFKey, secure: opt.SecureCookies},
 		sessions: &sessions{kv: d.KV, cookie: opt.SessionCookie, secure: opt.SecureCookies,
@@ -86,6 +95,10 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /login/password", h.passwordSubmit)
 	mux.HandleFunc("GET /login/change-password", h.changePasswordPage)
 	mux.HandleFunc("POST /login/change-password", h.changePasswordSubmit)
+	mux.HandleFunc("GET /login/enroll", h.enrollPage)
+	mux.HandleFunc("POST /login/enroll", h.enrollSubmit)
+	mux.HandleFunc("GET /login/mfa", h.mfaPage)
+	mux.HandleFunc("POST /login/mfa", h.mfaSubmit)
 	mux.HandleFunc("GET /login/consent", h.consentPage)
 	mux.HandleFunc("POST /login/consent", h.consentSubmit)
 	mux.HandleFunc("GET "+oauth.PathLogout, h.logout)
@@ -93,7 +106,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 }
 
 func (h *Handler) page(title string) page {
-	return page{Title: title, District: h.opt.District, Domain: h.opt.Domain, MinPasswordLength: h.opt.MinPasswordLength}
+	return page{Title: title, District: h.opt.District, Domain: h.opt.Domain, MinPasswordLength: h.opt.MinPasswordLength,
+		HelpDeskURL: h.opt.HelpDeskURL, TroubleshootingURL: h.opt.TroubleshootingURL}
 }
 
 // fail shows an error page; details go to the log, never to the user.

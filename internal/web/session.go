@@ -20,6 +20,10 @@ type browserSession struct {
 	AMR       []string  `json:"amr"`
 	ACR       string    `json:"acr"`
 	CreatedAt time.Time `json:"created_at"`
+	// What the sign-in found, so later apps in the same session follow the
+	// same policy without looking it up again.
+	PolicyMFA  bool `json:"policy_mfa,omitempty"`
+	HasMethods bool `json:"has_methods,omitempty"`
 }
 
 // KV is the TTL-bound store behind sessions and counters.

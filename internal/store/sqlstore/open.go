@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -31,6 +32,7 @@ var (
 	_ keys.Store       = (*DB)(nil)
 	_ audit.Store      = (*DB)(nil)
 	_ oauth.GrantStore = (*DB)(nil)
+	_ mfa.Store        = (*DB)(nil)
 )
 
 // Supported drivers.

@@ -1,0 +1,35 @@
+package app
+
+import (
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/mfa"
+	"github.com/gatehouse/gatehouse/internal/policy"
+)
+
+// defaultPolicy turns the mfa section of the configuration into the policy
+// everyone gets until per-group policies exist.
+func defaultPolicy(cfg *config.Config) policy.Policy {
+	m := cfg.MFA
+	p := policy.Policy{
+		RequireMFA:         m.RequireForAllClients,
+		RequiredMethods:    m.RequiredMethods,
+		Grace:              policy.Grace{Skips: m.Grace.Skips, Days: m.Grace.Days, Deadline: m.Grace.DeadlineTime()},
+		RememberDeviceDays: m.RememberDeviceDays,
+		AllowedCountries:   m.AllowedCountries,
+		// The district's own mailboxes sit behind the sign-in they would protect.
+		BlockedEmailDomains: []string{cfg.District.Domain},
+		Limits: mfa.Limits{
+			SendsPerUser: m.Limits.SendsPerUser, SendsPerIP: m.Limits.SendsPerIP,
+			SendsPerDestination: m.Limits.SendsPerDestination, SendsPerCountry: m.Limits.SendsPerCountry,
+			VerifiesPerUser: m.Limits.VerifiesPerUser, VerifiesPerIP: m.Limits.VerifiesPerIP,
+			ResendCooldown: m.ResendCooldown.Duration,
+		},
+	}
+	for _, f := range m.AllowedMethods {
+		p.AllowedFactors = append(p.AllowedFactors, mfa.Factor(f))
+	}
+	for _, k := range m.RegistrationOrder {
+		p.RegistrationOrder = append(p.RegistrationOrder, mfa.Kind(k))
+	}
+	return p
+}

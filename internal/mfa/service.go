@@ -1,0 +1,213 @@
+package mfa
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/delivery"
+	"github.com/gatehouse/gatehouse/internal/secrets"
+)
+
+const limitWindow = time.Hour
+
+// LimitError is a refused send or check, worded for the person.
+type LimitError struct {
+	Msg  string
+	Wait time.Duration // for a cooldown: how long until the next try
+}
+
+func (e *LimitError) Error() string { return e.Msg }
+
+// ErrDelivery means the provider refused or failed to take a message.
+var ErrDelivery = errors.New("We couldn't send the code. Check the number or address, or try another method.")
+
+// Service registers methods and sends and checks codes, within limits, with
+// every step audited.
+type Service struct {
+	store    Store
+	box      *secrets.Box
+	codes    *Codes
+	totp     *TOTPVerifier
+	limiter  *Limiter
+	sender   delivery.Sender
+	audit    *audit.Recorder
+	district string
+	codeTTL  time.Duration
+}
+
+// NewService wires the MFA primitives.
+func NewService(st Store, box *secrets.Box, kv KV, codeKey []byte, sender delivery.Sender, rec *audit.Recorder,
+	district string, codeTTL time.Duration, attempts int) *Service {
+	return &Service{
+		store: st, box: box, sender: sender, audit: rec, district: district, codeTTL: codeTTL,
+		codes:   &Codes{KV: kv, Key: codeKey, TTL: codeTTL, MaxAttempts: attempts},
+		totp:    &TOTPVerifier{KV: kv, Now: time.Now},
+		limiter: &Limiter{KV: kv},
+	}
+}
+
+// Methods lists a user's registered methods.
+func (s *Service) Methods(ctx context.Context, userID string) ([]Method, error) {
+	return s.store.ListMethods(ctx, userID)
+}
+
+// State returns a user's enrollment state.
+func (s *Service) State(ctx context.Context, userID string) (*State, error) {
+	return s.store.GetState(ctx, userID)
+}
+
+// SaveState stores a user's enrollment state.
+func (s *Service) SaveState(ctx context.Context, st *State) error { return s.store.SaveState(ctx, st) }
+
+// SealSecret encrypts a TOTP secret for a flow or the database.
+func (s *Service) SealSecret(secret string) []byte { return s.box.Seal([]byte(secret), []byte("totp")) }
+
+// OpenSecret decrypts a sealed TOTP secret.
+func (s *Service) OpenSecret(sealed []byte) (string, error) {
+	b, err := s.box.Open(sealed, []byte("totp"))
+	return string(b), err
+}
+
+// Register stores a verified method; the first one becomes the default.
+func (s *Service) Register(ctx context.Context, m *Method, actor, ip string) error {
+	existing, err := s.store.ListMethods(ctx, m.UserID)
+	if err != nil {
+		return err
+	}
+	m.ID, m.CreatedAt, m.IsDefault = uuid.NewString(), time.Now().UTC(), len(existing) == 0
+	if err := s.store.CreateMethod(ctx, m); err != nil {
+		return err
+	}
+	s.audit.Record(ctx, audit.Event{Type: "mfa.method_added", ActorID: actor, SubjectID: m.UserID, IP: ip,
+		Details: map[string]string{"kind": string(m.Kind), "method_id": m.ID, "default": fmt.Sprint(m.IsDefault)}})
+	return nil
+}
+
+// CodeRequest describes one code to send.
+type CodeRequest struct {
+	Scope   string // what the code proves: binds it to one flow and destination
+	UserID  string
+	IP      string
+	Factor  Factor // sms, voice or email
+	To      string // E.164 number or email address
+	Country string // the number's region, for per-country limits
+}
+
+var limitWords = map[Factor]string{
+	FactorSMS:   "You've hit our limit on text verification codes. Try again later, or use another method.",
+	FactorVoice: "You've hit our limit on verification calls. Try again later, or use another method.",
+	FactorEmail: "You've hit our limit on email verification codes. Try again later, or use another method.",
+}
+
+// SendCode issues a code for the scope and sends it, unless a cooldown or a
+// limit says no. Limits are counted before anything is sent, so refused
+// requests cost nothing.
+func (s *Service) SendCode(ctx context.Context, r CodeRequest, lim Limits) error {
+	refuse := func(reason string, err *LimitError) error {
+		s.audit.Record(ctx, audit.Event{Type: "mfa.limit_reached", Outcome: "failure", SubjectID: r.UserID, IP: r.IP,
+			Details: map[string]string{"factor": string(r.Factor), "limit": reason}})
+		return err
+	}
+	var wait time.Duration
+	if lim.ResendCooldown > 0 {
+		var err error
+		if wait, err = s.limiter.Cooldown(ctx, "resend", r.Scope, lim.ResendCooldown); err != nil {
+			return err
+		}
+	}
+	if wait > 0 {
+		secs := int(wait.Round(time.Second).Seconds())
+		return refuse("resend cooldown", &LimitError{Msg: fmt.Sprintf("We just sent a code. You can ask for another in %d seconds.", max(secs, 1)), Wait: wait})
+	}
+	checks := []Check{
+		{Limit{"send-user-" + string(r.Factor), lim.SendsPerUser, limitWindow}, r.UserID},
+		{Limit{"send-ip", lim.SendsPerIP, limitWindow}, r.IP},
+		{Limit{"send-dest", lim.SendsPerDestination, limitWindow}, r.To},
+	}
+	if r.Country != "" {
+		checks = append(checks, Check{Limit{"send-country", lim.SendsPerCountry, limitWindow}, r.Country})
+	}
+	exceeded, err := s.limiter.AllowAll(ctx, checks...)
+	if err != nil {
+		return err
+	}
+	if exceeded != nil {
+		return refuse(exceeded.Name, &LimitError{Msg: limitWords[r.Factor]})
+	}
+	code, err := s.codes.Issue(ctx, r.Scope)
+	if err != nil {
+		return err
+	}
+	channel := map[Factor]delivery.Channel{FactorSMS: delivery.SMS, FactorVoice: delivery.Voice, FactorEmail: delivery.Email}[r.Factor]
+	if err := s.sender.Send(ctx, delivery.CodeMessage(channel, s.district, r.To, code, s.codeTTL)); err != nil {
+		s.audit.Record(ctx, audit.Event{Type: "mfa.code_send_failed", Outcome: "failure", SubjectID: r.UserID, IP: r.IP,
+			Details: map[string]string{"factor": string(r.Factor), "error": err.Error()}})
+		return fmt.Errorf("%w (%v)", ErrDelivery, err)
+	}
+	s.audit.Record(ctx, audit.Event{Type: "mfa.code_sent", SubjectID: r.UserID, IP: r.IP,
+		Details: map[string]string{"factor": string(r.Factor), "to": maskFor(r.Factor, r.To)}})
+	return nil
+}
+
+func maskFor(f Factor, to string) string {
+	if f == FactorEmail {
+		return MaskEmail(to)
+	}
+	return MaskPhone(to)
+}
+
+// checkVerifyLimits counts one verification against the per-user and per-IP
+// limits, so no one can guess codes faster than the limits allow.
+func (s *Service) checkVerifyLimits(ctx context.Context, userID, ip string, lim Limits) error {
+	exceeded, err := s.limiter.AllowAll(ctx,
+		Check{Limit{"verify-user", lim.VerifiesPerUser, limitWindow}, userID},
+		Check{Limit{"verify-ip", lim.VerifiesPerIP, limitWindow}, ip})
+	if err != nil {
+		return err
+	}
+	if exceeded != nil {
+		s.audit.Record(ctx, audit.Event{Type: "mfa.limit_reached", Outcome: "failure", SubjectID: userID, IP: ip,
+			Details: map[string]string{"limit": exceeded.Name}})
+		return &LimitError{Msg: "You've entered too many codes. Wait an hour and try again, or contact the Help Desk."}
+	}
+	return nil
+}
+
+// CheckCode verifies a sent code for the scope.
+func (s *Service) CheckCode(ctx context.Context, scope, code, userID, ip string, lim Limits) error {
+	if err := s.checkVerifyLimits(ctx, userID, ip, lim); err != nil {
+		return err
+	}
+	return s.codes.Verify(ctx, scope, code)
+}
+
+// CheckTOTP verifies an authenticator-app code against a sealed secret.
+// Used steps are keyed by the secret itself, so a code confirmed during
+// registration cannot be replayed at the next sign-in either.
+func (s *Service) CheckTOTP(ctx context.Context, sealed []byte, code, userID, ip string, lim Limits) error {
+	if err := s.checkVerifyLimits(ctx, userID, ip, lim); err != nil {
+		return err
+	}
+	secret, err := s.OpenSecret(sealed)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(secret))
+	return s.totp.Verify(ctx, hex.EncodeToString(sum[:16]), secret, code)
+}
+
+// MethodsResetAt is when an admin last removed every method of a user.
+func (s *Service) MethodsResetAt(ctx context.Context, userID string) (*time.Time, error) {
+	st, err := s.store.GetState(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	return st.MethodsResetAt, nil
+}

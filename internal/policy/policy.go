@@ -1,0 +1,148 @@
+// Package policy decides what each person must do to sign in: which
+// methods they may and must register, how long they may put it off, and
+// how codes are limited. Everything asks For(user), so policies can later
+// differ by group without the sign-in flows changing.
+package policy
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/mfa"
+)
+
+// Policy is the sign-in policy for one person.
+type Policy struct {
+	// RequireMFA makes every application require MFA ("All district users
+	// will have this turned on"); an application can also require it alone.
+	RequireMFA bool
+	// AllowedFactors are the ways a person may prove who they are.
+	AllowedFactors []mfa.Factor
+	// RequiredMethods is how many methods registration asks for, in
+	// RegistrationOrder (further kinds come from what is allowed).
+	RequiredMethods   int
+	RegistrationOrder []mfa.Kind
+	// Grace lets people put registration off.
+	Grace Grace
+	// RememberDeviceDays > 0 offers "Don't ask again for N days".
+	RememberDeviceDays int
+	Limits             mfa.Limits
+	AllowedCountries   []string // phone regions codes may be sent to
+	// BlockedEmailDomains may not be registered as a personal email: the
+	// district's own mailboxes are behind the sign-in they would protect.
+	BlockedEmailDomains []string
+}
+
+// Grace is how long registration may be skipped. Zero values mean "not at
+// all": no skipping unless Skips or Days or Deadline allow it.
+type Grace struct {
+	Skips    int       // how many times "Skip setup" may be used
+	Days     int       // days from the first prompt
+	Deadline time.Time // a fixed date after which registration is required
+}
+
+// SkipAllowance tells whether a person may skip registration now, and the
+// words for what is left.
+type SkipAllowance struct {
+	Allowed bool
+	Left    string // e.g. "2 skips left, required from 9 March"
+}
+
+// CanSkip applies the grace to a person's enrollment state at now.
+func (p Policy) CanSkip(st *mfa.State, now time.Time) SkipAllowance {
+	g := p.Grace
+	if g.Skips == 0 && g.Days == 0 && g.Deadline.IsZero() {
+		return SkipAllowance{}
+	}
+	deadline := g.Deadline
+	if g.Days > 0 {
+		start := now
+		if st.FirstPromptedAt != nil {
+			start = *st.FirstPromptedAt
+		}
+		if d := start.AddDate(0, 0, g.Days); deadline.IsZero() || d.Before(deadline) {
+			deadline = d
+		}
+	}
+	if !deadline.IsZero() && !now.Before(deadline) {
+		return SkipAllowance{}
+	}
+	var parts []string
+	if g.Skips > 0 {
+		left := g.Skips - st.Skips
+		if left <= 0 {
+			return SkipAllowance{}
+		}
+		parts = append(parts, fmt.Sprintf("%d skip%s left", left, map[bool]string{true: "", false: "s"}[left == 1]))
+	}
+	if !deadline.IsZero() {
+		parts = append(parts, "required from "+deadline.Format("2 January"))
+	}
+	return SkipAllowance{Allowed: true, Left: strings.Join(parts, ", ")}
+}
+
+// AllowedKinds are the method kinds that may be registered, in the
+// registration order first.
+func (p Policy) AllowedKinds() []mfa.Kind {
+	var kinds []mfa.Kind
+	add := func(k mfa.Kind) {
+		if k != "" && !slices.Contains(kinds, k) && p.allowsKind(k) {
+			kinds = append(kinds, k)
+		}
+	}
+	for _, k := range p.RegistrationOrder {
+		add(k)
+	}
+	for _, f := range p.AllowedFactors {
+		add(f.Kind())
+	}
+	return kinds
+}
+
+func (p Policy) allowsKind(k mfa.Kind) bool {
+	for _, f := range p.AllowedFactors {
+		if f.Kind() == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Allows reports whether a factor may be used.
+func (p Policy) Allows(f mfa.Factor) bool { return slices.Contains(p.AllowedFactors, f) }
+
+// Missing lists, in order, the kinds a person with these methods still has
+// to register.
+func (p Policy) Missing(methods []mfa.Method) []mfa.Kind {
+	have := map[mfa.Kind]bool{}
+	for _, m := range methods {
+		have[m.Kind] = true
+	}
+	need := p.RequiredMethods - len(have)
+	var out []mfa.Kind
+	for _, k := range p.AllowedKinds() {
+		if need <= 0 {
+			break
+		}
+		if !have[k] {
+			out = append(out, k)
+			need--
+		}
+	}
+	return out
+}
+
+// Resolver finds the policy for a person.
+type Resolver interface {
+	For(ctx context.Context, u *identity.User) Policy
+}
+
+// Static gives everyone the same policy (the default policy from config).
+type Static Policy
+
+// For returns the policy.
+func (s Static) For(context.Context, *identity.User) Policy { return Policy(s) }

@@ -1,0 +1,132 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/gatehouse/gatehouse/internal/mfa"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+type methodRow struct {
+	ID        string    `gorm:"column:id;primaryKey"`
+	UserID    string    `gorm:"column:user_id"`
+	Kind      string    `gorm:"column:kind"`
+	Secret    []byte    `gorm:"column:secret"`
+	Phone     string    `gorm:"column:phone"`
+	Email     string    `gorm:"column:email"`
+	Factor    string    `gorm:"column:factor"`
+	IsDefault bool      `gorm:"column:is_default"`
+	CreatedAt time.Time `gorm:"column:created_at;autoCreateTime:false"`
+}
+
+func (methodRow) TableName() string { return "mfa_methods" }
+
+type stateRow struct {
+	UserID          string     `gorm:"column:user_id;primaryKey"`
+	Skips           int        `gorm:"column:skips"`
+	FirstPromptedAt *time.Time `gorm:"column:first_prompted_at"`
+	MethodsResetAt  *time.Time `gorm:"column:methods_reset_at"`
+}
+
+func (stateRow) TableName() string { return "mfa_state" }
+
+func optTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := dbTime(*t)
+	return &v
+}
+
+func (d *DB) CreateMethod(ctx context.Context, m *mfa.Method) error {
+	m.CreatedAt = stamp(m.CreatedAt)
+	row := methodRow{ID: m.ID, UserID: m.UserID, Kind: string(m.Kind), Secret: nilIfEmpty(m.Secret), Phone: m.Phone,
+		Email: m.Email, Factor: string(m.Factor), IsDefault: m.IsDefault, CreatedAt: m.CreatedAt}
+	return wrap(d.db.WithContext(ctx).Create(&row).Error, "create method for %q", m.UserID)
+}
+
+// ListMethods returns a user's methods, oldest first.
+func (d *DB) ListMethods(ctx context.Context, userID string) ([]mfa.Method, error) {
+	var rows []methodRow
+	if err := d.db.WithContext(ctx).Where("user_id = ?", userID).Order("created_at, id").Find(&rows).Error; err != nil {
+		return nil, wrap(err, "list methods of %q", userID)
+	}
+	out := make([]mfa.Method, len(rows))
+	for i, r := range rows {
+		out[i] = mfa.Method{ID: r.ID, UserID: r.UserID, Kind: mfa.Kind(r.Kind), Secret: r.Secret, Phone: r.Phone,
+			Email: r.Email, Factor: mfa.Factor(r.Factor), IsDefault: r.IsDefault, CreatedAt: r.CreatedAt.UTC()}
+	}
+	return out, nil
+}
+
+// SetDefaultMethod flips the default in one transaction, so a user never
+// has two defaults or (having methods) none.
+func (d *DB) SetDefaultMethod(ctx context.Context, userID, id string) error {
+	return d.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := affected(tx.Model(&methodRow{}).Where("user_id = ? AND id = ?", userID, id).Update("is_default", true),
+			"set default method %q", id); err != nil {
+			return err
+		}
+		return wrap(tx.Model(&methodRow{}).Where("user_id = ? AND id <> ?", userID, id).Update("is_default", false).Error,
+			"clear other defaults of %q", userID)
+	})
+}
+
+func (d *DB) DeleteMethod(ctx context.Context, userID, id string) error {
+	return affected(d.db.WithContext(ctx).Where("user_id = ? AND id = ?", userID, id).Delete(&methodRow{}), "delete method %q", id)
+}
+
+// ResetMethods deletes every method and records the reset in one transaction.
+func (d *DB) ResetMethods(ctx context.Context, userID string, at time.Time) error {
+	return d.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("user_id = ?", userID).Delete(&methodRow{}).Error; err != nil {
+			return wrap(err, "delete methods of %q", userID)
+		}
+		st, err := getState(tx, userID)
+		if err != nil {
+			return err
+		}
+		st.MethodsResetAt = &at
+		return saveState(tx, st)
+	})
+}
+
+func (d *DB) GetState(ctx context.Context, userID string) (*mfa.State, error) {
+	return getState(d.db.WithContext(ctx), userID)
+}
+
+func (d *DB) SaveState(ctx context.Context, s *mfa.State) error {
+	return saveState(d.db.WithContext(ctx), s)
+}
+
+func getState(tx *gorm.DB, userID string) (*mfa.State, error) {
+	var row stateRow
+	err := tx.Where("user_id = ?", userID).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return &mfa.State{UserID: userID}, nil
+	}
+	if err != nil {
+		return nil, wrap(err, "get mfa state of %q", userID)
+	}
+	st := &mfa.State{UserID: row.UserID, Skips: row.Skips, FirstPromptedAt: row.FirstPromptedAt, MethodsResetAt: row.MethodsResetAt}
+	for _, t := range []*time.Time{st.FirstPromptedAt, st.MethodsResetAt} {
+		if t != nil {
+			*t = t.UTC()
+		}
+	}
+	return st, nil
+}
+
+func saveState(tx *gorm.DB, s *mfa.State) error {
+	row := stateRow{UserID: s.UserID, Skips: s.Skips, FirstPromptedAt: optTime(s.FirstPromptedAt), MethodsResetAt: optTime(s.MethodsResetAt)}
+	err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "user_id"}}, UpdateAll: true}).Create(&row).Error
+	if errors.Is(err, gorm.ErrForeignKeyViolated) {
+		return wrap(store.ErrNotFound, "save mfa state of %q", s.UserID)
+	}
+	return wrap(err, "save mfa state of %q", s.UserID)
+}
