@@ -22,17 +22,17 @@ import (
 
 // Options configure the browser handlers.
 type Options struct {
-	Issuer            string
-	District, Domain  string
-	SecureCookies     bool
-	CSRFKey           []byte
-	SessionCookie     string
-	SessionLifetime   time.Duration
-	SessionIdle       time.Duration
-	MinPasswordLength int
-	HelpDeskURL       string
+	Issuer             string
+	District, Domain   string
+	SecureCookies      bool
+	CSRFKey            []byte
+	SessionCookie      string
+	SessionLifetime    time.Duration
+	SessionIdle        time.Duration
+	MinPasswordLength  int
+	HelpDeskURL        string
 	TroubleshootingURL string
-	RememberKey       []byte // signs "Don't ask again" cookies
+	RememberKey        []byte // signs "Don't ask again" cookies
 }
 
 // Handler serves the browser pages.
