@@ -21,7 +21,7 @@ func (c *cli) usersCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "users", Short: "Manage the people who sign in"}
 	cmd.AddCommand(c.usersCreateCmd(), c.usersListCmd(), c.usersGetCmd(), c.usersSetPasswordCmd(),
 		c.usersSetDisabledCmd("disable", true), c.usersSetDisabledCmd("enable", false),
-		c.usersDeleteCmd(), c.usersImportCmd())
+		c.usersDeleteCmd(), c.usersImportCmd(), c.usersResetMethodsCmd())
 	return cmd
 }
 
@@ -230,6 +230,11 @@ func (c *cli) usersSetDisabledCmd(verb string, disabled bool) *cobra.Command {
 			if err := a.Users.SetDisabled(cmd.Context(), u.ID, disabled); err != nil {
 				return notFound("user", args[0], err)
 			}
+			if disabled {
+				if err := a.DB.RevokeSubject(cmd.Context(), u.ID); err != nil {
+					return err
+				}
+			}
 			record(cmd.Context(), a, audit.Event{Type: "user." + verb + "d", SubjectID: u.ID, Details: map[string]string{"username": u.Username}})
 			if c.json() {
 				return printJSON(cmd.OutOrStdout(), map[string]any{"id": u.ID, "username": u.Username, "disabled": disabled})
@@ -252,6 +257,9 @@ func (c *cli) usersDeleteCmd() *cobra.Command {
 			}
 			if err := a.Users.Delete(cmd.Context(), u.ID); err != nil {
 				return notFound("user", args[0], err)
+			}
+			if err := a.DB.RevokeSubject(cmd.Context(), u.ID); err != nil {
+				return err
 			}
 			record(cmd.Context(), a, audit.Event{Type: "user.deleted", SubjectID: u.ID, Details: map[string]string{"username": u.Username}})
 			if c.json() {
@@ -384,4 +392,33 @@ func userStatus(u *identity.User) string {
 		s += ", must change password"
 	}
 	return s
+}
+
+// usersResetMethodsCmd is the Help Desk's answer to a lost phone: every
+// method goes, every grant from before stops working, and the next sign-in
+// asks the person to register again.
+func (c *cli) usersResetMethodsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "reset-methods USER",
+		Short: "Remove a user's security methods so they register again at next sign-in",
+		Args:  cobra.ExactArgs(1),
+		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
+			u, err := findUser(cmd, a, args[0])
+			if err != nil {
+				return err
+			}
+			if err := a.DB.ResetMethods(cmd.Context(), u.ID, time.Now().UTC()); err != nil {
+				return err
+			}
+			if err := a.DB.RevokeSubject(cmd.Context(), u.ID); err != nil {
+				return err
+			}
+			record(cmd.Context(), a, audit.Event{Type: "mfa.methods_reset", SubjectID: u.ID, Details: map[string]string{"username": u.Username}})
+			if c.json() {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"id": u.ID, "username": u.Username, "methods_reset": true})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed the security methods of %s; they register again at next sign-in\n", u.Username)
+			return nil
+		}),
+	}
 }

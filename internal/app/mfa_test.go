@@ -3,6 +3,7 @@ package app_test
 import (
 	"html"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/oauth2"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/delivery"
@@ -394,5 +396,50 @@ func TestCodeLimits(t *testing.T) {
 	mustSee(t, p, "can't send codes to phone numbers in")
 	if p.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("status %d", p.Status)
+	}
+}
+
+// TestMethodResetEndsGrants: after the Help Desk removes a person's methods
+// their refresh tokens stop working and the next sign-in registers again.
+func TestMethodResetEndsGrants(t *testing.T) {
+	m := newMFARig(t, func(cfg *config.Config) { cfg.MFA.RequiredMethods = 1 })
+	m.rp.Scopes = append(m.rp.Scopes, "offline_access")
+	b := newBrowser(t, rpRedirect)
+	p, _ := m.enrollApp(b)
+	tok, err := m.rp.Exchange(t.Context(), codeFrom(t, p, rpRedirect, "state-0001", m.gh.Issuer), oauth2.VerifierOption(m.pkce))
+	if err != nil || tok.RefreshToken == "" {
+		t.Fatalf("exchange: %v", err)
+	}
+	u, _ := m.gh.App.Users.Find(t.Context(), "student")
+	time.Sleep(1100 * time.Millisecond) // auth_time has whole seconds; the reset must come after it
+	if err := m.gh.App.DB.ResetMethods(t.Context(), u.ID, time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.rp.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); !isOAuthError(err, "invalid_grant") {
+		t.Fatalf("refresh after a method reset: %v", err)
+	}
+	mustSee(t, m.start(newBrowser(t, rpRedirect)), "More information required")
+}
+
+// TestDeliveryFailureIsShown: a provider error reaches the person as a
+// clear message and the audit log, never a silent success.
+func TestDeliveryFailureIsShown(t *testing.T) {
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		w.Write([]byte(`{"code":20500,"message":"Internal Server Error"}`))
+	}))
+	defer provider.Close()
+	m := newMFARig(t, func(cfg *config.Config) {
+		cfg.MFA.RegistrationOrder = []string{"phone"}
+		cfg.Delivery.SMS = "twilio"
+		cfg.Delivery.Twilio = config.Twilio{BaseURL: provider.URL, AccountSID: "AC123", AuthToken: "token", From: "+17045550100"}
+	})
+	b := newBrowser(t, rpRedirect)
+	p := b.submit(b.submit(m.start(b), act("next")), act("send", "country", "US", "number", "7045550112", "factor", "sms"))
+	mustSee(t, p, "We couldn't send the code.")
+	events, err := m.gh.App.Audit.List(t.Context(), audit.Filter{Type: "mfa.code_send_failed"})
+	if err != nil || len(events) != 1 {
+		t.Fatalf("audit: %v %v", events, err)
 	}
 }

@@ -140,12 +140,12 @@ func (h *Handler) enrollPage(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) renderEnroll(w http.ResponseWriter, r *http.Request, ec *enrollContext, status int, errMsg, notice string) {
 	f, e := ec.f, ec.f.Enroll
 	v := &enrollView{Stage: e.Stage, Kind: e.Current(), KindName: kindNames[e.Current()], Skip: ec.pol.CanSkip(ec.st, time.Now())}
-	if f.HasMethods && f.RequiredMFA() {
-		v.Skip = policy.SkipAllowance{} // grace is for people with nothing registered yet
+	if !h.mayPutOff(f) {
+		v.Skip = policy.SkipAllowance{}
 	}
 	v.Total = e.Existing + len(e.Done) + len(e.Plan)
 	v.Step = e.Existing + len(e.Done) + 1
-	for _, m := range ec.have[:e.Existing] {
+	for _, m := range ec.have[:min(e.Existing, len(ec.have))] {
 		v.Steps = append(v.Steps, stepView{Name: kindNames[string(m.Kind)], Done: true})
 	}
 	for _, k := range e.Done {
@@ -414,10 +414,17 @@ func (h *Handler) creditMFA(f *flow.Flow, factor mfa.Factor) {
 	}
 }
 
+// mayPutOff reports whether registration can be put off in this sign-in at
+// all: grace is for people with nothing registered yet, and it cannot
+// waive an application's own demand for MFA.
+func (h *Handler) mayPutOff(f *flow.Flow) bool {
+	return !(f.HasMethods && f.RequiredMFA()) && clients.ACRRank(f.RequiredACR) < clients.ACRRank(clients.ACRMFA)
+}
+
 // skip lets a person put registration off while the grace allows it.
 func (h *Handler) skip(w http.ResponseWriter, r *http.Request, ec *enrollContext) bool {
 	f := ec.f
-	if (f.HasMethods && f.RequiredMFA()) || !ec.pol.CanSkip(ec.st, time.Now()).Allowed {
+	if !h.mayPutOff(f) || !ec.pol.CanSkip(ec.st, time.Now()).Allowed {
 		return false
 	}
 	ec.st.Skips++
