@@ -77,6 +77,7 @@ func (m *mfaRig) claims(p pageResp) idClaims {
 }
 
 var (
+	tags       = regexp.MustCompile(`<[^>]*>`)
 	secretText = regexp.MustCompile(`<p class="secret">([A-Z2-7 ]+)</p>`)
 	sixDigits  = regexp.MustCompile(`\d(?:\D{0,3}\d){5}`)
 )
@@ -131,7 +132,7 @@ func (m *mfaRig) outboxCount(to string) int {
 
 func mustSee(t *testing.T, p pageResp, texts ...string) {
 	t.Helper()
-	text := html.UnescapeString(p.Body)
+	text := html.UnescapeString(tags.ReplaceAllString(p.Body, ""))
 	for _, s := range texts {
 		if !strings.Contains(text, s) {
 			t.Fatalf("page (%d %s) lacks %q:\n%s", p.Status, p.URL, s, p.Body)
@@ -372,6 +373,14 @@ func TestRememberDevice(t *testing.T) {
 	}
 	other := newBrowser(t, rpRedirect)
 	mustSee(t, m.start(other), "Enter code")
+
+	// A password reset forgets every remembered device.
+	u, _ := m.gh.App.Users.Find(t.Context(), "student")
+	if err := m.gh.App.Users.SetPassword(t.Context(), u.ID, testPassword, false); err != nil {
+		t.Fatal(err)
+	}
+	p = b.submit(b.get(m.gh.Issuer+"/oauth2/logout"), url.Values{"confirm": {"yes"}})
+	mustSee(t, m.start(b), "Enter code")
 }
 
 // TestCodeLimits: sends are capped per user with the guide's message.
