@@ -61,10 +61,8 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, e
 	a := &App{
 		Config: cfg, Logger: logger, DB: db, masterKey: master,
 		Users: identity.NewService(db, identity.Options{
-			Domain: cfg.District.Domain, MinPasswordLength: cfg.Password.MinLength,
-			Argon2: identity.Argon2Params{
-				MemoryKiB: cfg.Password.Argon2.MemoryKiB, Iterations: cfg.Password.Argon2.Iterations, Parallelism: cfg.Password.Argon2.Parallelism,
-			},
+			Domain: cfg.District.Domain, MinPasswordLength: cfg.Password.MinLength, Argon2: argon2Params(cfg),
+			PasswordHistory: cfg.Password.History,
 		}),
 		Clients: clients.NewService(db),
 		Audit:   audit.NewRecorder(db, logger),
@@ -115,3 +113,10 @@ func masterKey(cfg *config.Config, logger *slog.Logger) ([]byte, error) {
 	logger.Warn("generated a master key for the embedded default; set secrets.master_key in production", "file", path)
 	return key, nil
 }
+
+func argon2Params(cfg *config.Config) identity.Argon2Params {
+	a := cfg.Password.Argon2
+	return identity.Argon2Params{MemoryKiB: a.MemoryKiB, Iterations: a.Iterations, Parallelism: a.Parallelism}
+}
+
+func (a *App) argon2() identity.Argon2Params { return argon2Params(a.Config) }

@@ -18,6 +18,8 @@ func defaultPolicy(cfg *config.Config) policy.Policy {
 		AllowedCountries:   m.AllowedCountries,
 		// The district's own mailboxes sit behind the sign-in they would protect.
 		BlockedEmailDomains: []string{cfg.District.Domain},
+		SSPR: policy.SSPR{Enabled: cfg.SSPR.Enabled, MethodsRequired: cfg.SSPR.MethodsRequired,
+			QuestionsToRegister: cfg.SSPR.QuestionsToRegister, QuestionsToAnswer: cfg.SSPR.QuestionsToAnswer},
 		Limits: mfa.Limits{
 			SendsPerUser: m.Limits.SendsPerUser, SendsPerIP: m.Limits.SendsPerIP,
 			SendsPerDestination: m.Limits.SendsPerDestination, SendsPerCountry: m.Limits.SendsPerCountry,

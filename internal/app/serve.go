@@ -14,9 +14,11 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/delivery"
 	"github.com/gatehouse/gatehouse/internal/flow"
+	"github.com/gatehouse/gatehouse/internal/lockout"
 	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/questions"
 	"github.com/gatehouse/gatehouse/internal/secrets"
 	"github.com/gatehouse/gatehouse/internal/store/redisstore"
 	"github.com/gatehouse/gatehouse/internal/web"
@@ -79,6 +81,16 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 	mfaService := mfa.NewService(a.DB, a.sealer("totp-secrets"), kv, secrets.Derive(a.masterKey, "codes"), sender, a.Audit,
 		cfg.District.Name, cfg.MFA.CodeLifetime.Duration, cfg.MFA.CodeAttempts)
 
+	catalog, err := questions.NewCatalog(cfg.SSPR.CustomQuestions)
+	if err != nil {
+		return nil, fmt.Errorf("sspr.custom_questions: %w", err)
+	}
+	locks := lockout.New(kv, lockout.Options{
+		SignInThreshold: cfg.Password.Lockout.Threshold, SignInLock: cfg.Password.Lockout.Duration.Duration,
+		SignInMaxLock: cfg.Password.Lockout.Max.Duration, SSPRProofFailures: cfg.SSPR.ProofFailures,
+		SSPREmails: cfg.SSPR.EmailsPer10m, SSPRLock: cfg.SSPR.LockFor.Duration,
+	})
+
 	mux := http.NewServeMux()
 	(&oauth.Endpoints{
 		Provider: provider, Storage: storage, Keys: a.Keys, Users: a.Users, Resets: mfaService, Audit: a.Audit, Metrics: m,
@@ -89,10 +101,11 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 		CSRFKey: secrets.Derive(a.masterKey, "csrf"), SessionCookie: cfg.Session.CookieName,
 		SessionLifetime: cfg.Session.Lifetime.Duration, SessionIdle: cfg.Session.IdleTimeout.Duration,
 		MinPasswordLength: cfg.Password.MinLength, HelpDeskURL: cfg.District.HelpDeskURL, TroubleshootingURL: cfg.District.TroubleshootingURL,
-		RememberKey: secrets.Derive(a.masterKey, "remember-device"),
+		RememberKey: secrets.Derive(a.masterKey, "remember-device"), SecurityInfoFreshness: cfg.Account.Freshness.Duration,
 	}, web.Deps{
 		Provider: provider, Users: a.Users, Clients: a.DB, Keys: a.Keys,
 		Flows: flow.NewStore(kv, cfg.Login.FlowLifetime.Duration), KV: kv, MFA: mfaService, Policy: a.Policy,
+		Questions: questions.NewService(a.DB, catalog, a.argon2()), Grants: a.DB, Lockout: locks,
 		Audit: a.Audit, Metrics: m, Logger: a.Logger,
 	})
 	if err != nil {

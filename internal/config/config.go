@@ -36,6 +36,8 @@ type Config struct {
 	Login    Login    `yaml:"login"`
 	Delivery Delivery `yaml:"delivery"`
 	MFA      MFA      `yaml:"mfa"`
+	SSPR     SSPR     `yaml:"sspr"`
+	Account  Account  `yaml:"account"`
 	Metrics  Metrics  `yaml:"metrics"`
 }
 
@@ -142,6 +144,9 @@ type Session struct {
 type Password struct {
 	MinLength int    `yaml:"min_length"`
 	Argon2    Argon2 `yaml:"argon2"`
+	// History refuses the last N passwords (0 = off).
+	History int     `yaml:"history"`
+	Lockout Lockout `yaml:"lockout"`
 }
 
 // Argon2 are the argon2id parameters for new password hashes.
@@ -234,6 +239,7 @@ func base() *Config {
 		Password: Password{
 			MinLength: 12,
 			Argon2:    Argon2{MemoryKiB: 64 * 1024, Iterations: 3, Parallelism: 2},
+			Lockout:   Lockout{Threshold: 10, Duration: Duration{time.Minute}, Max: Duration{time.Hour}},
 		},
 		Login: Login{FlowLifetime: Duration{30 * time.Minute}},
 		Delivery: Delivery{
@@ -244,6 +250,8 @@ func base() *Config {
 			SMTP:   SMTP{Port: 587, Security: "starttls"},
 		},
 		MFA:     defaultMFA(),
+		SSPR:    defaultSSPR(),
+		Account: Account{Freshness: Duration{10 * time.Minute}},
 		Metrics: Metrics{Enabled: true},
 	}
 }

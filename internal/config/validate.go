@@ -102,6 +102,12 @@ func (c *Config) Validate() error {
 	positive(&p, "login.flow_lifetime", c.Login.FlowLifetime)
 	c.Delivery.validate(&p)
 	c.MFA.validate(&p)
+	c.SSPR.validate(&p)
+	c.Password.Lockout.validate(&p)
+	if h := c.Password.History; h < 0 || h > 24 {
+		p.add("password.history", "must be between 0 (off) and 24 (got %d)", h)
+	}
+	positive(&p, "account.freshness", c.Account.Freshness)
 	validateHelpURL(&p, "district.help_desk_url", c.District.HelpDeskURL)
 	validateHelpURL(&p, "district.troubleshooting_url", c.District.TroubleshootingURL)
 

@@ -36,8 +36,9 @@ const (
 // "current step" to fall out of step with them.
 type Flow struct {
 	ID             string    `json:"-"`
-	Browser        string    `json:"browser"` // binds the flow to the browser that started it
-	Query          string    `json:"query"`   // the authorization request, replayed to fosite at the end
+	Browser        string    `json:"browser"`             // binds the flow to the browser that started it
+	Query          string    `json:"query"`               // the authorization request, replayed to fosite at the end
+	ReturnTo       string    `json:"return_to,omitempty"` // instead of Query: a Gatehouse page (My Account) to return to
 	ClientID       string    `json:"client_id"`
 	ClientName     string    `json:"client_name"`
 	RequiredACR    string    `json:"required_acr"`
@@ -59,6 +60,7 @@ type Flow struct {
 	Enroll     *Enrollment `json:"enroll,omitempty"`
 	Challenge  *Challenge  `json:"challenge,omitempty"`
 	Remember   bool        `json:"remember,omitempty"` // "Don't ask again" was ticked
+	MFAAt      time.Time   `json:"mfa_at,omitzero"`    // when a second factor was last proved
 }
 
 // Enrollment is the "Keep your account secure" wizard's progress.
@@ -68,6 +70,7 @@ type Enrollment struct {
 	Done     []string `json:"done,omitempty"`     // kinds registered in this sign-in
 	Existing int      `json:"existing,omitempty"` // methods registered before this sign-in
 	Finished bool     `json:"finished,omitempty"` // "Done" on "Setup is now complete"
+	Adding   bool     `json:"adding,omitempty"`   // a method added from My Account, not required registration
 
 	Secret  []byte `json:"secret,omitempty"`  // the sealed TOTP secret being set up
 	Phone   string `json:"phone,omitempty"`   // E.164 being verified

@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -39,7 +40,10 @@ type Options struct {
 	Domain            string // the district's UPN suffix
 	Argon2            Argon2Params
 	MinPasswordLength int
-	Now               func() time.Time
+	// PasswordHistory is how many recent passwords a user may not reuse
+	// (the current one included); 0 turns the check off.
+	PasswordHistory int
+	Now             func() time.Time
 }
 
 // Service is the one place users are created, changed and authenticated;
@@ -114,7 +118,7 @@ func (s *Service) build(nu NewUser) (*User, error) {
 	case nu.Password != "" && nu.PasswordHash != "":
 		return nil, policyErr("give either a password or a password hash, not both")
 	case nu.Password != "":
-		if err := s.CheckPasswordPolicy(username, nu.Password); err != nil {
+		if err := s.CheckPasswordPolicy(u, nu.Password); err != nil {
 			return nil, err
 		}
 		u.PasswordHash = HashPassword(nu.Password, s.opt.Argon2)
@@ -141,8 +145,14 @@ func NormalizeEmail(in string) (string, error) {
 	return local + "@" + strings.ToLower(host), nil
 }
 
-// CheckPasswordPolicy returns a PolicyError when password is not acceptable.
-func (s *Service) CheckPasswordPolicy(username, password string) error {
+// CheckPasswordPolicy returns a PolicyError when password is not acceptable
+// for u, whose username and display name are used (either may be empty; u
+// may be nil when there is no user yet). It does not look at the password
+// history, which needs the store: SetPassword and ChangePassword do.
+func (s *Service) CheckPasswordPolicy(u *User, password string) error {
+	if u == nil {
+		u = &User{}
+	}
 	n := utf8.RuneCountInString(password)
 	if n < s.opt.MinPasswordLength {
 		return policyErr("the password must be at least %d characters long", s.opt.MinPasswordLength)
@@ -150,11 +160,35 @@ func (s *Service) CheckPasswordPolicy(username, password string) error {
 	if n > 256 {
 		return policyErr("the password must be at most 256 characters long")
 	}
-	local, _, _ := strings.Cut(username, "@")
-	if local != "" && strings.Contains(strings.ToLower(password), local) {
+	if isCommonPassword(password) {
+		return policyErr("the password is too common; choose one that is harder to guess")
+	}
+	lower := strings.ToLower(password)
+	local, _, _ := strings.Cut(strings.ToLower(u.Username), "@")
+	if local != "" && strings.Contains(lower, local) {
 		return policyErr("the password must not contain the username")
 	}
+	for _, part := range nameParts(u.DisplayName) {
+		if strings.Contains(lower, part) {
+			return policyErr("the password must not contain your name")
+		}
+	}
 	return nil
+}
+
+// nameParts returns the lower-cased display name and each word of it, those
+// of at least 4 characters: shorter ones ("Li", "de") would refuse too many
+// unrelated passwords.
+func nameParts(displayName string) []string {
+	name := strings.ToLower(strings.TrimSpace(displayName))
+	words := strings.FieldsFunc(name, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
+	var parts []string
+	for _, p := range append([]string{name}, words...) {
+		if utf8.RuneCountInString(p) >= 4 {
+			parts = append(parts, p)
+		}
+	}
+	return parts
 }
 
 // Authenticate checks a username and password. Every failure is
@@ -201,13 +235,65 @@ func (s *Service) SetPassword(ctx context.Context, id, password string, mustChan
 	if err != nil {
 		return err
 	}
-	if err := s.CheckPasswordPolicy(u.Username, password); err != nil {
+	return s.setPassword(ctx, u, password, mustChange)
+}
+
+// ChangePassword is the user's own change: current must be their password,
+// and the account enabled (an ErrInvalidCredentials error otherwise), before
+// password replaces it.
+func (s *Service) ChangePassword(ctx context.Context, id, current, password string) error {
+	u, err := s.store.GetUser(ctx, id)
+	if err != nil {
 		return err
+	}
+	hash := u.PasswordHash
+	if hash == "" {
+		hash = s.dummy
+	}
+	switch {
+	case !VerifyPassword(hash, current) || u.PasswordHash == "":
+		return fmt.Errorf("%w: wrong current password", ErrInvalidCredentials)
+	case u.Disabled:
+		return fmt.Errorf("%w: account disabled", ErrInvalidCredentials)
+	}
+	return s.setPassword(ctx, u, password, false)
+}
+
+func (s *Service) setPassword(ctx context.Context, u *User, password string, mustChange bool) error {
+	if err := s.CheckPasswordPolicy(u, password); err != nil {
+		return err
+	}
+	keep := s.opt.PasswordHistory
+	var recent []string
+	if keep > 0 {
+		var err error
+		if recent, err = s.store.PasswordHistory(ctx, u.ID, keep); err != nil {
+			return err
+		}
+		// The current hash predates the history when it was set at
+		// creation, by import or before the history was turned on.
+		if u.PasswordHash != "" && (len(recent) == 0 || recent[0] != u.PasswordHash) {
+			if err := s.store.AddPasswordHistory(ctx, u.ID, u.PasswordHash, keep); err != nil {
+				return err
+			}
+			recent = append([]string{u.PasswordHash}, recent...)[:min(keep, len(recent)+1)]
+		}
+		for _, h := range recent {
+			if VerifyPassword(h, password) {
+				return policyErr("you used this password recently; choose a new one")
+			}
+		}
 	}
 	u.PasswordHash = HashPassword(password, s.opt.Argon2)
 	u.MustChangePassword = mustChange
 	u.UpdatedAt = s.opt.Now().UTC()
-	return s.store.UpdateUser(ctx, u)
+	if err := s.store.UpdateUser(ctx, u); err != nil {
+		return err
+	}
+	if keep > 0 {
+		return s.store.AddPasswordHistory(ctx, u.ID, u.PasswordHash, keep)
+	}
+	return nil
 }
 
 // SetDisabled disables or re-enables sign-in for a user.
@@ -279,7 +365,7 @@ func (s *Service) GeneratePassword(username string) string {
 			b[i] = alphabet[int(b[i])%len(alphabet)]
 		}
 		// A random password can still contain a short username; draw again.
-		if s.CheckPasswordPolicy(username, string(b)) == nil {
+		if s.CheckPasswordPolicy(&User{Username: username}, string(b)) == nil {
 			return string(b)
 		}
 	}

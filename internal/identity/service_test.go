@@ -21,9 +21,12 @@ type fakeStore struct {
 	users     map[string]User // by ID
 	upsertErr error           // when set, UpsertUsers fails and writes nothing
 	updates   int
+	history   map[string][]string // password hashes by user ID, newest first
 }
 
-func newFakeStore() *fakeStore { return &fakeStore{users: map[string]User{}} }
+func newFakeStore() *fakeStore {
+	return &fakeStore{users: map[string]User{}, history: map[string][]string{}}
+}
 
 func clone(u User) *User {
 	u.Roles = slices.Clone(u.Roles)
@@ -141,6 +144,24 @@ func (f *fakeStore) UpsertUsers(_ context.Context, users []User) (created, updat
 		updated++
 	}
 	return created, updated, nil
+}
+
+func (f *fakeStore) PasswordHistory(_ context.Context, userID string, n int) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h := f.history[userID]
+	return slices.Clone(h[:min(n, len(h))]), nil
+}
+
+func (f *fakeStore) AddPasswordHistory(_ context.Context, userID, hash string, keep int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.users[userID]; !ok {
+		return store.ErrNotFound
+	}
+	h := append([]string{hash}, f.history[userID]...)
+	f.history[userID] = h[:min(keep, len(h))]
+	return nil
 }
 
 var testNow = time.Date(2025, 9, 1, 8, 0, 0, 0, time.UTC)
@@ -609,4 +630,133 @@ func FuzzImportCSV(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCheckPasswordPolicy(t *testing.T) {
+	s := NewService(newFakeStore(), Options{Domain: testDomain, Argon2: testParams, MinPasswordLength: 8})
+	jane := &User{Username: "jdoe@district.example", DisplayName: "Jane Q. Doe-Martínez"}
+	tests := []struct {
+		name string
+		u    *User
+		pw   string
+		want string // substring of the message; "" when accepted
+	}{
+		{"fine", jane, "correct horse battery", ""},
+		{"no user", nil, "correct horse battery", ""},
+		{"empty fields", &User{}, "correct horse battery", ""},
+		{"common", jane, "password", "too common"},
+		{"common, other case", nil, "QWERTY123456", "too common"},
+		{"username", jane, "my-JDOE-pass", "username"},
+		{"first name", jane, "xJANEx-battery", "your name"},
+		{"name after a hyphen, non-ASCII", jane, "battery MARTÍNEZ", "your name"},
+		{"short name parts are allowed", &User{DisplayName: "Al Li"}, "al-li-battery", ""},
+		{"whole short name", &User{DisplayName: "Al Li"}, "xxal lixx", "your name"},
+		{"too short", jane, "short", "at least 8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := s.CheckPasswordPolicy(tt.u, tt.pw)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if !isPolicy(err) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want a PolicyError mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCreateRefusesDisplayNameInPassword(t *testing.T) {
+	_, err := newTestService(newFakeStore()).Create(context.Background(), NewUser{
+		Username: "jdoe", DisplayName: "Jane Doe", Password: "jane's long password",
+	})
+	if !isPolicy(err) || !strings.Contains(err.Error(), "name") {
+		t.Fatalf("err = %v, want a PolicyError about the name", err)
+	}
+}
+
+func TestChangePassword(t *testing.T) {
+	ctx := context.Background()
+	st := newFakeStore()
+	s := newTestService(st)
+	const pw = "correct horse battery"
+	u, err := s.Create(ctx, NewUser{Username: "jdoe", Password: pw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ChangePassword(ctx, u.ID, "wrong password!", "another good password"); !errors.Is(err, ErrInvalidCredentials) {
+		t.Fatalf("wrong current: %v, want ErrInvalidCredentials", err)
+	}
+	if err := s.ChangePassword(ctx, u.ID, pw, "short"); !isPolicy(err) {
+		t.Fatalf("short new password: %v", err)
+	}
+	if err := s.ChangePassword(ctx, u.ID, pw, "another good password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, "jdoe", "another good password"); err != nil {
+		t.Fatalf("new password: %v", err)
+	}
+	if len(st.history) != 0 {
+		t.Fatalf("history recorded with PasswordHistory 0: %v", st.history)
+	}
+
+	nopass, _ := s.Create(ctx, NewUser{Username: "nopass"})
+	if err := s.ChangePassword(ctx, nopass.ID, "", "another good password"); !errors.Is(err, ErrInvalidCredentials) {
+		t.Fatalf("no password set: %v, want ErrInvalidCredentials", err)
+	}
+	if err := s.SetDisabled(ctx, u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ChangePassword(ctx, u.ID, "another good password", "a third good password"); !errors.Is(err, ErrInvalidCredentials) {
+		t.Fatalf("disabled: %v, want ErrInvalidCredentials", err)
+	}
+	if err := s.ChangePassword(ctx, "no-such-id", pw, "another good password"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown id: %v", err)
+	}
+}
+
+func TestPasswordHistory(t *testing.T) {
+	ctx := context.Background()
+	st := newFakeStore()
+	s := NewService(st, Options{Domain: testDomain, Argon2: testParams, MinPasswordLength: 12, PasswordHistory: 3})
+	pws := []string{"first good password", "second good password", "third good password", "fourth good password"}
+	u, err := s.Create(ctx, NewUser{Username: "jdoe", Password: pws[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recent := func(pw string) bool {
+		t.Helper()
+		err := s.SetPassword(ctx, u.ID, pw, false)
+		if err != nil && (!isPolicy(err) || !strings.Contains(err.Error(), "used this password recently")) {
+			t.Fatalf("SetPassword(%q): %v", pw, err)
+		}
+		return err != nil
+	}
+
+	// The password set at creation counts, though it was never recorded.
+	if !recent(pws[0]) {
+		t.Fatal("the current password was accepted again")
+	}
+	if recent(pws[1]) {
+		t.Fatal("a new password was refused")
+	}
+	if err := s.ChangePassword(ctx, u.ID, pws[1], pws[0]); !isPolicy(err) {
+		t.Fatalf("ChangePassword back to the first: %v, want refused", err)
+	}
+	if recent(pws[2]) || recent(pws[3]) {
+		t.Fatal("a new password was refused")
+	}
+	// Three are kept: the fourth, third and second; the first may return.
+	if got := len(st.history[u.ID]); got != 3 {
+		t.Fatalf("%d hashes kept, want 3", got)
+	}
+	if !recent(pws[1]) || recent(pws[0]) {
+		t.Fatal("history window is wrong")
+	}
+	if _, err := s.Authenticate(ctx, "jdoe", pws[0]); err != nil {
+		t.Fatal(err)
+	}
 }

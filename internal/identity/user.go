@@ -52,4 +52,10 @@ type Store interface {
 	// UpsertUsers writes every user (matched by username) in one transaction:
 	// either all rows land or none do.
 	UpsertUsers(ctx context.Context, users []User) (created, updated int, err error)
+	// PasswordHistory returns up to n of the user's recorded password
+	// hashes, newest first.
+	PasswordHistory(ctx context.Context, userID string, n int) ([]string, error)
+	// AddPasswordHistory records hash as the newest and keeps only the
+	// newest keep entries.
+	AddPasswordHistory(ctx context.Context, userID, hash string, keep int) error
 }

@@ -16,7 +16,12 @@ const (
 	App   Kind = "app"
 	Phone Kind = "phone"
 	Email Kind = "email"
+	// AltPhone is a second number, for sign-in only (never password reset).
+	AltPhone Kind = "alt_phone"
 )
+
+// IsPhone reports whether the kind is proved by a text or a call.
+func (k Kind) IsPhone() bool { return k == Phone || k == AltPhone }
 
 // Factor is one way of proving a method: the policy allows factors, and a
 // phone offers two (a text or a call).

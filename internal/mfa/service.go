@@ -211,3 +211,64 @@ func (s *Service) MethodsResetAt(ctx context.Context, userID string) (*time.Time
 	}
 	return st.MethodsResetAt, nil
 }
+
+// Notify tells a person about a change to their account on every channel
+// that can receive text except skip (the method or address that changed), so
+// someone who took over one channel cannot hide the change from the others.
+// profileEmail is the address on the account, used too.
+func (s *Service) Notify(ctx context.Context, userID, profileEmail string, methods []Method, skip, text string) {
+	sent := map[string]bool{skip: true}
+	send := func(ch delivery.Channel, to string) {
+		if to == "" || sent[to] {
+			return
+		}
+		sent[to] = true
+		if err := s.sender.Send(ctx, delivery.NoticeMessage(ch, s.district, to, text)); err != nil {
+			s.audit.Record(ctx, audit.Event{Type: "notice.failed", Outcome: "failure", SubjectID: userID,
+				Details: map[string]string{"channel": string(ch), "error": err.Error()}})
+			return
+		}
+		s.audit.Record(ctx, audit.Event{Type: "notice.sent", SubjectID: userID,
+			Details: map[string]string{"channel": string(ch), "to": maskFor(map[bool]Factor{true: FactorEmail, false: FactorSMS}[ch == delivery.Email], to)}})
+	}
+	send(delivery.Email, profileEmail)
+	for _, m := range methods {
+		switch {
+		case m.Kind == Email:
+			send(delivery.Email, m.Email)
+		case m.Kind.IsPhone():
+			send(delivery.SMS, m.Phone)
+		}
+	}
+}
+
+// SetDefault makes a method the default sign-in method.
+func (s *Service) SetDefault(ctx context.Context, userID, methodID string) error {
+	return s.store.SetDefaultMethod(ctx, userID, methodID)
+}
+
+// Delete removes one method; when it was the default, the oldest remaining
+// method becomes the default.
+func (s *Service) Delete(ctx context.Context, userID, methodID, actor, ip string) error {
+	methods, err := s.store.ListMethods(ctx, userID)
+	if err != nil {
+		return err
+	}
+	var wasDefault bool
+	for _, m := range methods {
+		wasDefault = wasDefault || m.ID == methodID && m.IsDefault
+	}
+	if err := s.store.DeleteMethod(ctx, userID, methodID); err != nil {
+		return err
+	}
+	s.audit.Record(ctx, audit.Event{Type: "mfa.method_deleted", ActorID: actor, SubjectID: userID, IP: ip,
+		Details: map[string]string{"method_id": methodID}})
+	if wasDefault {
+		for _, m := range methods {
+			if m.ID != methodID {
+				return s.store.SetDefaultMethod(ctx, userID, m.ID)
+			}
+		}
+	}
+	return nil
+}

@@ -35,6 +35,19 @@ type Policy struct {
 	// BlockedEmailDomains may not be registered as a personal email: the
 	// district's own mailboxes are behind the sign-in they would protect.
 	BlockedEmailDomains []string
+	SSPR                SSPR
+}
+
+// SSPR is the self-service password reset policy.
+type SSPR struct {
+	Enabled bool
+	// MethodsRequired proofs, each a different method on a different
+	// channel (1 or 2). Administrators and the Help Desk always need two.
+	MethodsRequired int
+	// QuestionsToRegister and QuestionsToAnswer (≤ to register) size the
+	// security questions; they count only for password reset, never MFA.
+	QuestionsToRegister int
+	QuestionsToAnswer   int
 }
 
 // Grace is how long registration may be skipped. Zero values mean "not at

@@ -68,7 +68,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	if fresh {
 		f.UserID, f.AuthTime, f.AMR, f.ACR = bs.UserID, bs.AuthTime, bs.AMR, bs.ACR
-		f.PolicyMFA, f.HasMethods = bs.PolicyMFA, bs.HasMethods
+		f.PolicyMFA, f.HasMethods, f.MFAAt = bs.PolicyMFA, bs.HasMethods, bs.MFAAt
 	}
 	// The common case, a second app for a signed-in browser, needs no flow.
 	if f.Next() == flow.StepIssue {
@@ -140,6 +140,11 @@ func (h *Handler) replay(ctx context.Context, f *flow.Flow) (fosite.AuthorizeReq
 
 // finish ends a flow by issuing the code to the application.
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
+	if f.ReturnTo != "" {
+		h.flows.Delete(r.Context(), f.ID)
+		http.Redirect(w, r, f.ReturnTo, http.StatusSeeOther)
+		return
+	}
 	ar, err := h.replay(r.Context(), f)
 	h.flows.Delete(r.Context(), f.ID)
 	if err != nil {
@@ -151,6 +156,11 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
 
 // deny ends a flow by sending an error to the application.
 func (h *Handler) deny(w http.ResponseWriter, r *http.Request, f *flow.Flow, cause error) {
+	if f.ReturnTo != "" {
+		h.flows.Delete(r.Context(), f.ID)
+		h.fail(w, r, http.StatusForbidden, "Verification needed", "To change your security info, first verify your identity with a registered method. If you can't, contact the Help Desk.", nil)
+		return
+	}
 	ar, err := h.replay(r.Context(), f)
 	h.flows.Delete(r.Context(), f.ID)
 	if err == nil {

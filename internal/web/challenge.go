@@ -71,10 +71,10 @@ func (cc *challengeContext) options() []choice {
 }
 
 func factorsOf(m mfa.Method) []mfa.Factor {
-	switch m.Kind {
-	case mfa.App:
+	switch {
+	case m.Kind == mfa.App:
 		return []mfa.Factor{mfa.FactorApp}
-	case mfa.Phone:
+	case m.Kind.IsPhone():
 		if m.Factor == mfa.FactorVoice {
 			return []mfa.Factor{mfa.FactorVoice, mfa.FactorSMS}
 		}
@@ -310,7 +310,8 @@ func (h *Handler) finishMFAStep(w http.ResponseWriter, r *http.Request, f *flow.
 }
 
 func sessionFromFlow(f *flow.Flow) browserSession {
-	return browserSession{UserID: f.UserID, AuthTime: f.AuthTime, AMR: f.AMR, ACR: f.ACR, PolicyMFA: f.PolicyMFA, HasMethods: f.HasMethods || f.Enroll != nil && len(f.Enroll.Done) > 0}
+	return browserSession{UserID: f.UserID, AuthTime: f.AuthTime, AMR: f.AMR, ACR: f.ACR, MFAAt: f.MFAAt,
+		PolicyMFA: f.PolicyMFA, HasMethods: f.HasMethods || f.Enroll != nil && len(f.Enroll.Done) > 0}
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

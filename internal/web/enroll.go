@@ -26,7 +26,7 @@ const (
 	stageComplete = "complete"
 )
 
-var kindNames = map[string]string{"app": "App", "phone": "Phone", "email": "Email"}
+var kindNames = map[string]string{"app": "App", "phone": "Phone", "email": "Email", "alt_phone": "Alternate phone"}
 
 type choice struct{ Value, Label string }
 
@@ -37,6 +37,7 @@ type stepView struct {
 
 type enrollView struct {
 	Stage, Kind, KindName string
+	IsPhone, Adding       bool
 	Step, Total           int
 	Steps                 []stepView
 	QRCode                template.URL
@@ -139,7 +140,8 @@ func (h *Handler) enrollPage(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) renderEnroll(w http.ResponseWriter, r *http.Request, ec *enrollContext, status int, errMsg, notice string) {
 	f, e := ec.f, ec.f.Enroll
-	v := &enrollView{Stage: e.Stage, Kind: e.Current(), KindName: kindNames[e.Current()], Skip: ec.pol.CanSkip(ec.st, time.Now())}
+	v := &enrollView{Stage: e.Stage, Kind: e.Current(), KindName: kindNames[e.Current()], IsPhone: mfa.Kind(e.Current()).IsPhone(),
+		Adding: e.Adding, Skip: ec.pol.CanSkip(ec.st, time.Now())}
 	if !h.mayPutOff(f) {
 		v.Skip = policy.SkipAllowance{}
 	}
@@ -173,7 +175,7 @@ func (h *Handler) renderEnroll(w http.ResponseWriter, r *http.Request, ec *enrol
 				v.QRCode, v.Secret = template.URL(enr.QRCode), mfa.GroupSecret(secret)
 			}
 		}
-	case e.Current() == string(mfa.Phone):
+	case v.IsPhone:
 		v.Countries, v.Country, v.Factor = mfa.Countries(ec.pol.AllowedCountries), e.Country, e.Factor
 		v.SMS, v.Voice = ec.pol.Allows(mfa.FactorSMS), ec.pol.Allows(mfa.FactorVoice)
 		if e.Phone != "" {
@@ -201,18 +203,19 @@ func registered(have []mfa.Method, k mfa.Kind) bool {
 }
 
 func methodLabel(k mfa.Kind) string {
-	return map[mfa.Kind]string{mfa.App: "Authenticator app", mfa.Phone: "Phone", mfa.Email: "Email"}[k]
+	return map[mfa.Kind]string{mfa.App: "Authenticator app", mfa.Phone: "Phone", mfa.AltPhone: "Alternate phone", mfa.Email: "Email"}[k]
 }
 
 func describe(m mfa.Method) string {
 	switch m.Kind {
 	case mfa.App:
 		return "Authenticator app"
-	case mfa.Phone:
+	case mfa.Phone, mfa.AltPhone:
+		how := " - text "
 		if m.Factor == mfa.FactorVoice {
-			return "Phone - call " + mfa.MaskPhone(m.Phone)
+			how = " - call "
 		}
-		return "Phone - text " + mfa.MaskPhone(m.Phone)
+		return methodLabel(m.Kind) + how + mfa.MaskPhone(m.Phone)
 	}
 	return "Email " + mfa.MaskEmail(m.Email)
 }
@@ -306,6 +309,11 @@ func (h *Handler) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 		e.Stage = stageSetup
 		if len(e.Plan) == 0 {
 			e.Stage = stageComplete
+			if e.Adding {
+				e.Finished = true // back to My Account, which lists the methods
+				h.saveAndAdvance(w, r, f)
+				return
+			}
 		}
 	case action == "done" && e.Stage == stageComplete:
 		e.Finished = true
@@ -333,8 +341,8 @@ func enrollScope(f *flow.Flow, to string) string { return "enroll:" + f.ID + ":"
 func (h *Handler) enrollSend(r *http.Request, ec *enrollContext, resend bool) string {
 	f, e := ec.f, ec.f.Enroll
 	req := mfa.CodeRequest{UserID: f.UserID, IP: clientIP(r)}
-	switch e.Current() {
-	case string(mfa.Phone):
+	switch kind := mfa.Kind(e.Current()); {
+	case kind.IsPhone():
 		if !resend {
 			factor := mfa.Factor(r.PostFormValue("factor"))
 			if (factor != mfa.FactorSMS && factor != mfa.FactorVoice) || !ec.pol.Allows(factor) {
@@ -351,7 +359,7 @@ func (h *Handler) enrollSend(r *http.Request, ec *enrollContext, resend bool) st
 			e.Phone, e.Country = e164, region
 		}
 		req.Factor, req.To, req.Country = mfa.Factor(e.Factor), e.Phone, e.Country
-	case string(mfa.Email):
+	case kind == mfa.Email:
 		if !resend {
 			addr, err := identity.NormalizeEmail(r.PostFormValue("email"))
 			if err != nil || addr == "" {
@@ -392,6 +400,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request, ec *enrollCon
 		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't save your security info. Try again in a moment.", err)
 		return false
 	}
+	h.notifyChange(r.Context(), ec.u, m.Phone+m.Email, noticeAdded)
 	h.creditMFA(ec.f, factor)
 	ec.f.Enroll.Stage = stageVerified
 	// The browser session is upgraded at once: a person who leaves after
@@ -406,6 +415,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request, ec *enrollCon
 // creditMFA records a proved factor on the flow.
 func (h *Handler) creditMFA(f *flow.Flow, factor mfa.Factor) {
 	f.AuthTime = time.Now().UTC()
+	f.MFAAt = f.AuthTime
 	f.ACR = clients.ACRMFA
 	for _, v := range []string{factor.AMR(), "mfa"} {
 		if !slices.Contains(f.AMR, v) {
@@ -418,7 +428,7 @@ func (h *Handler) creditMFA(f *flow.Flow, factor mfa.Factor) {
 // all: grace is for people with nothing registered yet, and it cannot
 // waive an application's own demand for MFA.
 func (h *Handler) mayPutOff(f *flow.Flow) bool {
-	return !(f.HasMethods && f.RequiredMFA()) && clients.ACRRank(f.RequiredACR) < clients.ACRRank(clients.ACRMFA)
+	return !f.Enroll.Adding && !(f.HasMethods && f.RequiredMFA()) && clients.ACRRank(f.RequiredACR) < clients.ACRRank(clients.ACRMFA)
 }
 
 // skip lets a person put registration off while the grace allows it.

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/flow"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/lockout"
 )
 
 // Failed passwords allowed from one address per window before it must wait.
@@ -78,6 +79,10 @@ func (h *Handler) usernameSubmit(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusBadRequest, "Sign-in expired", flow.ErrNotFound.Error(), err)
 		return
 	}
+	h.redirectToPassword(w, r, f)
+}
+
+func (h *Handler) redirectToPassword(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
 	http.Redirect(w, r, "/login/password?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
 }
 
@@ -109,10 +114,19 @@ func (h *Handler) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 		p.Error = msg
 		h.pages.render(w, status, "password", p)
 	}
-	if h.count(r, "signin-fail-ip:"+ip) >= ipFailureLimit {
+	refuse := func(status int, reason, msg string) {
 		h.audit.Record(ctx, audit.Event{Type: "signin.failure", Outcome: "failure", ClientID: f.ClientID, IP: ip, UserAgent: r.UserAgent(),
-			Details: map[string]string{"username": f.Username, "reason": "too many failures from this address"}})
-		retry(http.StatusTooManyRequests, "Too many failed sign-in attempts from your network. Wait a few minutes and try again.")
+			Details: map[string]string{"username": f.Username, "reason": reason}})
+		retry(status, msg)
+	}
+	if h.count(r, "signin-fail-ip:"+ip) >= ipFailureLimit {
+		refuse(http.StatusTooManyRequests, "too many failures from this address", "Too many failed sign-in attempts from your network. Wait a few minutes and try again.")
+		return
+	}
+	// Locks are kept by username, so an unknown name locks like a real one
+	// and the lock message tells nothing about who exists.
+	if until, err := h.lockout.SignInLocked(ctx, f.Username); err == nil && !until.IsZero() {
+		refuse(http.StatusTooManyRequests, "account locked", lockout.MsgSignInLocked)
 		return
 	}
 	u, err := h.users.Authenticate(ctx, f.Username, r.PostFormValue("password"))
@@ -129,8 +143,17 @@ func (h *Handler) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 		h.audit.Record(ctx, audit.Event{Type: "signin.failure", Outcome: "failure", SubjectID: subject, ClientID: f.ClientID, IP: ip, UserAgent: r.UserAgent(),
 			Details: map[string]string{"username": f.Username, "reason": err.Error()}})
+		if until, lerr := h.lockout.SignInFailed(ctx, f.Username); lerr == nil && !until.IsZero() {
+			h.audit.Record(ctx, audit.Event{Type: "signin.locked", Outcome: "failure", SubjectID: subject, IP: ip,
+				Details: map[string]string{"username": f.Username, "until": until.UTC().Format(time.RFC3339)}})
+			retry(http.StatusTooManyRequests, lockout.MsgSignInLocked)
+			return
+		}
 		retry(http.StatusUnauthorized, msgBadCredentials)
 		return
+	}
+	if err := h.lockout.SignInSucceeded(ctx, f.Username); err != nil {
+		h.logger.Warn("clearing sign-in failures", "err", err)
 	}
 	now := time.Now().UTC()
 	f.UserID, f.Username, f.AuthTime = u.ID, u.Username, now

@@ -22,13 +22,16 @@ type page struct {
 	HelpDeskURL, TroubleshootingURL        string
 	Enroll                                 *enrollView
 	Challenge                              *challengeView
+	Account                                *accountView
+	Questions                              *questionsView
+	Reset                                  *resetView
 }
 
 // renderer holds one parsed template set per page, checked at start-up so a
 // missing or broken page stops the server instead of failing a user.
 type renderer struct{ pages map[string]*template.Template }
 
-var pageNames = []string{"username", "password", "change_password", "consent", "error", "logout", "signed_out", "home", "enroll", "mfa"}
+var pageNames = []string{"username", "password", "change_password", "consent", "error", "logout", "signed_out", "home", "enroll", "mfa", "account", "account_password", "questions", "reset"}
 
 func newRenderer() (*renderer, error) {
 	layout, err := fs.ReadFile(templates.FS, "layout.html")

@@ -3,6 +3,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -14,10 +15,12 @@ import (
 	"github.com/gatehouse/gatehouse/internal/flow"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/lockout"
 	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/internal/questions"
 )
 
 // Options configure the browser handlers.
@@ -33,40 +36,54 @@ type Options struct {
 	HelpDeskURL        string
 	TroubleshootingURL string
 	RememberKey        []byte // signs "Don't ask again" cookies
+	// SecurityInfoFreshness is how recent a proof must be to change
+	// security info.
+	SecurityInfoFreshness time.Duration
+}
+
+// Grants revokes the refresh tokens apps hold for a person.
+type Grants interface {
+	RevokeSubject(ctx context.Context, subject string) error
 }
 
 // Handler serves the browser pages.
 type Handler struct {
-	opt      Options
-	provider fosite.OAuth2Provider
-	users    *identity.Service
-	clients  oauth.ClientSource
-	keys     *keys.Manager
-	flows    *flow.Store
-	kv       KV
-	mfa      *mfa.Service
-	policy   policy.Resolver
-	audit    *audit.Recorder
-	metrics  *metrics.Metrics
-	logger   *slog.Logger
-	pages    *renderer
-	csrf     *csrf
-	sessions *sessions
+	opt       Options
+	provider  fosite.OAuth2Provider
+	users     *identity.Service
+	clients   oauth.ClientSource
+	keys      *keys.Manager
+	flows     *flow.Store
+	kv        KV
+	mfa       *mfa.Service
+	questions *questions.Service
+	policy    policy.Resolver
+	grants    Grants
+	lockout   *lockout.Lockout
+	audit     *audit.Recorder
+	metrics   *metrics.Metrics
+	logger    *slog.Logger
+	pages     *renderer
+	csrf      *csrf
+	sessions  *sessions
 }
 
 // Deps are the services the handlers use.
 type Deps struct {
-	Provider fosite.OAuth2Provider
-	Users    *identity.Service
-	Clients  oauth.ClientSource
-	Keys     *keys.Manager
-	Flows    *flow.Store
-	KV       KV
-	MFA      *mfa.Service
-	Policy   policy.Resolver
-	Audit    *audit.Recorder
-	Metrics  *metrics.Metrics
-	Logger   *slog.Logger
+	Provider  fosite.OAuth2Provider
+	Users     *identity.Service
+	Clients   oauth.ClientSource
+	Keys      *keys.Manager
+	Flows     *flow.Store
+	KV        KV
+	MFA       *mfa.Service
+	Questions *questions.Service
+	Policy    policy.Resolver
+	Grants    Grants
+	Lockout   *lockout.Lockout
+	Audit     *audit.Recorder
+	Metrics   *metrics.Metrics
+	Logger    *slog.Logger
 }
 
 // New parses the templates and returns the handlers.
@@ -76,7 +93,7 @@ func New(opt Options, d Deps) (*Handler, error) {
 		return nil, err
 	}
 	return &Handler{
-		opt: opt, provider: d.Provider, users: d.Users, clients: d.Clients, keys: d.Keys, flows: d.Flows, kv: d.KV, mfa: d.MFA, policy: d.Policy,
+		opt: opt, provider: d.Provider, users: d.Users, clients: d.Clients, keys: d.Keys, flows: d.Flows, kv: d.KV, mfa: d.MFA, questions: d.Questions, policy: d.Policy, grants: d.Grants, lockout: d.Lockout,
 		audit: d.Audit, metrics: d.Metrics, logger: d.Logger, pages: pages,
 		csrf: &csrf{key: opt.CSRFKey, secure: opt.SecureCookies},
 		sessions: &sessions{kv: d.KV, cookie: opt.SessionCookie, secure: opt.SecureCookies,
@@ -101,6 +118,19 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /login/mfa", h.mfaSubmit)
 	mux.HandleFunc("GET /login/consent", h.consentPage)
 	mux.HandleFunc("POST /login/consent", h.consentSubmit)
+	mux.HandleFunc("GET /account", h.accountPage)
+	mux.HandleFunc("POST /account/default", h.accountDefault)
+	mux.HandleFunc("POST /account/delete", h.accountDelete)
+	mux.HandleFunc("GET /account/add", h.accountAddPage)
+	mux.HandleFunc("POST /account/add", h.accountAdd)
+	mux.HandleFunc("GET /account/password", h.passwordChangePage)
+	mux.HandleFunc("POST /account/password", h.passwordChange)
+	mux.HandleFunc("GET /account/questions", h.questionsPage)
+	mux.HandleFunc("POST /account/questions", h.questionsSubmit)
+	mux.HandleFunc("GET /reset", h.resetStart)
+	mux.HandleFunc("POST /reset", h.resetBegin)
+	mux.HandleFunc("GET /reset/verify", h.resetVerifyPage)
+	mux.HandleFunc("POST /reset/verify", h.resetVerify)
 	mux.HandleFunc("GET "+oauth.PathLogout, h.logout)
 	mux.HandleFunc("POST "+oauth.PathLogout, h.logout)
 }

@@ -22,8 +22,9 @@ type browserSession struct {
 	CreatedAt time.Time `json:"created_at"`
 	// What the sign-in found, so later apps in the same session follow the
 	// same policy without looking it up again.
-	PolicyMFA  bool `json:"policy_mfa,omitempty"`
-	HasMethods bool `json:"has_methods,omitempty"`
+	PolicyMFA  bool      `json:"policy_mfa,omitempty"`
+	HasMethods bool      `json:"has_methods,omitempty"`
+	MFAAt      time.Time `json:"mfa_at,omitzero"` // when a second factor was last proved
 }
 
 // KV is the TTL-bound store behind sessions and counters.
@@ -33,6 +34,8 @@ type KV interface {
 	Delete(ctx context.Context, keys ...string) error
 	Touch(ctx context.Context, key string, ttl time.Duration) error
 	Incr(ctx context.Context, key string, window time.Duration) (int64, error)
+	AddToSet(ctx context.Context, key, member string, ttl time.Duration) error
+	TakeSet(ctx context.Context, key string) ([]string, error)
 }
 
 type sessions struct {
@@ -42,6 +45,8 @@ type sessions struct {
 	lifetime time.Duration
 	idle     time.Duration
 }
+
+func userSessionsKey(userID string) string { return "user-sessions:" + userID }
 
 func sessionKey(token string) string {
 	sum := sha256.Sum256([]byte(token))
@@ -79,6 +84,11 @@ func (s *sessions) start(w http.ResponseWriter, r *http.Request, bs browserSessi
 	if err := s.kv.Put(r.Context(), sessionKey(token), data, s.idle); err != nil {
 		return err
 	}
+	// Index the session under its user, so a password change or reset can
+	// end all of them.
+	if err := s.kv.AddToSet(r.Context(), userSessionsKey(bs.UserID), sessionKey(token), s.lifetime); err != nil {
+		return err
+	}
 	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: token, Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 	return nil
 }
@@ -89,4 +99,34 @@ func (s *sessions) end(w http.ResponseWriter, r *http.Request) {
 		s.kv.Delete(r.Context(), sessionKey(ck.Value))
 	}
 	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
+}
+
+// endAll ends every session of a user except the one keyed keep (empty to
+// end them all), on every browser.
+func (s *sessions) endAll(ctx context.Context, userID, keep string) error {
+	keys, err := s.kv.TakeSet(ctx, userSessionsKey(userID))
+	if err != nil {
+		return err
+	}
+	var drop []string
+	for _, k := range keys {
+		if k != keep {
+			drop = append(drop, k)
+		}
+	}
+	if err := s.kv.Delete(ctx, drop...); err != nil {
+		return err
+	}
+	if keep != "" {
+		return s.kv.AddToSet(ctx, userSessionsKey(userID), keep, s.lifetime)
+	}
+	return nil
+}
+
+// currentKey is the storage key of the browser's session, or "".
+func (s *sessions) currentKey(r *http.Request) string {
+	if ck, err := r.Cookie(s.cookie); err == nil && ck.Value != "" {
+		return sessionKey(ck.Value)
+	}
+	return ""
 }

@@ -1,0 +1,559 @@
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/lockout"
+	"github.com/gatehouse/gatehouse/internal/mfa"
+	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/internal/questions"
+	"github.com/gatehouse/gatehouse/internal/secrets"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Self-service password reset: "Can't access your account?" → username →
+// proofs on the number of different channels the policy requires → a new
+// password. Until verification an unknown username takes exactly the same
+// path as a known one.
+
+const (
+	resetCookie   = "gatehouse_reset"
+	resetLifetime = 15 * time.Minute
+)
+
+// Reset stages.
+const (
+	resetChoose      = "choose"
+	resetCode        = "code"
+	resetApp         = "app"
+	resetQuestions   = "questions"
+	resetPassword    = "password"
+	resetDone        = "done"
+	resetUnavailable = "unavailable"
+	resetLocked      = "locked"
+)
+
+// resetSession is one password reset, kept in Redis for 15 minutes.
+type resetSession struct {
+	Username  string    `json:"username"`
+	UserID    string    `json:"user_id,omitempty"` // empty for an unknown username
+	Stage     string    `json:"stage"`
+	Option    string    `json:"option,omitempty"` // the method being proved: "<channel>|<factor>"
+	Proved    []string  `json:"proved,omitempty"` // channels proved
+	Drawn     []string  `json:"drawn,omitempty"`  // security questions asked
+	ReturnTo  string    `json:"return,omitempty"` // the sign-in to go back to
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type resetView struct {
+	Stage      string
+	Step, Of   int
+	Options    []choice
+	Factor     string
+	MaskedTo   string
+	Questions  []questions.Question
+	SignInHref string
+}
+
+// resetOption is one way to prove identity for a reset.
+type resetOption struct {
+	channel, factor, to, label string
+	methodID                   string
+}
+
+func resetKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return "reset:" + hex.EncodeToString(sum[:])
+}
+
+func (h *Handler) loadReset(r *http.Request) (*resetSession, string) {
+	ck, err := r.Cookie(resetCookie)
+	if err != nil || ck.Value == "" {
+		return nil, ""
+	}
+	data, err := h.kv.Get(r.Context(), resetKey(ck.Value))
+	if err != nil {
+		return nil, ""
+	}
+	var rs resetSession
+	if json.Unmarshal(data, &rs) != nil || time.Since(rs.CreatedAt) > resetLifetime {
+		return nil, ""
+	}
+	return &rs, ck.Value
+}
+
+func (h *Handler) saveReset(ctx context.Context, token string, rs *resetSession) error {
+	data, err := json.Marshal(rs)
+	if err != nil {
+		return err
+	}
+	ttl := resetLifetime - time.Since(rs.CreatedAt)
+	if ttl <= 0 {
+		return errResetExpired
+	}
+	return h.kv.Put(ctx, resetKey(token), data, ttl)
+}
+
+var errResetExpired = errors.New("password reset expired")
+
+func (h *Handler) resetStart(w http.ResponseWriter, r *http.Request) {
+	p := h.page("Get back into your account")
+	p.CSRF = h.csrf.token(h.csrf.browserID(w, r))
+	p.FlowID = r.URL.Query().Get("flow")
+	p.Reset = &resetView{Stage: "username"}
+	h.pages.render(w, http.StatusOK, "reset", p)
+}
+
+// resetBegin takes the username. Known or not, the same lookups run, the
+// same cookie is set and the same redirect follows.
+func (h *Handler) resetBegin(w http.ResponseWriter, r *http.Request) {
+	if !h.csrf.valid(r) {
+		h.fail(w, r, http.StatusForbidden, "Page expired", "This page was open too long. Start the password reset again.", nil)
+		return
+	}
+	ctx := r.Context()
+	name, err := identity.NormalizeUsername(r.PostFormValue("username"), h.opt.Domain)
+	if err != nil {
+		p := h.page("Get back into your account")
+		p.CSRF, p.Error, p.Username = h.csrf.token(h.csrf.browserID(w, r)), "Enter a valid username, like name@"+h.opt.Domain+".", r.PostFormValue("username")
+		p.FlowID, p.Reset = r.URL.Query().Get("flow"), &resetView{Stage: "username"}
+		h.pages.render(w, http.StatusUnprocessableEntity, "reset", p)
+		return
+	}
+	rs := &resetSession{Username: name, CreatedAt: time.Now().UTC()}
+	if id := r.URL.Query().Get("flow"); id != "" {
+		rs.ReturnTo = "/login/username?flow=" + url.QueryEscape(id)
+	}
+	u, err := h.users.Find(ctx, name)
+	switch {
+	case err == nil:
+		rs.UserID = u.ID
+	case !errors.Is(err, store.ErrNotFound):
+		h.fail(w, r, http.StatusServiceUnavailable, "Password reset unavailable", "We couldn't start the password reset. Try again in a moment.", err)
+		return
+	}
+	rs.Stage = h.resetEntryStage(r, rs, u)
+	token := base64.RawURLEncoding.EncodeToString(secrets.RandomToken(32))
+	if err := h.saveReset(ctx, token, rs); err != nil {
+		h.fail(w, r, http.StatusServiceUnavailable, "Password reset unavailable", "We couldn't start the password reset. Try again in a moment.", err)
+		return
+	}
+	h.audit.Record(ctx, audit.Event{Type: "sspr.started", SubjectID: rs.UserID, IP: clientIP(r), UserAgent: r.UserAgent(),
+		Details: map[string]string{"username": name, "stage": rs.Stage}})
+	http.SetCookie(w, &http.Cookie{Name: resetCookie, Value: token, Path: "/reset", MaxAge: int(resetLifetime.Seconds()),
+		HttpOnly: true, Secure: h.opt.SecureCookies, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, "/reset/verify", http.StatusSeeOther)
+}
+
+// resetEntryStage decides where verification starts. The lookups run for
+// unknown usernames too (with an ID that matches nothing), so the timing
+// does not tell the two apart.
+func (h *Handler) resetEntryStage(r *http.Request, rs *resetSession, u *identity.User) string {
+	ctx := r.Context()
+	subject := rs.UserID
+	if subject == "" {
+		subject = "unknown:" + rs.Username
+	}
+	if until, err := h.lockout.SSPRLocked(ctx, rs.Username); err == nil && !until.IsZero() {
+		return resetLocked
+	}
+	opts, required, err := h.resetOptions(ctx, subject, u)
+	if err != nil || u == nil || u.Disabled || required == 0 || distinctChannels(opts) < required {
+		return resetUnavailable
+	}
+	return resetChoose
+}
+
+// resetOptions lists the ways this person can prove who they are, and how
+// many different channels the policy requires (0: reset not allowed).
+func (h *Handler) resetOptions(ctx context.Context, subject string, u *identity.User) ([]resetOption, int, error) {
+	methods, err := h.mfa.Methods(ctx, subject)
+	if err != nil {
+		return nil, 0, err
+	}
+	var answers []questions.Answer
+	if h.questions != nil {
+		if answers, err = h.questions.Registered(ctx, subject); err != nil {
+			return nil, 0, err
+		}
+	}
+	if u == nil {
+		return nil, 0, nil
+	}
+	pol := h.policy.For(ctx, u)
+	if !pol.SSPR.Enabled {
+		return nil, 0, nil
+	}
+	required := pol.SSPR.MethodsRequired
+	privileged := u.HasRole(identity.RoleAdmin) || u.HasRole(identity.RoleHelpdesk)
+	if privileged {
+		required = max(required, 2) // administrators always need two gates, never questions
+	}
+	var opts []resetOption
+	for _, m := range methods {
+		switch m.Kind {
+		case mfa.App:
+			opts = append(opts, resetOption{channel: "app:" + m.ID, factor: string(mfa.FactorApp), methodID: m.ID,
+				label: "Enter a code from my authenticator app"})
+		case mfa.Phone: // the alternate phone is for sign-in only
+			if pol.Allows(mfa.FactorSMS) {
+				opts = append(opts, resetOption{channel: "phone:" + m.Phone, factor: string(mfa.FactorSMS), to: m.Phone,
+					methodID: m.ID, label: "Text my mobile phone " + mfa.MaskPhone(m.Phone)})
+			}
+			if pol.Allows(mfa.FactorVoice) {
+				opts = append(opts, resetOption{channel: "phone:" + m.Phone, factor: string(mfa.FactorVoice), to: m.Phone,
+					methodID: m.ID, label: "Call my mobile phone " + mfa.MaskPhone(m.Phone)})
+			}
+		case mfa.Email:
+			opts = append(opts, resetOption{channel: "email:" + m.Email, factor: string(mfa.FactorEmail), to: m.Email,
+				methodID: m.ID, label: "Email my alternate email " + mfa.MaskEmail(m.Email)})
+		}
+	}
+	if !privileged && len(answers) >= pol.SSPR.QuestionsToAnswer && len(answers) > 0 {
+		opts = append(opts, resetOption{channel: "questions", factor: "questions", label: "Answer my security questions"})
+	}
+	return opts, required, nil
+}
+
+func distinctChannels(opts []resetOption) int {
+	seen := map[string]bool{}
+	for _, o := range opts {
+		seen[o.channel] = true
+	}
+	return len(seen)
+}
+
+// resetContext is what every verification request needs.
+type resetContext struct {
+	rs       *resetSession
+	token    string
+	u        *identity.User
+	pol      policy.Policy
+	opts     []resetOption
+	required int
+}
+
+func (h *Handler) loadResetContext(w http.ResponseWriter, r *http.Request) (*resetContext, bool) {
+	rs, token := h.loadReset(r)
+	if rs == nil {
+		h.fail(w, r, http.StatusBadRequest, "Password reset expired", "Your password reset session has expired. Start again.", nil)
+		return nil, false
+	}
+	rc := &resetContext{rs: rs, token: token}
+	if rs.UserID == "" || rs.Stage == resetUnavailable || rs.Stage == resetLocked || rs.Stage == resetDone {
+		return rc, true
+	}
+	u, err := h.users.Get(r.Context(), rs.UserID)
+	if err == nil {
+		rc.u, rc.pol = u, h.policy.For(r.Context(), u)
+		rc.opts, rc.required, err = h.resetOptions(r.Context(), u.ID, u)
+	}
+	if err != nil {
+		h.fail(w, r, http.StatusServiceUnavailable, "Password reset unavailable", "We couldn't continue the password reset. Try again in a moment.", err)
+		return nil, false
+	}
+	return rc, true
+}
+
+func (h *Handler) resetVerifyPage(w http.ResponseWriter, r *http.Request) {
+	rc, ok := h.loadResetContext(w, r)
+	if ok {
+		h.renderReset(w, r, rc, http.StatusOK, "", "")
+	}
+}
+
+func (h *Handler) renderReset(w http.ResponseWriter, r *http.Request, rc *resetContext, status int, errMsg, notice string) {
+	rs := rc.rs
+	v := &resetView{Stage: rs.Stage, Step: len(rs.Proved) + 1, Of: rc.required, SignInHref: rs.ReturnTo}
+	if v.SignInHref == "" {
+		v.SignInHref = "/account"
+	}
+	for _, o := range rc.opts {
+		if !slices.Contains(rs.Proved, o.channel) {
+			v.Options = append(v.Options, choice{Value: o.channel + "|" + o.factor, Label: o.label})
+		}
+	}
+	if o := rc.option(); o != nil {
+		v.Factor = o.factor
+		if o.factor == string(mfa.FactorEmail) {
+			v.MaskedTo = mfa.MaskEmail(o.to)
+		} else if o.to != "" {
+			v.MaskedTo = mfa.MaskPhone(o.to)
+		}
+	}
+	if rs.Stage == resetQuestions {
+		for _, id := range rs.Drawn {
+			if q, ok := h.questions.Catalog().Find(id); ok {
+				v.Questions = append(v.Questions, q)
+			} else if answers, err := h.questions.Registered(r.Context(), rs.UserID); err == nil {
+				for _, a := range answers {
+					if a.QuestionID == id {
+						v.Questions = append(v.Questions, questions.Question{ID: id, Text: a.QuestionText})
+					}
+				}
+			}
+		}
+	}
+	p := h.page("Get back into your account")
+	p.CSRF, p.Error, p.Notice, p.Reset = h.csrf.token(h.csrf.browserID(w, r)), errMsg, notice, v
+	p.Username = rs.Username
+	h.pages.render(w, status, "reset", p)
+}
+
+// option is the method being proved now.
+func (rc *resetContext) option() *resetOption {
+	for i := range rc.opts {
+		if rc.opts[i].channel+"|"+rc.opts[i].factor == rc.rs.Option {
+			return &rc.opts[i]
+		}
+	}
+	return nil
+}
+
+func (h *Handler) resetVerify(w http.ResponseWriter, r *http.Request) {
+	if !h.csrf.valid(r) {
+		h.fail(w, r, http.StatusForbidden, "Page expired", "This page was open too long. Start the password reset again.", nil)
+		return
+	}
+	rc, ok := h.loadResetContext(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	rs := rc.rs
+	retry := func(msg string) { h.renderReset(w, r, rc, http.StatusUnprocessableEntity, msg, "") }
+	if rc.u == nil {
+		retry("")
+		return
+	}
+	if until, err := h.lockout.SSPRLocked(ctx, rs.Username); err == nil && !until.IsZero() {
+		rs.Stage = resetLocked
+		h.saveAndRenderReset(w, r, rc, "")
+		return
+	}
+	switch action := r.PostFormValue("action"); {
+	case action == "choose" && (rs.Stage == resetChoose || rs.Stage == resetCode || rs.Stage == resetApp || rs.Stage == resetQuestions):
+		rs.Option = r.PostFormValue("option")
+		o := rc.option()
+		if o == nil || slices.Contains(rs.Proved, o.channel) {
+			retry("Choose one of the ways listed.")
+			return
+		}
+		if msg := h.resetBeginProof(r, rc, o); msg != "" {
+			rs.Stage = resetChoose
+			retry(msg)
+			return
+		}
+	case action == "resend" && rs.Stage == resetCode:
+		if msg := h.resetBeginProof(r, rc, rc.option()); msg != "" {
+			retry(msg)
+			return
+		}
+		h.saveAndRenderReset(w, r, rc, "We sent a new code.")
+		return
+	case action == "back" && rs.Stage != resetPassword:
+		rs.Stage, rs.Option = resetChoose, ""
+	case action == "verify" && (rs.Stage == resetCode || rs.Stage == resetApp || rs.Stage == resetQuestions):
+		if msg := h.resetCheckProof(r, rc); msg != "" {
+			if err := h.saveReset(ctx, rc.token, rs); err != nil {
+				h.fail(w, r, http.StatusBadRequest, "Password reset expired", "Your password reset session has expired. Start again.", err)
+				return
+			}
+			retry(msg)
+			return
+		}
+	case action == "password" && rs.Stage == resetPassword:
+		h.resetSetPassword(w, r, rc)
+		return
+	default:
+		retry("That step is not available now. Continue from this page.")
+		return
+	}
+	if err := h.saveReset(ctx, rc.token, rs); err != nil {
+		h.fail(w, r, http.StatusBadRequest, "Password reset expired", "Your password reset session has expired. Start again.", err)
+		return
+	}
+	http.Redirect(w, r, "/reset/verify", http.StatusSeeOther)
+}
+
+func (h *Handler) saveAndRenderReset(w http.ResponseWriter, r *http.Request, rc *resetContext, notice string) {
+	if err := h.saveReset(r.Context(), rc.token, rc.rs); err != nil {
+		h.fail(w, r, http.StatusBadRequest, "Password reset expired", "Your password reset session has expired. Start again.", err)
+		return
+	}
+	h.renderReset(w, r, rc, http.StatusOK, "", notice)
+}
+
+// resetBeginProof sends a code, or draws questions, for the chosen option.
+func (h *Handler) resetBeginProof(r *http.Request, rc *resetContext, o *resetOption) string {
+	ctx := r.Context()
+	rs := rc.rs
+	switch o.factor {
+	case string(mfa.FactorApp):
+		rs.Stage = resetApp
+		return ""
+	case "questions":
+		drawn, err := h.questions.Draw(ctx, rs.UserID, rc.pol.SSPR.QuestionsToAnswer)
+		if err != nil {
+			return "We couldn't load your security questions. Try again in a moment."
+		}
+		rs.Drawn = rs.Drawn[:0]
+		for _, q := range drawn {
+			rs.Drawn = append(rs.Drawn, q.ID)
+		}
+		rs.Stage = resetQuestions
+		return ""
+	}
+	if o.factor == string(mfa.FactorEmail) {
+		if until, err := h.lockout.SSPREmailSent(ctx, rs.Username); err == nil && !until.IsZero() {
+			h.audit.Record(ctx, audit.Event{Type: "sspr.locked", Outcome: "failure", SubjectID: rs.UserID, IP: clientIP(r),
+				Details: map[string]string{"reason": "too many emails"}})
+			rs.Stage = resetLocked
+			return lockout.MsgSSPRLocked
+		}
+	}
+	var country string
+	if o.factor != string(mfa.FactorEmail) {
+		_, country, _ = mfa.ParsePhone("", o.to, rc.pol.AllowedCountries)
+	}
+	err := h.mfa.SendCode(ctx, mfa.CodeRequest{Scope: "reset:" + rc.token + ":" + o.to, UserID: rs.UserID, IP: clientIP(r),
+		Factor: mfa.Factor(o.factor), To: o.to, Country: country}, rc.pol.Limits)
+	var le *mfa.LimitError
+	switch {
+	case errors.As(err, &le):
+		return le.Msg
+	case errors.Is(err, mfa.ErrDelivery):
+		return mfa.ErrDelivery.Error()
+	case err != nil:
+		h.logger.Error("sending a reset code", "err", err, "request_id", RequestID(ctx))
+		return "We couldn't send the code. Try again in a moment."
+	}
+	rs.Stage = resetCode
+	return ""
+}
+
+// resetCheckProof verifies the current proof. A failure counts toward the
+// SSPR lockout; wrong answers to security questions redraw them.
+func (h *Handler) resetCheckProof(r *http.Request, rc *resetContext) string {
+	ctx := r.Context()
+	rs := rc.rs
+	o := rc.option()
+	if o == nil {
+		rs.Stage = resetChoose
+		return "Choose one of the ways listed."
+	}
+	var err error
+	ok := false
+	switch rs.Stage {
+	case resetCode:
+		err = h.mfa.CheckCode(ctx, "reset:"+rc.token+":"+o.to, r.PostFormValue("code"), rs.UserID, clientIP(r), rc.pol.Limits)
+		ok = err == nil
+	case resetApp:
+		var sealed []byte
+		if methods, merr := h.mfa.Methods(ctx, rs.UserID); merr == nil {
+			for _, m := range methods {
+				if m.ID == o.methodID {
+					sealed = m.Secret
+				}
+			}
+		}
+		err = h.mfa.CheckTOTP(ctx, sealed, r.PostFormValue("code"), rs.UserID, clientIP(r), rc.pol.Limits)
+		ok = err == nil
+	case resetQuestions:
+		answers := map[string]string{}
+		for _, id := range rs.Drawn {
+			answers[id] = r.PostFormValue("answer_" + id)
+		}
+		ok, err = h.questions.Check(ctx, rs.UserID, answers)
+		if err == nil && !ok {
+			err = errors.New("One or more of your answers didn't match. Answer these questions instead.")
+		}
+	}
+	if ok {
+		rs.Proved = append(rs.Proved, o.channel)
+		rs.Option, rs.Drawn, rs.Stage = "", nil, resetChoose
+		if len(rs.Proved) >= rc.required {
+			rs.Stage = resetPassword
+		}
+		h.audit.Record(ctx, audit.Event{Type: "sspr.proof", SubjectID: rs.UserID, IP: clientIP(r),
+			Details: map[string]string{"factor": o.factor, "proofs": itoa(len(rs.Proved))}})
+		return ""
+	}
+	var le *mfa.LimitError
+	msg := "That code didn't work. Check the code and try again."
+	switch {
+	case errors.As(err, &le):
+		msg = le.Msg
+	case err != nil && (errors.Is(err, mfa.ErrInvalidCode) || errors.Is(err, mfa.ErrCodeReused) ||
+		errors.Is(err, mfa.ErrCodeExpired) || errors.Is(err, mfa.ErrTooManyAttempts) || rs.Stage == resetQuestions):
+		msg = err.Error()
+	case err != nil:
+		h.logger.Error("checking a reset proof", "err", err, "request_id", RequestID(ctx))
+		return "We couldn't check that. Try again in a moment."
+	}
+	h.audit.Record(ctx, audit.Event{Type: "sspr.proof_failed", Outcome: "failure", SubjectID: rs.UserID, IP: clientIP(r),
+		Details: map[string]string{"factor": o.factor}})
+	if until, lerr := h.lockout.SSPRProofFailed(ctx, rs.Username); lerr == nil && !until.IsZero() {
+		h.audit.Record(ctx, audit.Event{Type: "sspr.locked", Outcome: "failure", SubjectID: rs.UserID, IP: clientIP(r),
+			Details: map[string]string{"reason": "too many failed proofs"}})
+		rs.Stage = resetLocked
+		return lockout.MsgSSPRLocked
+	}
+	if rs.Stage == resetQuestions {
+		h.resetBeginProof(r, rc, o) // a wrong answer redraws the questions
+	}
+	return msg
+}
+
+// resetSetPassword finishes: the new password, then every session and app
+// grant ends, lockouts clear, and the person is told on every channel.
+func (h *Handler) resetSetPassword(w http.ResponseWriter, r *http.Request, rc *resetContext) {
+	ctx := r.Context()
+	rs := rc.rs
+	retry := func(msg string) { h.renderReset(w, r, rc, http.StatusUnprocessableEntity, msg, "") }
+	pw := r.PostFormValue("new_password")
+	if pw != r.PostFormValue("confirm_password") {
+		retry("The passwords don't match.")
+		return
+	}
+	err := h.users.SetPassword(ctx, rs.UserID, pw, false)
+	var pe *identity.PolicyError
+	switch {
+	case errors.As(err, &pe):
+		retry("Choose a different password: " + pe.Msg + ".")
+		return
+	case err != nil:
+		h.fail(w, r, http.StatusServiceUnavailable, "Password reset unavailable", "We couldn't set your new password. Try again in a moment.", err)
+		return
+	}
+	for _, step := range []func() error{
+		func() error { return h.lockout.Unlock(ctx, rs.Username) },
+		func() error { return h.lockout.SSPRReset(ctx, rs.Username) },
+		func() error { return h.signOutEverywhere(ctx, rs.UserID, "") },
+	} {
+		if err := step(); err != nil {
+			h.logger.Error("after a password reset", "err", err, "request_id", RequestID(ctx))
+		}
+	}
+	h.sessions.end(w, r)
+	h.audit.Record(ctx, audit.Event{Type: "sspr.reset", ActorID: rs.UserID, SubjectID: rs.UserID, IP: clientIP(r), UserAgent: r.UserAgent(),
+		Details: map[string]string{"proofs": strings.Join(rs.Proved, ",")}})
+	h.notifyChange(ctx, rc.u, "", "The password for your account was reset. If this wasn't you, contact the Help Desk.")
+	rs.Stage = resetDone
+	if err := h.saveReset(ctx, rc.token, rs); err != nil {
+		h.logger.Warn("saving a finished reset", "err", err)
+	}
+	http.Redirect(w, r, "/reset/verify", http.StatusSeeOther)
+}
