@@ -207,9 +207,23 @@ func newSSPRRig(t *testing.T, configure func(*config.Config)) (*mfaRig, *smtpSin
 // TestSelfServicePasswordReset: two proofs on two channels (email, then a
 // text), a new password, everything else signed out, and told by email.
 func TestSelfServicePasswordReset(t *testing.T) {
-	m, sink, _ := newSSPRRig(t, nil)
+	m, sink, secret := newSSPRRig(t, nil)
+	m.rp.Scopes = append(m.rp.Scopes, "offline_access")
+	before := newBrowser(t, rpRedirect)
+	p := before.submit(m.start(before), act("verify", "code", totpCode(t, secret, time.Now().Add(30*time.Second))))
+	tok, err := m.rp.Exchange(t.Context(), codeFrom(t, p, rpRedirect, "state-0001", m.gh.Issuer), oauth2.VerifierOption(m.pkce))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Locked out by wrong passwords first: the reset unlocks.
+	for i := 0; i < 10; i++ {
+		lb := newBrowser(t, rpRedirect)
+		p = lb.signIn(lb.get(m.rp.AuthCodeURL("state-0001", oauth2.S256ChallengeOption(m.pkce))), "student", "not the password")
+	}
+	mustSee(t, p, lockout.MsgSignInLocked)
+
 	b := newBrowser(t, rpRedirect)
-	p := b.get(m.rp.AuthCodeURL("state-0001", oauth2.S256ChallengeOption(m.pkce)))
+	p = b.get(m.rp.AuthCodeURL("state-0001", oauth2.S256ChallengeOption(m.pkce)))
 	mustSee(t, p, "Can't access your account?")
 	p = b.get(m.gh.Issuer + "/reset?flow=" + p.URL.Query().Get("flow"))
 	mustSee(t, p, "Get back into your account", "Who are you?")
@@ -230,6 +244,11 @@ func TestSelfServicePasswordReset(t *testing.T) {
 	mustSee(t, p, "Your password has been reset")
 	if !sink.contains("The password for your account was reset.") {
 		t.Fatal("no reset notice by email")
+	}
+	// Every earlier session and grant ended.
+	mustSee(t, before.get(m.gh.Issuer+"/account"), "Sign in")
+	if _, err := m.rp.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); !isOAuthError(err, "invalid_grant") {
+		t.Fatalf("refresh after a reset: %v", err)
 	}
 	// The old password is gone; the new one signs in (with the app code).
 	nb := newBrowser(t, rpRedirect)
@@ -326,4 +345,24 @@ func TestSignInLockout(t *testing.T) {
 	if u.HasRole(identity.RoleAdmin) {
 		t.Fatal("unexpected role")
 	}
+}
+
+// TestSSPRAdminsNeedTwoMethodsNoQuestions: an administrator with one
+// method and security questions cannot reset by themselves.
+func TestSSPRAdminsNeedTwoMethodsNoQuestions(t *testing.T) {
+	m := newMFARig(t, func(cfg *config.Config) { cfg.MFA.RequiredMethods = 1; cfg.SSPR.MethodsRequired = 1 })
+	u, _ := m.gh.App.Users.Find(t.Context(), "student")
+	u.Roles = []string{identity.RoleAdmin}
+	if err := m.gh.App.DB.UpdateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, rpRedirect)
+	m.enrollApp(b)
+	p := b.get(m.gh.Issuer + "/account/questions")
+	ids := questionIDs(p)
+	b.submit(p, url.Values{"question1": {ids[0]}, "answer1": {"Fluffy"}, "question2": {ids[1]}, "answer2": {"Marigold"},
+		"question3": {ids[2]}, "answer3": {"Springfield"}})
+	r := newBrowser(t, rpRedirect)
+	p = r.submit(r.get(m.gh.Issuer+"/reset"), url.Values{"username": {"student"}})
+	mustSee(t, p, "You can't reset your password here")
 }

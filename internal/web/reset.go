@@ -31,6 +31,9 @@ import (
 const (
 	resetCookie   = "gatehouse_reset"
 	resetLifetime = 15 * time.Minute
+	// resetStartsPerIP bounds how many resets one address may start an
+	// hour: each start can send codes, and probes usernames.
+	resetStartsPerIP = 30
 )
 
 // Reset stages.
@@ -124,6 +127,14 @@ func (h *Handler) resetBegin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	if n, err := h.kv.Incr(ctx, "reset-start-ip:"+clientIP(r), time.Hour); err == nil && n > resetStartsPerIP {
+		h.audit.Record(ctx, audit.Event{Type: "sspr.limit_reached", Outcome: "failure", IP: clientIP(r)})
+		p := h.page("Get back into your account")
+		p.CSRF, p.Error = h.csrf.token(h.csrf.browserID(w, r)), "Too many password resets from your network. Wait an hour and try again, or contact the Help Desk."
+		p.FlowID, p.Reset = r.URL.Query().Get("flow"), &resetView{Stage: "username"}
+		h.pages.render(w, http.StatusTooManyRequests, "reset", p)
+		return
+	}
 	name, err := identity.NormalizeUsername(r.PostFormValue("username"), h.opt.Domain)
 	if err != nil {
 		p := h.page("Get back into your account")
