@@ -92,12 +92,14 @@ func (s *Service) Register(ctx context.Context, m *Method, actor, ip string) err
 
 // CodeRequest describes one code to send.
 type CodeRequest struct {
-	Scope   string // what the code proves: binds it to one flow and destination
-	UserID  string
-	IP      string
-	Factor  Factor // sms, voice or email
-	To      string // E.164 number or email address
-	Country string // the number's region, for per-country limits
+	Scope  string // what the code proves: binds it to one flow and destination
+	UserID string
+	IP     string
+	Factor Factor // sms, voice or email
+	To     string // E.164 number or email address
+	// Countries are the regions numbers may be in: checked at every send,
+	// so narrowing the list applies to numbers registered before.
+	Countries []string
 }
 
 var limitWords = map[Factor]string{
@@ -126,13 +128,21 @@ func (s *Service) SendCode(ctx context.Context, r CodeRequest, lim Limits) error
 		secs := int(wait.Round(time.Second).Seconds())
 		return refuse("resend cooldown", &LimitError{Msg: fmt.Sprintf("We just sent a code. You can ask for another in %d seconds.", max(secs, 1)), Wait: wait})
 	}
+	var country string
+	if r.Factor != FactorEmail {
+		_, region, err := ParsePhone("", r.To, r.Countries)
+		if err != nil {
+			return refuse("country", &LimitError{Msg: err.Error()})
+		}
+		country = region
+	}
 	checks := []Check{
 		{Limit{"send-user-" + string(r.Factor), lim.SendsPerUser, limitWindow}, r.UserID},
 		{Limit{"send-ip", lim.SendsPerIP, limitWindow}, r.IP},
 		{Limit{"send-dest", lim.SendsPerDestination, limitWindow}, r.To},
 	}
-	if r.Country != "" {
-		checks = append(checks, Check{Limit{"send-country", lim.SendsPerCountry, limitWindow}, r.Country})
+	if country != "" {
+		checks = append(checks, Check{Limit{"send-country", lim.SendsPerCountry, limitWindow}, country})
 	}
 	exceeded, err := s.limiter.AllowAll(ctx, checks...)
 	if err != nil {

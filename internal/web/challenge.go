@@ -143,8 +143,7 @@ func (h *Handler) mfaPage(w http.ResponseWriter, r *http.Request) {
 		errMsg = h.challengeSend(r, cc, m, factor)
 		f.Challenge.Sent = errMsg == ""
 	}
-	if err := h.flows.Save(r.Context(), f); err != nil {
-		h.fail(w, r, http.StatusBadRequest, "Sign-in expired", flow.ErrNotFound.Error(), err)
+	if !h.saveFlow(w, r, f) {
 		return
 	}
 	status := http.StatusOK
@@ -167,28 +166,8 @@ func (h *Handler) renderChallenge(w http.ResponseWriter, r *http.Request, cc *ch
 
 func (h *Handler) challengeSend(r *http.Request, cc *challengeContext, m *mfa.Method, factor mfa.Factor) string {
 	to := destination(m, factor)
-	var country string
-	if factor != mfa.FactorEmail {
-		if _, region, err := mfa.ParsePhone("", to, cc.pol.AllowedCountries); err == nil {
-			country = region
-		} else {
-			return err.Error()
-		}
-	}
-	err := h.mfa.SendCode(r.Context(), mfa.CodeRequest{Scope: mfaScope(cc.f, to), UserID: cc.f.UserID, IP: clientIP(r),
-		Factor: factor, To: to, Country: country}, cc.pol.Limits)
-	var le *mfa.LimitError
-	switch {
-	case err == nil:
-		return ""
-	case errors.As(err, &le):
-		return le.Msg
-	case errors.Is(err, mfa.ErrDelivery):
-		h.logger.Warn("code delivery failed", "err", err, "request_id", RequestID(r.Context()))
-		return mfa.ErrDelivery.Error()
-	}
-	h.logger.Error("sending a code", "err", err, "request_id", RequestID(r.Context()))
-	return "We couldn't send the code. Try again in a moment."
+	return h.sendFailure(r, h.mfa.SendCode(r.Context(), mfa.CodeRequest{Scope: mfaScope(cc.f, to), UserID: cc.f.UserID,
+		IP: clientIP(r), Factor: factor, To: to, Countries: cc.pol.AllowedCountries}, cc.pol.Limits))
 }
 
 func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
@@ -201,13 +180,7 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, factor := cc.method()
-	save := func() bool {
-		if err := h.flows.Save(r.Context(), f); err != nil {
-			h.fail(w, r, http.StatusBadRequest, "Sign-in expired", flow.ErrNotFound.Error(), err)
-			return false
-		}
-		return true
-	}
+	save := func() bool { return h.saveFlow(w, r, f) }
 	retry := func(msg string) {
 		if save() {
 			h.renderChallenge(w, r, cc, http.StatusUnprocessableEntity, msg, "")
@@ -282,14 +255,8 @@ var errNoMethods = errors.New("no usable MFA method")
 
 // codeFailed audits a wrong or refused code and tells the person why.
 func (h *Handler) codeFailed(w http.ResponseWriter, r *http.Request, ec *enrollContext, err error, stage string, factor mfa.Factor, retry func(string)) {
-	var le *mfa.LimitError
-	var msg string
-	switch {
-	case errors.As(err, &le):
-		msg = le.Msg
-	case errors.Is(err, mfa.ErrInvalidCode), errors.Is(err, mfa.ErrCodeReused), errors.Is(err, mfa.ErrCodeExpired), errors.Is(err, mfa.ErrTooManyAttempts):
-		msg = err.Error()
-	default:
+	msg, ok := checkFailure(err)
+	if !ok {
 		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't check the code. Try again in a moment.", err)
 		return
 	}
@@ -297,6 +264,35 @@ func (h *Handler) codeFailed(w http.ResponseWriter, r *http.Request, ec *enrollC
 		ClientID: ec.f.ClientID, IP: clientIP(r), UserAgent: r.UserAgent(),
 		Details: map[string]string{"factor": string(factor), "reason": msg}})
 	retry(msg)
+}
+
+// sendFailure turns a SendCode error into words for the person ("" when
+// the code went out).
+func (h *Handler) sendFailure(r *http.Request, err error) string {
+	var le *mfa.LimitError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &le):
+		return le.Msg
+	case errors.Is(err, mfa.ErrDelivery):
+		h.logger.Warn("code delivery failed", "err", err, "request_id", RequestID(r.Context()))
+		return mfa.ErrDelivery.Error()
+	}
+	h.logger.Error("sending a code", "err", err, "request_id", RequestID(r.Context()))
+	return "We couldn't send the code. Try again in a moment."
+}
+
+// checkFailure words a refused code; false for an unexpected error.
+func checkFailure(err error) (string, bool) {
+	var le *mfa.LimitError
+	switch {
+	case errors.As(err, &le):
+		return le.Msg, true
+	case errors.Is(err, mfa.ErrInvalidCode), errors.Is(err, mfa.ErrCodeReused), errors.Is(err, mfa.ErrCodeExpired), errors.Is(err, mfa.ErrTooManyAttempts):
+		return err.Error(), true
+	}
+	return "", false
 }
 
 // finishMFAStep upgrades the browser session to what the flow has proved,

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"html/template"
 	"net/http"
 	"slices"
@@ -130,8 +129,7 @@ func (h *Handler) enrollPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		e.Secret = h.mfa.SealSecret(enr.Secret)
-		if err := h.flows.Save(r.Context(), f); err != nil {
-			h.fail(w, r, http.StatusBadRequest, "Sign-in expired", flow.ErrNotFound.Error(), err)
+		if !h.saveFlow(w, r, f) {
 			return
 		}
 	}
@@ -282,8 +280,7 @@ func (h *Handler) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 		e.Stage = stageCode
 		if action == "resend" {
-			if err := h.flows.Save(r.Context(), f); err != nil {
-				h.fail(w, r, http.StatusBadRequest, "Sign-in expired", flow.ErrNotFound.Error(), err)
+			if !h.saveFlow(w, r, f) {
 				return
 			}
 			h.renderEnroll(w, r, ec, http.StatusOK, "", "We sent a new code.")
@@ -323,8 +320,7 @@ func (h *Handler) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 		retry("That step is not available now. Continue from this page.")
 		return
 	}
-	if err := h.flows.Save(r.Context(), f); err != nil {
-		h.fail(w, r, http.StatusBadRequest, "Sign-in expired", flow.ErrNotFound.Error(), err)
+	if !h.saveFlow(w, r, f) {
 		return
 	}
 	h.redirectToStep(w, r, f)
@@ -358,7 +354,7 @@ func (h *Handler) enrollSend(r *http.Request, ec *enrollContext, resend bool) st
 			}
 			e.Phone, e.Country = e164, region
 		}
-		req.Factor, req.To, req.Country = mfa.Factor(e.Factor), e.Phone, e.Country
+		req.Factor, req.To = mfa.Factor(e.Factor), e.Phone
 	case kind == mfa.Email:
 		if !resend {
 			addr, err := identity.NormalizeEmail(r.PostFormValue("email"))
@@ -377,20 +373,8 @@ func (h *Handler) enrollSend(r *http.Request, ec *enrollContext, resend bool) st
 	default:
 		return "That step is not available now. Continue from this page."
 	}
-	req.Scope = enrollScope(f, req.To)
-	err := h.mfa.SendCode(r.Context(), req, ec.pol.Limits)
-	var le *mfa.LimitError
-	switch {
-	case errors.As(err, &le):
-		return le.Msg
-	case errors.Is(err, mfa.ErrDelivery):
-		h.logger.Warn("code delivery failed", "err", err, "request_id", RequestID(r.Context()))
-		return mfa.ErrDelivery.Error()
-	case err != nil:
-		h.logger.Error("sending a code", "err", err, "request_id", RequestID(r.Context()))
-		return "We couldn't send the code. Try again in a moment."
-	}
-	return ""
+	req.Scope, req.Countries = enrollScope(f, req.To), ec.pol.AllowedCountries
+	return h.sendFailure(r, h.mfa.SendCode(r.Context(), req, ec.pol.Limits))
 }
 
 // register stores a verified method and credits the sign-in with it: the

@@ -75,8 +75,7 @@ func (h *Handler) usernameSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.Username = name
-	if err := h.flows.Save(r.Context(), f); err != nil {
-		h.fail(w, r, http.StatusBadRequest, "Sign-in expired", flow.ErrNotFound.Error(), err)
+	if !h.saveFlow(w, r, f) {
 		return
 	}
 	h.redirectToPassword(w, r, f)
@@ -187,12 +186,18 @@ func (h *Handler) count(r *http.Request, key string) int {
 	return n
 }
 
+// saveFlow stores the flow; a flow past its lifetime gets the "expired" page.
+func (h *Handler) saveFlow(w http.ResponseWriter, r *http.Request, f *flow.Flow) bool {
+	if err := h.flows.Save(r.Context(), f); err != nil {
+		h.fail(w, r, http.StatusBadRequest, "Sign-in expired", flow.ErrNotFound.Error(), err)
+		return false
+	}
+	return true
+}
+
 func (h *Handler) saveAndAdvance(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
-	if f.Next() != flow.StepIssue {
-		if err := h.flows.Save(r.Context(), f); err != nil {
-			h.fail(w, r, http.StatusBadRequest, "Sign-in expired", flow.ErrNotFound.Error(), err)
-			return
-		}
+	if f.Next() != flow.StepIssue && !h.saveFlow(w, r, f) {
+		return
 	}
 	h.advance(w, r, f)
 }

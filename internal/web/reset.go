@@ -109,7 +109,10 @@ func (h *Handler) saveReset(ctx context.Context, token string, rs *resetSession)
 	return h.kv.Put(ctx, resetKey(token), data, ttl)
 }
 
-var errResetExpired = errors.New("password reset expired")
+var (
+	errResetExpired = errors.New("password reset expired")
+	errWrongAnswers = errors.New("One or more of your answers didn't match. Answer these questions instead.")
+)
 
 func (h *Handler) resetStart(w http.ResponseWriter, r *http.Request) {
 	p := h.page("Get back into your account")
@@ -435,24 +438,12 @@ func (h *Handler) resetBeginProof(r *http.Request, rc *resetContext, o *resetOpt
 			return lockout.MsgSSPRLocked
 		}
 	}
-	var country string
-	if o.factor != string(mfa.FactorEmail) {
-		_, country, _ = mfa.ParsePhone("", o.to, rc.pol.AllowedCountries)
+	msg := h.sendFailure(r, h.mfa.SendCode(ctx, mfa.CodeRequest{Scope: "reset:" + rc.token + ":" + o.to, UserID: rs.UserID,
+		IP: clientIP(r), Factor: mfa.Factor(o.factor), To: o.to, Countries: rc.pol.AllowedCountries}, rc.pol.Limits))
+	if msg == "" {
+		rs.Stage = resetCode
 	}
-	err := h.mfa.SendCode(ctx, mfa.CodeRequest{Scope: "reset:" + rc.token + ":" + o.to, UserID: rs.UserID, IP: clientIP(r),
-		Factor: mfa.Factor(o.factor), To: o.to, Country: country}, rc.pol.Limits)
-	var le *mfa.LimitError
-	switch {
-	case errors.As(err, &le):
-		return le.Msg
-	case errors.Is(err, mfa.ErrDelivery):
-		return mfa.ErrDelivery.Error()
-	case err != nil:
-		h.logger.Error("sending a reset code", "err", err, "request_id", RequestID(ctx))
-		return "We couldn't send the code. Try again in a moment."
-	}
-	rs.Stage = resetCode
-	return ""
+	return msg
 }
 
 // resetCheckProof verifies the current proof. A failure counts toward the
@@ -489,7 +480,7 @@ func (h *Handler) resetCheckProof(r *http.Request, rc *resetContext) string {
 		}
 		ok, err = h.questions.Check(ctx, rs.UserID, answers)
 		if err == nil && !ok {
-			err = errors.New("One or more of your answers didn't match. Answer these questions instead.")
+			err = errWrongAnswers
 		}
 	}
 	if ok {
@@ -502,15 +493,11 @@ func (h *Handler) resetCheckProof(r *http.Request, rc *resetContext) string {
 			Details: map[string]string{"factor": o.factor, "proofs": itoa(len(rs.Proved))}})
 		return ""
 	}
-	var le *mfa.LimitError
-	msg := "That code didn't work. Check the code and try again."
+	msg, known := checkFailure(err)
 	switch {
-	case errors.As(err, &le):
-		msg = le.Msg
-	case err != nil && (errors.Is(err, mfa.ErrInvalidCode) || errors.Is(err, mfa.ErrCodeReused) ||
-		errors.Is(err, mfa.ErrCodeExpired) || errors.Is(err, mfa.ErrTooManyAttempts) || rs.Stage == resetQuestions):
+	case errors.Is(err, errWrongAnswers):
 		msg = err.Error()
-	case err != nil:
+	case !known:
 		h.logger.Error("checking a reset proof", "err", err, "request_id", RequestID(ctx))
 		return "We couldn't check that. Try again in a moment."
 	}
