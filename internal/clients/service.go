@@ -17,6 +17,9 @@ import (
 	"github.com/gatehouse/gatehouse/internal/secrets"
 )
 
+// ScopeAdmin lets a confidential client call the admin API.
+const ScopeAdmin = "gatehouse:admin"
+
 // Assurance levels, lowest first: the `acr` ladder Gatehouse publishes.
 const (
 	ACRPassword = "pwd"
@@ -36,8 +39,10 @@ func ACRRank(acr string) int {
 
 // Grant types and scopes Gatehouse supports.
 var (
-	SupportedGrantTypes  = []string{"authorization_code", "refresh_token", "client_credentials"}
-	SupportedScopes      = []string{"openid", "profile", "email", "offline_access"}
+	SupportedGrantTypes = []string{"authorization_code", "refresh_token", "client_credentials"}
+	// DefaultScopes are the OpenID Connect scopes every app gets unless told otherwise.
+	DefaultScopes        = []string{"openid", "profile", "email", "offline_access"}
+	SupportedScopes      = append(slices.Clone(DefaultScopes), ScopeAdmin)
 	SupportedAuthMethods = []string{AuthSecretBasic, AuthSecretPost, AuthNone, AuthPrivateKeyJWT}
 )
 
@@ -192,11 +197,14 @@ func apply(c *Client, r Registration) error {
 	if r.Public && slices.Contains(grants, "client_credentials") {
 		p = append(p, "a public client cannot use client_credentials: it has no secret to prove who it is")
 	}
-	scopes := orDefault(r.Scopes, SupportedScopes)
+	scopes := orDefault(r.Scopes, DefaultScopes)
 	for _, sc := range scopes {
 		if !slices.Contains(SupportedScopes, sc) {
 			p = append(p, fmt.Sprintf("scope %q is not supported (supported: %s)", sc, strings.Join(SupportedScopes, ", ")))
 		}
+	}
+	if r.Public && slices.Contains(scopes, ScopeAdmin) {
+		p = append(p, "a public client cannot hold the "+ScopeAdmin+" scope")
 	}
 	method := r.TokenEndpointAuthMethod
 	if method == "" {

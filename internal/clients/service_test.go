@@ -106,7 +106,7 @@ func TestCreateConfidentialDefaults(t *testing.T) {
 		t.Errorf("id %q, secret %q, created %v", c.ID, secret, c.CreatedAt)
 	}
 	if !slices.Equal(c.GrantTypes, []string{"authorization_code", "refresh_token"}) ||
-		!slices.Equal(c.Scopes, SupportedScopes) || !slices.Equal(c.ResponseTypes, []string{"code"}) {
+		!slices.Equal(c.Scopes, DefaultScopes) || !slices.Equal(c.ResponseTypes, []string{"code"}) {
 		t.Errorf("defaults: grants %v scopes %v response types %v", c.GrantTypes, c.Scopes, c.ResponseTypes)
 	}
 	stored := st.clients[c.ID]

@@ -76,7 +76,7 @@ func (e *Endpoints) discoveryDocument() []byte {
 		"grant_types_supported":                 clients.SupportedGrantTypes,
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"RS256", "ES256"},
-		"scopes_supported":                      clients.SupportedScopes,
+		"scopes_supported":                      clients.DefaultScopes,
 		"claims_supported": []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash",
 			"name", "preferred_username", "email", "email_verified"},
 		"token_endpoint_auth_methods_supported":            clients.SupportedAuthMethods,

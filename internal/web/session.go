@@ -2,14 +2,13 @@ package web
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/secrets"
+	"github.com/gatehouse/gatehouse/internal/session"
 )
 
 // browserSession is a signed-in browser. It lives in Redis under a hash of
@@ -46,12 +45,7 @@ type sessions struct {
 	idle     time.Duration
 }
 
-func userSessionsKey(userID string) string { return "user-sessions:" + userID }
-
-func sessionKey(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return "session:" + hex.EncodeToString(sum[:])
-}
+func sessionKey(token string) string { return session.Key(token) }
 
 // current returns the browser's live session, or nil.
 func (s *sessions) current(r *http.Request) *browserSession {
@@ -86,7 +80,7 @@ func (s *sessions) start(w http.ResponseWriter, r *http.Request, bs browserSessi
 	}
 	// Index the session under its user, so a password change or reset can
 	// end all of them.
-	if err := s.kv.AddToSet(r.Context(), userSessionsKey(bs.UserID), sessionKey(token), s.lifetime); err != nil {
+	if err := s.kv.AddToSet(r.Context(), session.IndexKey(bs.UserID), sessionKey(token), s.lifetime); err != nil {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: token, Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
@@ -101,26 +95,9 @@ func (s *sessions) end(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 }
 
-// endAll ends every session of a user except the one keyed keep (empty to
-// end them all), on every browser.
+// endAll ends every session of a user except the one keyed keep.
 func (s *sessions) endAll(ctx context.Context, userID, keep string) error {
-	keys, err := s.kv.TakeSet(ctx, userSessionsKey(userID))
-	if err != nil {
-		return err
-	}
-	var drop []string
-	for _, k := range keys {
-		if k != keep {
-			drop = append(drop, k)
-		}
-	}
-	if err := s.kv.Delete(ctx, drop...); err != nil {
-		return err
-	}
-	if keep != "" {
-		return s.kv.AddToSet(ctx, userSessionsKey(userID), keep, s.lifetime)
-	}
-	return nil
+	return session.Revoker{KV: s.kv, Lifetime: s.lifetime}.RevokeAll(ctx, userID, keep)
 }
 
 // currentKey is the storage key of the browser's session, or "".
