@@ -7,7 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
+	"sync"
+
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // RowError is one refused line of an import file.
@@ -18,10 +22,19 @@ type RowError struct {
 
 func (e RowError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
 
-// ImportReport tells what an import did.
+// ImportReport tells what an import did, or (previewed) would do.
 type ImportReport struct {
 	Created, Updated int
 	Rejected         []RowError
+	Rows             []ImportRow // every row's outcome, in file order
+}
+
+// ImportRow is the outcome of one row.
+type ImportRow struct {
+	Line     int
+	Username string
+	Outcome  string // "create", "update" or "reject"
+	Message  string // why a row was rejected
 }
 
 // ErrImportRejected means at least one row was bad and nothing was written.
@@ -36,6 +49,75 @@ var importColumns = map[string]bool{"username": true, "email": true, "display_na
 // row rejects the whole file; either way the good rows land in one
 // transaction, never half-written.
 func (s *Service) Import(ctx context.Context, r io.Reader, continueOnError bool) (*ImportReport, error) {
+	report, rows, err := s.readImport(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if len(report.Rejected) > 0 && !continueOnError {
+		return report, ErrImportRejected
+	}
+	if len(rows) == 0 {
+		return report, nil
+	}
+	users := hashAll(rows, s.opt.Argon2)
+	report.Created, report.Updated, err = s.store.UpsertUsers(ctx, users)
+	if err != nil {
+		return report, fmt.Errorf("writing users: %w", err)
+	}
+	return report, nil
+}
+
+// Preview reads an import file and reports every row's outcome (create,
+// update or reject) without writing anything.
+func (s *Service) Preview(ctx context.Context, r io.Reader) (*ImportReport, error) {
+	report, _, err := s.readImport(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	for _, row := range report.Rows {
+		switch row.Outcome {
+		case "create":
+			report.Created++
+		case "update":
+			report.Updated++
+		}
+	}
+	return report, nil
+}
+
+type importRow struct {
+	user     User
+	password string // hashed after every row is read
+}
+
+// hashAll hashes the rows' passwords on every core: argon2id is meant to be
+// slow, and a class list can hold hundreds of rows.
+func hashAll(rows []importRow, params Argon2Params) []User {
+	users := make([]User, len(rows))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				users[i] = rows[i].user
+				if rows[i].password != "" {
+					users[i].PasswordHash = HashPassword(rows[i].password, params)
+				}
+			}
+		}()
+	}
+	for i := range rows {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return users
+}
+
+// readImport parses and validates the file, classifying every row.
+func (s *Service) readImport(ctx context.Context, r io.Reader) (*ImportReport, []importRow, error) {
 	// Spreadsheet exports often start with a byte-order mark, which would
 	// otherwise make a quoted first header unparseable.
 	br := bufio.NewReader(r)
@@ -47,25 +129,29 @@ func (s *Service) Import(ctx context.Context, r io.Reader, continueOnError bool)
 	cr.TrimLeadingSpace = true
 	header, err := cr.Read()
 	if err != nil {
-		return nil, fmt.Errorf("reading the header row: %w", err)
+		return nil, nil, fmt.Errorf("reading the header row: %w", err)
 	}
 	col := map[string]int{}
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(h))
 		if !importColumns[h] {
-			return nil, fmt.Errorf("line 1: unknown column %q (expected username, email, display_name, password or password_hash, roles)", h)
+			return nil, nil, fmt.Errorf("line 1: unknown column %q (expected username, email, display_name, password or password_hash, roles)", h)
 		}
 		if _, dup := col[h]; dup {
-			return nil, fmt.Errorf("line 1: column %q appears twice", h)
+			return nil, nil, fmt.Errorf("line 1: column %q appears twice", h)
 		}
 		col[h] = i
 	}
 	if _, ok := col["username"]; !ok {
-		return nil, errors.New("line 1: the header has no username column")
+		return nil, nil, errors.New("line 1: the header has no username column")
 	}
 
 	report := &ImportReport{}
-	var users []User
+	reject := func(line int, username, msg string) {
+		report.Rejected = append(report.Rejected, RowError{Line: line, Msg: msg})
+		report.Rows = append(report.Rows, ImportRow{Line: line, Username: username, Outcome: "reject", Message: msg})
+	}
+	var rows []importRow
 	seen := map[string]int{}
 	for {
 		rec, err := cr.Read()
@@ -75,10 +161,10 @@ func (s *Service) Import(ctx context.Context, r io.Reader, continueOnError bool)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				report.Rejected = append(report.Rejected, RowError{Line: pe.Line, Msg: pe.Err.Error()})
+				reject(pe.Line, "", pe.Err.Error())
 				continue
 			}
-			return nil, err
+			return nil, nil, err
 		}
 		line, _ := cr.FieldPos(0)
 		field := func(name string) string {
@@ -88,7 +174,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, continueOnError bool)
 			return ""
 		}
 		if len(rec) != len(header) {
-			report.Rejected = append(report.Rejected, RowError{line, fmt.Sprintf("expected %d fields, got %d", len(header), len(rec))})
+			reject(line, field("username"), fmt.Sprintf("expected %d fields, got %d", len(header), len(rec)))
 			continue
 		}
 		var roles []string
@@ -102,27 +188,24 @@ func (s *Service) Import(ctx context.Context, r io.Reader, continueOnError bool)
 		u, err := s.build(NewUser{
 			Username: field("username"), Email: field("email"), DisplayName: field("display_name"),
 			Password: field("password"), PasswordHash: field("password_hash"), Roles: roles,
-		})
+		}, false)
 		if err != nil {
-			report.Rejected = append(report.Rejected, RowError{line, err.Error()})
+			reject(line, field("username"), err.Error())
 			continue
 		}
 		if first, dup := seen[u.Username]; dup {
-			report.Rejected = append(report.Rejected, RowError{line, fmt.Sprintf("%s already appears on line %d", u.Username, first)})
+			reject(line, u.Username, fmt.Sprintf("%s already appears on line %d", u.Username, first))
 			continue
 		}
 		seen[u.Username] = line
-		users = append(users, *u)
+		outcome := "create"
+		if _, err := s.store.GetUserByUsername(ctx, u.Username); err == nil {
+			outcome = "update"
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, nil, err
+		}
+		report.Rows = append(report.Rows, ImportRow{Line: line, Username: u.Username, Outcome: outcome})
+		rows = append(rows, importRow{user: *u, password: field("password")})
 	}
-	if len(report.Rejected) > 0 && !continueOnError {
-		return report, ErrImportRejected
-	}
-	if len(users) == 0 {
-		return report, nil
-	}
-	report.Created, report.Updated, err = s.store.UpsertUsers(ctx, users)
-	if err != nil {
-		return report, fmt.Errorf("writing users: %w", err)
-	}
-	return report, nil
+	return report, rows, nil
 }

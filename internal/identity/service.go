@@ -78,7 +78,7 @@ type NewUser struct {
 
 // Create adds a user.
 func (s *Service) Create(ctx context.Context, nu NewUser) (*User, error) {
-	u, err := s.build(nu)
+	u, err := s.build(nu, true)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +91,9 @@ func (s *Service) Create(ctx context.Context, nu NewUser) (*User, error) {
 	return u, nil
 }
 
-func (s *Service) build(nu NewUser) (*User, error) {
+// build validates a new user; hash=false checks the password against the
+// policy but leaves hashing to the caller (an import hashes in parallel).
+func (s *Service) build(nu NewUser, hash bool) (*User, error) {
 	username, err := NormalizeUsername(nu.Username, s.opt.Domain)
 	if err != nil {
 		return nil, &PolicyError{Msg: ErrInvalidUsername.Error()}
@@ -121,7 +123,9 @@ func (s *Service) build(nu NewUser) (*User, error) {
 		if err := s.CheckPasswordPolicy(u, nu.Password); err != nil {
 			return nil, err
 		}
-		u.PasswordHash = HashPassword(nu.Password, s.opt.Argon2)
+		if hash {
+			u.PasswordHash = HashPassword(nu.Password, s.opt.Argon2)
+		}
 	case nu.PasswordHash != "":
 		if err := ValidatePasswordHash(nu.PasswordHash); err != nil {
 			return nil, policyErr("the password hash is not an argon2id PHC string")

@@ -760,3 +760,28 @@ func TestPasswordHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestPreviewWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	st := newFakeStore()
+	s := newTestService(st)
+	if _, err := s.Create(ctx, NewUser{Username: "jdoe", Password: "correct horse battery"}); err != nil {
+		t.Fatal(err)
+	}
+	csv := "username,display_name,password\njdoe,John Doe,another long secret\nnewkid,New Kid,yet another secret\nbad user,,\n"
+	rep, err := s.Preview(ctx, strings.NewReader(csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ImportRow{
+		{Line: 2, Username: "jdoe@district.example", Outcome: "update"},
+		{Line: 3, Username: "newkid@district.example", Outcome: "create"},
+		{Line: 4, Username: "bad user", Outcome: "reject", Message: ErrInvalidUsername.Error()},
+	}
+	if !slices.Equal(rep.Rows, want) || rep.Created != 1 || rep.Updated != 1 {
+		t.Fatalf("Preview = %+v", rep)
+	}
+	if n, _ := st.CountUsers(ctx); n != 1 {
+		t.Fatalf("a preview wrote users: %d", n)
+	}
+}
