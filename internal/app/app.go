@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -35,6 +36,10 @@ type App struct {
 	Audit   *audit.Recorder
 	// Policy decides what each person must register and prove.
 	Policy policy.Resolver
+	// Admin is the service behind the CLI, the admin API and the console.
+	// Opened without Redis, it cannot end browser sessions or clear locks;
+	// the server's copy can.
+	Admin *admin.Service
 
 	masterKey []byte
 }
@@ -68,6 +73,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, e
 		Audit:   audit.NewRecorder(db, logger),
 		Policy:  policy.Static(defaultPolicy(cfg)),
 	}
+	a.Admin = &admin.Service{Users: a.Users, Clients: a.Clients, Methods: db, Grants: db, Audit: a.Audit}
 	a.Keys = keys.NewManager(db, box, keys.Options{
 		Algorithm: cfg.Keys.Algorithm, RSABits: cfg.Keys.RSABits, Refresh: cfg.Keys.RefreshInterval.Duration,
 		// A retired key must verify every ID token it signed, and the

@@ -12,14 +12,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gatehouse/gatehouse/internal/admin/api"
 	"github.com/gatehouse/gatehouse/internal/delivery"
 	"github.com/gatehouse/gatehouse/internal/flow"
+	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/lockout"
 	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/questions"
 	"github.com/gatehouse/gatehouse/internal/secrets"
+	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/store/redisstore"
 	"github.com/gatehouse/gatehouse/internal/web"
 )
@@ -112,6 +115,15 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 		return nil, err
 	}
 	pages.Mount(mux)
+	adminService := *a.Admin
+	adminService.Sessions = session.Revoker{KV: kv, Lifetime: cfg.Session.Lifetime.Duration}
+	adminService.Locks = locks
+	adminService.Notify = func(ctx context.Context, u *identity.User, text string) {
+		if methods, err := mfaService.Methods(ctx, u.ID); err == nil {
+			mfaService.Notify(ctx, u.ID, u.Email, methods, "", text)
+		}
+	}
+	(&api.API{Service: &adminService, Tokens: provider, Logger: a.Logger}).Mount(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

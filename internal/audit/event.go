@@ -9,16 +9,16 @@ import (
 
 // Event is one audited action.
 type Event struct {
-	ID        string
-	Time      time.Time
-	Type      string // e.g. "signin.success", "client.created"
-	Outcome   string // "success" or "failure"
-	ActorID   string // who acted (a user ID, "cli", or empty for anonymous)
-	SubjectID string // the user acted upon, when there is one
-	ClientID  string
-	IP        string
-	UserAgent string
-	Details   map[string]string
+	ID        string            `json:"id"`
+	Time      time.Time         `json:"time"`
+	Type      string            `json:"type"`                 // e.g. "signin.success", "client.created"
+	Outcome   string            `json:"outcome"`              // "success" or "failure"
+	ActorID   string            `json:"actor_id"`             // who acted (a user ID, "client:<id>", "cli", or empty for anonymous)
+	SubjectID string            `json:"subject_id,omitempty"` // the user acted upon, when there is one
+	ClientID  string            `json:"client_id,omitempty"`
+	IP        string            `json:"ip,omitempty"`
+	UserAgent string            `json:"user_agent,omitempty"`
+	Details   map[string]string `json:"details,omitempty"`
 }
 
 // Filter narrows an event listing.

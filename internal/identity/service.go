@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -373,4 +374,20 @@ func (s *Service) GeneratePassword(username string) string {
 			return string(b)
 		}
 	}
+}
+
+// SetRoles replaces a user's roles.
+func (s *Service) SetRoles(ctx context.Context, id string, roles []string) error {
+	for _, r := range roles {
+		if r != RoleAdmin && r != RoleHelpdesk {
+			return policyErr("unknown role %q (known: %s, %s)", r, RoleAdmin, RoleHelpdesk)
+		}
+	}
+	u, err := s.store.GetUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	u.Roles = slices.Compact(slices.Sorted(slices.Values(roles)))
+	u.UpdatedAt = s.opt.Now().UTC()
+	return s.store.UpdateUser(ctx, u)
 }

@@ -1,0 +1,466 @@
+// Package admin is the one service layer behind the admin API, the console
+// and the CLI: every operation checks the actor's role and is audited with
+// its before and after, so the three cannot drift apart.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/identity"
+)
+
+// Actor is who asks: a person (console), a client (API token) or the CLI.
+type Actor struct {
+	ID    string // user ID, "client:<id>", or "cli"
+	Roles []string
+	IP    string
+}
+
+// CLI is the operator at the server's console, with every right.
+var CLI = Actor{ID: "cli", Roles: []string{identity.RoleAdmin}}
+
+func (a Actor) is(role string) bool { return slices.Contains(a.Roles, role) }
+
+// ErrForbidden is returned when the actor's role does not allow the action.
+var ErrForbidden = errors.New("you don't have permission to do that")
+
+// What each role may do: admins everything; the Help Desk people, never
+// clients or policy.
+func (a Actor) canManageUsers() bool   { return a.is(identity.RoleAdmin) || a.is(identity.RoleHelpdesk) }
+func (a Actor) canManageClients() bool { return a.is(identity.RoleAdmin) }
+func (a Actor) canAssignRoles() bool   { return a.is(identity.RoleAdmin) }
+func (a Actor) canReadAudit() bool     { return a.is(identity.RoleAdmin) }
+
+// Dependencies that live outside the database.
+type (
+	// Methods resets a person's registered security methods.
+	Methods interface {
+		ResetMethods(ctx context.Context, userID string, at time.Time) error
+	}
+	// Grants revokes the refresh tokens apps hold for a person.
+	Grants interface {
+		RevokeSubject(ctx context.Context, subject string) error
+	}
+	// Sessions ends a person's browser sessions.
+	Sessions interface {
+		RevokeAll(ctx context.Context, userID, keep string) error
+	}
+	// Locks clears a sign-in lockout.
+	Locks interface {
+		Unlock(ctx context.Context, key string) error
+	}
+	// Notifier tells a person about something done to their account.
+	Notifier func(ctx context.Context, u *identity.User, text string)
+)
+
+// Service carries out admin operations.
+type Service struct {
+	Users    *identity.Service
+	Clients  *clients.Service
+	Methods  Methods
+	Grants   Grants
+	Sessions Sessions // nil where Redis is out of reach (the CLI on the embedded store)
+	Locks    Locks    // likewise
+	Audit    *audit.Recorder
+	Notify   Notifier // may be nil
+}
+
+func (s *Service) record(ctx context.Context, a Actor, typ, subject, clientID string, before, after any) {
+	details := map[string]string{}
+	if before != nil {
+		details["before"] = jsonText(before)
+	}
+	if after != nil {
+		details["after"] = jsonText(after)
+	}
+	s.Audit.Record(ctx, audit.Event{Type: typ, ActorID: a.ID, SubjectID: subject, ClientID: clientID, IP: a.IP, Details: details})
+}
+
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
+}
+
+// ClientView is a client as shown to admins: never its secret hash.
+type ClientView struct {
+	ID                      string    `json:"client_id"`
+	Name                    string    `json:"name"`
+	Description             string    `json:"description,omitempty"`
+	Public                  bool      `json:"public"`
+	RedirectURIs            []string  `json:"redirect_uris"`
+	PostLogoutRedirectURIs  []string  `json:"post_logout_redirect_uris"`
+	GrantTypes              []string  `json:"grant_types"`
+	Scopes                  []string  `json:"scopes"`
+	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method"`
+	JWKSURI                 string    `json:"jwks_uri,omitempty"`
+	RequireConsent          bool      `json:"require_consent"`
+	RequiredACR             string    `json:"required_acr,omitempty"`
+	Disabled                bool      `json:"disabled"`
+	CreatedAt               time.Time `json:"created_at"`
+	UpdatedAt               time.Time `json:"updated_at"`
+}
+
+// ViewClient hides what admins must not see.
+func ViewClient(c *clients.Client) ClientView {
+	return ClientView{ID: c.ID, Name: c.Name, Description: c.Description, Public: c.Public, RedirectURIs: c.RedirectURIs,
+		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, GrantTypes: c.GrantTypes, Scopes: c.Scopes,
+		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, JWKSURI: c.JWKSURI, RequireConsent: c.RequireConsent,
+		RequiredACR: c.RequiredACR, Disabled: c.Disabled, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+// ListClients lists the registered applications.
+func (s *Service) ListClients(ctx context.Context, a Actor) ([]ClientView, error) {
+	if !a.canManageClients() {
+		return nil, ErrForbidden
+	}
+	all, err := s.Clients.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ClientView, len(all))
+	for i := range all {
+		out[i] = ViewClient(&all[i])
+	}
+	return out, nil
+}
+
+// GetClient returns one application.
+func (s *Service) GetClient(ctx context.Context, a Actor, id string) (*ClientView, error) {
+	if !a.canManageClients() {
+		return nil, ErrForbidden
+	}
+	c, err := s.Clients.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	v := ViewClient(c)
+	return &v, nil
+}
+
+// CreateClient registers an application; the secret is returned only here.
+func (s *Service) CreateClient(ctx context.Context, a Actor, r clients.Registration) (*ClientView, string, error) {
+	if !a.canManageClients() {
+		return nil, "", ErrForbidden
+	}
+	c, secret, err := s.Clients.Create(ctx, r)
+	if err != nil {
+		return nil, "", err
+	}
+	v := ViewClient(c)
+	s.record(ctx, a, "client.created", "", c.ID, nil, v)
+	return &v, secret, nil
+}
+
+// UpdateClient changes an application's settings.
+func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, edit func(*clients.Registration)) (*ClientView, string, error) {
+	if !a.canManageClients() {
+		return nil, "", ErrForbidden
+	}
+	old, err := s.Clients.Get(ctx, id)
+	if err != nil {
+		return nil, "", err
+	}
+	before := ViewClient(old)
+	reg := old.Registration()
+	edit(&reg)
+	c, secret, err := s.Clients.Update(ctx, id, reg)
+	if err != nil {
+		return nil, "", err
+	}
+	after := ViewClient(c)
+	s.record(ctx, a, "client.updated", "", id, before, after)
+	return &after, secret, nil
+}
+
+// RotateClientSecret replaces a secret; the old one stops working at once.
+func (s *Service) RotateClientSecret(ctx context.Context, a Actor, id string) (string, error) {
+	if !a.canManageClients() {
+		return "", ErrForbidden
+	}
+	secret, err := s.Clients.RotateSecret(ctx, id)
+	if err == nil {
+		s.record(ctx, a, "client.secret_rotated", "", id, nil, nil)
+	}
+	return secret, err
+}
+
+// SetClientDisabled turns an application off or on.
+func (s *Service) SetClientDisabled(ctx context.Context, a Actor, id string, disabled bool) error {
+	if !a.canManageClients() {
+		return ErrForbidden
+	}
+	if err := s.Clients.SetDisabled(ctx, id, disabled); err != nil {
+		return err
+	}
+	s.record(ctx, a, map[bool]string{true: "client.disabled", false: "client.enabled"}[disabled], "", id, nil, nil)
+	return nil
+}
+
+// DeleteClient removes an application.
+func (s *Service) DeleteClient(ctx context.Context, a Actor, id string) error {
+	if !a.canManageClients() {
+		return ErrForbidden
+	}
+	old, err := s.Clients.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.Clients.Delete(ctx, id); err != nil {
+		return err
+	}
+	s.record(ctx, a, "client.deleted", "", id, ViewClient(old), nil)
+	return nil
+}
+
+// UserView is a person as shown to admins: never a password hash.
+type UserView struct {
+	ID                 string    `json:"id"`
+	Username           string    `json:"username"`
+	Email              string    `json:"email,omitempty"`
+	DisplayName        string    `json:"display_name"`
+	Roles              []string  `json:"roles"`
+	Disabled           bool      `json:"disabled"`
+	MustChangePassword bool      `json:"must_change_password"`
+	CreatedAt          time.Time `json:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
+}
+
+// ViewUser hides what admins must not see.
+func ViewUser(u *identity.User) UserView {
+	roles := u.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	return UserView{ID: u.ID, Username: u.Username, Email: u.Email, DisplayName: u.DisplayName, Roles: roles,
+		Disabled: u.Disabled, MustChangePassword: u.MustChangePassword, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+// SearchUsers finds people by name, username or email.
+func (s *Service) SearchUsers(ctx context.Context, a Actor, q identity.ListQuery) ([]UserView, error) {
+	if !a.canManageUsers() {
+		return nil, ErrForbidden
+	}
+	users, err := s.Users.List(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]UserView, len(users))
+	for i := range users {
+		out[i] = ViewUser(&users[i])
+	}
+	return out, nil
+}
+
+// GetUser returns a person by ID or username.
+func (s *Service) GetUser(ctx context.Context, a Actor, ref string) (*identity.User, error) {
+	if !a.canManageUsers() {
+		return nil, ErrForbidden
+	}
+	return s.Users.Find(ctx, ref)
+}
+
+// CreateUser adds a person. Only admins may give roles.
+func (s *Service) CreateUser(ctx context.Context, a Actor, nu identity.NewUser) (*UserView, error) {
+	if !a.canManageUsers() || (len(nu.Roles) > 0 && !a.canAssignRoles()) {
+		return nil, ErrForbidden
+	}
+	u, err := s.Users.Create(ctx, nu)
+	if err != nil {
+		return nil, err
+	}
+	v := ViewUser(u)
+	s.record(ctx, a, "user.created", u.ID, "", nil, v)
+	return &v, nil
+}
+
+// SetUserDisabled blocks or restores sign-in; blocking also ends every
+// session and app grant.
+func (s *Service) SetUserDisabled(ctx context.Context, a Actor, ref string, disabled bool) error {
+	u, err := s.GetUser(ctx, a, ref)
+	if err != nil {
+		return err
+	}
+	if u.HasRole(identity.RoleAdmin) && !a.canAssignRoles() {
+		return ErrForbidden
+	}
+	if err := s.Users.SetDisabled(ctx, u.ID, disabled); err != nil {
+		return err
+	}
+	if disabled {
+		if err := s.endEverything(ctx, u.ID); err != nil {
+			return err
+		}
+	}
+	s.record(ctx, a, map[bool]string{true: "user.disabled", false: "user.enabled"}[disabled], u.ID, "", nil, nil)
+	return nil
+}
+
+// DeleteUser removes a person and every grant they held.
+func (s *Service) DeleteUser(ctx context.Context, a Actor, ref string) error {
+	u, err := s.GetUser(ctx, a, ref)
+	if err != nil {
+		return err
+	}
+	if u.HasRole(identity.RoleAdmin) && !a.canAssignRoles() {
+		return ErrForbidden
+	}
+	if err := s.endEverything(ctx, u.ID); err != nil {
+		return err
+	}
+	if err := s.Users.Delete(ctx, u.ID); err != nil {
+		return err
+	}
+	s.record(ctx, a, "user.deleted", u.ID, "", ViewUser(u), nil)
+	return nil
+}
+
+// SetRoles replaces a person's roles (admins only).
+func (s *Service) SetRoles(ctx context.Context, a Actor, ref string, roles []string) (*UserView, error) {
+	if !a.canAssignRoles() {
+		return nil, ErrForbidden
+	}
+	u, err := s.Users.Find(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	before := ViewUser(u)
+	if err := s.Users.SetRoles(ctx, u.ID, roles); err != nil {
+		return nil, err
+	}
+	u, err = s.Users.Get(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	after := ViewUser(u)
+	s.record(ctx, a, "user.roles_changed", u.ID, "", before, after)
+	s.tell(ctx, u, "The roles on your account were changed. If you didn't expect this, contact the Help Desk.")
+	return &after, nil
+}
+
+// ResetPassword gives a person a temporary password, which they must
+// change at their next sign-in; every session and grant ends.
+func (s *Service) ResetPassword(ctx context.Context, a Actor, ref string) (string, error) {
+	u, err := s.GetUser(ctx, a, ref)
+	if err != nil {
+		return "", err
+	}
+	if u.HasRole(identity.RoleAdmin) && !a.canAssignRoles() {
+		return "", ErrForbidden
+	}
+	temp := s.Users.GeneratePassword(u.Username)
+	if err := s.Users.SetPassword(ctx, u.ID, temp, true); err != nil {
+		return "", err
+	}
+	if err := s.endEverything(ctx, u.ID); err != nil {
+		return "", err
+	}
+	if s.Locks != nil {
+		if err := s.Locks.Unlock(ctx, u.Username); err != nil {
+			return "", err
+		}
+	}
+	s.record(ctx, a, "user.password_reset", u.ID, "", nil, nil)
+	s.tell(ctx, u, "The Help Desk reset your password. If you didn't ask for this, contact the Help Desk.")
+	return temp, nil
+}
+
+// ResetMethods removes a person's security methods (a lost phone): they
+// register again at their next sign-in, and earlier grants stop working.
+func (s *Service) ResetMethods(ctx context.Context, a Actor, ref string) error {
+	u, err := s.GetUser(ctx, a, ref)
+	if err != nil {
+		return err
+	}
+	if u.HasRole(identity.RoleAdmin) && !a.canAssignRoles() {
+		return ErrForbidden
+	}
+	s.tell(ctx, u, "The Help Desk removed the security methods on your account; you'll set them up again at your next sign-in. If you didn't ask for this, contact the Help Desk.")
+	if err := s.Methods.ResetMethods(ctx, u.ID, time.Now().UTC()); err != nil {
+		return err
+	}
+	if err := s.endEverything(ctx, u.ID); err != nil {
+		return err
+	}
+	s.record(ctx, a, "mfa.methods_reset", u.ID, "", nil, nil)
+	return nil
+}
+
+// RevokeSessions signs a person out everywhere: browsers and apps.
+func (s *Service) RevokeSessions(ctx context.Context, a Actor, ref string) error {
+	u, err := s.GetUser(ctx, a, ref)
+	if err != nil {
+		return err
+	}
+	if err := s.endEverything(ctx, u.ID); err != nil {
+		return err
+	}
+	s.record(ctx, a, "user.sessions_revoked", u.ID, "", nil, nil)
+	s.tell(ctx, u, "The Help Desk signed you out everywhere. If you didn't ask for this, contact the Help Desk.")
+	return nil
+}
+
+// Unlock clears a sign-in lockout.
+func (s *Service) Unlock(ctx context.Context, a Actor, ref string) error {
+	u, err := s.GetUser(ctx, a, ref)
+	if err != nil {
+		return err
+	}
+	if s.Locks == nil {
+		return errors.New("unlocking needs the shared Redis; use the admin API or console")
+	}
+	if err := s.Locks.Unlock(ctx, u.Username); err != nil {
+		return err
+	}
+	s.record(ctx, a, "user.unlocked", u.ID, "", nil, nil)
+	return nil
+}
+
+func (s *Service) endEverything(ctx context.Context, userID string) error {
+	if err := s.Grants.RevokeSubject(ctx, userID); err != nil {
+		return err
+	}
+	if s.Sessions != nil {
+		return s.Sessions.RevokeAll(ctx, userID, "")
+	}
+	return nil
+}
+
+func (s *Service) tell(ctx context.Context, u *identity.User, text string) {
+	if s.Notify != nil {
+		s.Notify(ctx, u, text)
+	}
+}
+
+// ImportUsers previews or runs a CSV import.
+func (s *Service) ImportUsers(ctx context.Context, a Actor, r io.Reader, dryRun, continueOnError bool) (*identity.ImportReport, error) {
+	if !a.canManageUsers() {
+		return nil, ErrForbidden
+	}
+	if dryRun {
+		return s.Users.Preview(ctx, r)
+	}
+	report, err := s.Users.Import(ctx, r, continueOnError)
+	if report != nil && report.Created+report.Updated > 0 {
+		s.record(ctx, a, "user.imported", "", "", nil, map[string]int{
+			"created": report.Created, "updated": report.Updated, "rejected": len(report.Rejected)})
+	}
+	return report, err
+}
+
+// AuditEvents lists audit events, newest first.
+func (s *Service) AuditEvents(ctx context.Context, a Actor, f audit.Filter) ([]audit.Event, error) {
+	if !a.canReadAudit() {
+		return nil, ErrForbidden
+	}
+	return s.Audit.List(ctx, f)
+}

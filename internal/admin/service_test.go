@@ -1,0 +1,89 @@
+package admin_test
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/testenv"
+)
+
+func newService(t *testing.T) *admin.Service {
+	db := testenv.SQL(t)
+	users := identity.NewService(db, identity.Options{Domain: "district.example", MinPasswordLength: 12,
+		Argon2: identity.Argon2Params{MemoryKiB: 19456, Iterations: 1, Parallelism: 1}})
+	return &admin.Service{Users: users, Clients: clients.NewService(db), Methods: db, Grants: db,
+		Audit: audit.NewRecorder(db, slog.New(slog.NewTextHandler(io.Discard, nil)))}
+}
+
+// TestRoles: the Help Desk manages people but never clients, roles or the
+// audit log, and never touches an administrator; a plain user can do nothing.
+func TestRoles(t *testing.T) {
+	s := newService(t)
+	ctx := t.Context()
+	helpdesk := admin.Actor{ID: "hd", Roles: []string{identity.RoleHelpdesk}}
+	plain := admin.Actor{ID: "someone"}
+	for _, nu := range []identity.NewUser{{Username: "boss", Roles: []string{identity.RoleAdmin}}, {Username: "kid"}} {
+		if _, err := s.CreateUser(ctx, admin.CLI, nu); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forbidden := map[string]func(admin.Actor) error{
+		"list clients": func(a admin.Actor) error { _, err := s.ListClients(ctx, a); return err },
+		"create client": func(a admin.Actor) error {
+			_, _, err := s.CreateClient(ctx, a, clients.Registration{Name: "X", GrantTypes: []string{"client_credentials"}})
+			return err
+		},
+		"set roles": func(a admin.Actor) error {
+			_, err := s.SetRoles(ctx, a, "kid", []string{identity.RoleAdmin})
+			return err
+		},
+		"read audit":    func(a admin.Actor) error { _, err := s.AuditEvents(ctx, a, audit.Filter{}); return err },
+		"reset admin":   func(a admin.Actor) error { _, err := s.ResetPassword(ctx, a, "boss"); return err },
+		"disable admin": func(a admin.Actor) error { return s.SetUserDisabled(ctx, a, "boss", true) },
+		"grant a role": func(a admin.Actor) error {
+			_, err := s.CreateUser(ctx, a, identity.NewUser{Username: "x", Roles: []string{identity.RoleHelpdesk}})
+			return err
+		},
+	}
+	for name, do := range forbidden {
+		if err := do(helpdesk); !errors.Is(err, admin.ErrForbidden) {
+			t.Errorf("helpdesk %s: %v", name, err)
+		}
+		if err := do(plain); !errors.Is(err, admin.ErrForbidden) {
+			t.Errorf("plain user %s: %v", name, err)
+		}
+	}
+	// What the Help Desk is for.
+	if _, err := s.ResetPassword(ctx, helpdesk, "kid"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ResetMethods(ctx, helpdesk, "kid"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SearchUsers(ctx, plain, identity.ListQuery{}); !errors.Is(err, admin.ErrForbidden) {
+		t.Fatalf("plain user search: %v", err)
+	}
+	// Both Help Desk actions are audited with the actor.
+	events, err := s.AuditEvents(ctx, admin.CLI, audit.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for _, e := range events {
+		if e.ActorID == "hd" {
+			seen = append(seen, e.Type)
+		}
+	}
+	slices.Sort(seen)
+	if got := strings.Join(seen, ","); got != "mfa.methods_reset,user.password_reset" {
+		t.Fatalf("audited %q", got)
+	}
+}
