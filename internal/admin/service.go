@@ -14,6 +14,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/mfa"
+	"github.com/gatehouse/gatehouse/internal/policy"
 )
 
 // Actor is who asks: a person (console), a client (API token) or the CLI.
@@ -58,6 +60,10 @@ type (
 	}
 	// Notifier tells a person about something done to their account.
 	Notifier func(ctx context.Context, u *identity.User, text string)
+	// MethodLister reads a person's registered security methods.
+	MethodLister interface {
+		ListMethods(ctx context.Context, userID string) ([]mfa.Method, error)
+	}
 )
 
 // Service carries out admin operations.
@@ -70,6 +76,10 @@ type Service struct {
 	Locks    Locks    // likewise
 	Audit    *audit.Recorder
 	Notify   Notifier // may be nil
+	// Registered lists methods for the console; nil outside the server.
+	Registered MethodLister
+	Policies   policy.Store
+	Resolver   Effective // nil where policies are not loaded
 }
 
 func (s *Service) record(ctx context.Context, a Actor, typ, subject, clientID string, before, after any) {
@@ -229,6 +239,7 @@ type UserView struct {
 	Email              string    `json:"email,omitempty"`
 	DisplayName        string    `json:"display_name"`
 	Roles              []string  `json:"roles"`
+	Groups             []string  `json:"groups"`
 	Disabled           bool      `json:"disabled"`
 	MustChangePassword bool      `json:"must_change_password"`
 	CreatedAt          time.Time `json:"created_at"`
@@ -237,12 +248,17 @@ type UserView struct {
 
 // ViewUser hides what admins must not see.
 func ViewUser(u *identity.User) UserView {
-	roles := u.Roles
-	if roles == nil {
-		roles = []string{}
-	}
-	return UserView{ID: u.ID, Username: u.Username, Email: u.Email, DisplayName: u.DisplayName, Roles: roles,
+	return UserView{ID: u.ID, Username: u.Username, Email: u.Email, DisplayName: u.DisplayName,
+		Roles: orEmpty(u.Roles), Groups: orEmpty(u.Groups),
 		Disabled: u.Disabled, MustChangePassword: u.MustChangePassword, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+// orEmpty keeps JSON lists as [] rather than null.
+func orEmpty(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
 }
 
 // SearchUsers finds people by name, username or email.
@@ -374,6 +390,27 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, ref string) (strin
 	return temp, nil
 }
 
+// SetPassword gives a person a password the operator chose; every session
+// and grant ends. The password itself never reaches the audit log.
+func (s *Service) SetPassword(ctx context.Context, a Actor, ref, password string, mustChange bool) error {
+	u, err := s.GetUser(ctx, a, ref)
+	if err != nil {
+		return err
+	}
+	if u.HasRole(identity.RoleAdmin) && !a.canAssignRoles() {
+		return ErrForbidden
+	}
+	if err := s.Users.SetPassword(ctx, u.ID, password, mustChange); err != nil {
+		return err
+	}
+	if err := s.endEverything(ctx, u.ID); err != nil {
+		return err
+	}
+	s.record(ctx, a, "user.password_set", u.ID, "", nil, map[string]bool{"must_change_password": mustChange})
+	s.tell(ctx, u, "Your password was changed by the Help Desk. If you didn't ask for this, contact the Help Desk.")
+	return nil
+}
+
 // ResetMethods removes a person's security methods (a lost phone): they
 // register again at their next sign-in, and earlier grants stop working.
 func (s *Service) ResetMethods(ctx context.Context, a Actor, ref string) error {
@@ -463,4 +500,78 @@ func (s *Service) AuditEvents(ctx context.Context, a Actor, f audit.Filter) ([]a
 		return nil, ErrForbidden
 	}
 	return s.Audit.List(ctx, f)
+}
+
+// ConsoleActor is a person signed in to the console, with the roles they
+// hold now: it is re-read on every request, so a removed role or a disabled
+// account takes effect at once. ErrForbidden when they may not use it.
+func (s *Service) ConsoleActor(ctx context.Context, userID, ip string) (Actor, *identity.User, error) {
+	u, err := s.Users.Get(ctx, userID)
+	if err != nil {
+		return Actor{}, nil, err
+	}
+	a := Actor{ID: u.ID, Roles: u.Roles, IP: ip}
+	if u.Disabled || !a.canManageUsers() {
+		return Actor{}, nil, ErrForbidden
+	}
+	return a, u, nil
+}
+
+// MethodView is a registered method as the Help Desk sees it: masked, and
+// never its secret.
+type MethodView struct {
+	Kind      mfa.Kind   `json:"kind"`
+	Factor    mfa.Factor `json:"factor,omitempty"`
+	Detail    string     `json:"detail,omitempty"` // "+1 704 XXX XX12", "jd***@home.example"
+	IsDefault bool       `json:"is_default"`
+	CreatedAt time.Time  `json:"created_at"`
+}
+
+// UserMethods lists a person's registered methods, oldest first.
+func (s *Service) UserMethods(ctx context.Context, a Actor, ref string) ([]MethodView, error) {
+	u, err := s.GetUser(ctx, a, ref)
+	if err != nil {
+		return nil, err
+	}
+	if s.Registered == nil {
+		return nil, errors.New("listing methods needs the server; use the admin console")
+	}
+	methods, err := s.Registered.ListMethods(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MethodView, len(methods))
+	for i, m := range methods {
+		out[i] = MethodView{Kind: m.Kind, Factor: m.Factor, IsDefault: m.IsDefault, CreatedAt: m.CreatedAt}
+		switch {
+		case m.Kind.IsPhone():
+			out[i].Detail = mfa.MaskPhone(m.Phone)
+		case m.Kind == mfa.Email:
+			out[i].Detail = mfa.MaskEmail(m.Email)
+		}
+	}
+	return out, nil
+}
+
+// signInTypes are the audit events a sign-in leaves.
+var signInTypes = []string{"signin.success", "signin.failure", "signin.locked"}
+
+// RecentSignIns returns a person's last n sign-in events, newest first. The
+// Help Desk needs them to help someone who can't sign in, though the rest
+// of the audit log is for admins.
+func (s *Service) RecentSignIns(ctx context.Context, a Actor, ref string, n int) ([]audit.Event, error) {
+	u, err := s.GetUser(ctx, a, ref)
+	if err != nil {
+		return nil, err
+	}
+	var out []audit.Event
+	for _, typ := range signInTypes {
+		events, err := s.Audit.List(ctx, audit.Filter{SubjectID: u.ID, Type: typ, Limit: n})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, events...)
+	}
+	slices.SortFunc(out, func(x, y audit.Event) int { return y.Time.Compare(x.Time) })
+	return out[:min(n, len(out))], nil
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/audit"
@@ -35,7 +36,7 @@ type App struct {
 	Keys    *keys.Manager
 	Audit   *audit.Recorder
 	// Policy decides what each person must register and prove.
-	Policy policy.Resolver
+	Policy *policy.Live
 	// Admin is the service behind the CLI, the admin API and the console.
 	// Opened without Redis, it cannot end browser sessions or clear locks;
 	// the server's copy can.
@@ -71,9 +72,14 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, e
 		}),
 		Clients: clients.NewService(db),
 		Audit:   audit.NewRecorder(db, logger),
-		Policy:  policy.Static(defaultPolicy(cfg)),
+		Policy:  policy.NewLive(db, defaultPolicy(cfg), cfg.MFA.PolicyRefresh.Duration, logger),
 	}
-	a.Admin = &admin.Service{Users: a.Users, Clients: a.Clients, Methods: db, Grants: db, Audit: a.Audit}
+	if err := a.Policy.Load(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("loading policies: %w", err)
+	}
+	a.Admin = &admin.Service{Users: a.Users, Clients: a.Clients, Methods: db, Grants: db, Audit: a.Audit,
+		Policies: db, Resolver: a.Policy}
 	a.Keys = keys.NewManager(db, box, keys.Options{
 		Algorithm: cfg.Keys.Algorithm, RSABits: cfg.Keys.RSABits, Refresh: cfg.Keys.RefreshInterval.Duration,
 		// A retired key must verify every ID token it signed, and the
@@ -86,6 +92,14 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, e
 		return nil, err
 	}
 	return a, nil
+}
+
+// Background keeps this replica in step with the others until ctx ends:
+// signing keys, policies, and the pruning of expired grants.
+func (a *App) Background(ctx context.Context) {
+	go a.Keys.Run(ctx)
+	go a.Policy.Run(ctx)
+	go a.pruneGrants(ctx, time.Hour)
 }
 
 // Close releases the database.

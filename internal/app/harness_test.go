@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"encoding/base64"
 	"html"
 	"io"
@@ -80,6 +81,9 @@ func (c *cluster) start() *instance {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	a.Background(ctx)
 	h, err := a.Handler(c.redis.Client, c.redis.Prefix)
 	if err != nil {
 		t.Fatal(err)

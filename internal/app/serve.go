@@ -178,8 +178,7 @@ func Serve(ctx context.Context, a *App, opt ServeOptions) error {
 		return err
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
-	go a.Keys.Run(ctx)
-	go a.pruneGrants(ctx, time.Hour)
+	a.Background(ctx)
 	if opt.Demo {
 		stopDemo, err := a.startDemo(ctx)
 		if err != nil {

@@ -28,6 +28,10 @@ type MFA struct {
 	// AllowedCountries are the regions (ISO 3166 codes) codes may be sent to.
 	AllowedCountries []string  `yaml:"allowed_countries"`
 	Limits           MFALimits `yaml:"limits"`
+	// PolicyRefresh is how often each replica checks the database for
+	// policy edits made in the console or API. This section only seeds the
+	// default policy on a new database; afterwards the stored one rules.
+	PolicyRefresh Duration `yaml:"policy_refresh"`
 }
 
 // Grace lets people put registration off; all zero means no skipping.
@@ -63,6 +67,7 @@ func defaultMFA() MFA {
 		CodeAttempts:         5,
 		ResendCooldown:       Duration{30 * time.Second},
 		AllowedCountries:     []string{"US"},
+		PolicyRefresh:        Duration{5 * time.Second},
 		Limits: MFALimits{SendsPerUser: 10, SendsPerIP: 50, SendsPerDestination: 5, SendsPerCountry: 2000,
 			VerifiesPerUser: 30, VerifiesPerIP: 200},
 	}
@@ -91,6 +96,7 @@ func (m MFA) validate(p *problems) {
 		p.add("mfa.remember_device_days", "must be between 0 (off) and 365 (got %d)", d)
 	}
 	positive(p, "mfa.code_lifetime", m.CodeLifetime)
+	positive(p, "mfa.policy_refresh", m.PolicyRefresh)
 	if m.CodeLifetime.Duration > 15*time.Minute {
 		p.add("mfa.code_lifetime", "must be at most 15m (got %s)", m.CodeLifetime)
 	}

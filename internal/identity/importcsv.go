@@ -40,11 +40,12 @@ type ImportRow struct {
 // ErrImportRejected means at least one row was bad and nothing was written.
 var ErrImportRejected = errors.New("the file has errors; nothing was imported")
 
-var importColumns = map[string]bool{"username": true, "email": true, "display_name": true, "password": true, "password_hash": true, "roles": true}
+var importColumns = map[string]bool{"username": true, "email": true, "display_name": true, "password": true, "password_hash": true, "roles": true, "groups": true}
 
 // Import upserts users from CSV with a header row naming the columns
-// username, email, display_name, and password or password_hash (roles,
-// separated by ";", is optional). Rows are matched by username, so running
+// username, email, display_name, and password or password_hash (roles and
+// groups, separated by ";", are optional; a file without a groups column
+// leaves groups as they are). Rows are matched by username, so running
 // the same file twice changes nothing. Unless continueOnError is set, one bad
 // row rejects the whole file; either way the good rows land in one
 // transaction, never half-written.
@@ -135,7 +136,7 @@ func (s *Service) readImport(ctx context.Context, r io.Reader) (*ImportReport, [
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(h))
 		if !importColumns[h] {
-			return nil, nil, fmt.Errorf("line 1: unknown column %q (expected username, email, display_name, password or password_hash, roles)", h)
+			return nil, nil, fmt.Errorf("line 1: unknown column %q (expected username, email, display_name, password or password_hash, roles, groups)", h)
 		}
 		if _, dup := col[h]; dup {
 			return nil, nil, fmt.Errorf("line 1: column %q appears twice", h)
@@ -177,21 +178,17 @@ func (s *Service) readImport(ctx context.Context, r io.Reader) (*ImportReport, [
 			reject(line, field("username"), fmt.Sprintf("expected %d fields, got %d", len(header), len(rec)))
 			continue
 		}
-		var roles []string
-		if v := field("roles"); v != "" {
-			for _, r := range strings.Split(v, ";") {
-				if r = strings.TrimSpace(r); r != "" {
-					roles = append(roles, r)
-				}
-			}
-		}
 		u, err := s.build(NewUser{
 			Username: field("username"), Email: field("email"), DisplayName: field("display_name"),
-			Password: field("password"), PasswordHash: field("password_hash"), Roles: roles,
+			Password: field("password"), PasswordHash: field("password_hash"), Roles: list(field("roles")),
+			Groups: list(field("groups")),
 		}, false)
 		if err != nil {
 			reject(line, field("username"), err.Error())
 			continue
+		}
+		if _, ok := col["groups"]; !ok {
+			u.Groups = nil // no column: the store keeps each person's groups
 		}
 		if first, dup := seen[u.Username]; dup {
 			reject(line, u.Username, fmt.Sprintf("%s already appears on line %d", u.Username, first))
@@ -208,4 +205,15 @@ func (s *Service) readImport(ctx context.Context, r io.Reader) (*ImportReport, [
 		rows = append(rows, importRow{user: *u, password: field("password")})
 	}
 	return report, rows, nil
+}
+
+// list splits a ";"-separated cell, dropping empty entries.
+func list(cell string) []string {
+	var out []string
+	for _, v := range strings.Split(cell, ";") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -74,6 +74,7 @@ type NewUser struct {
 	Password           string // clear text, checked against the policy and hashed
 	PasswordHash       string // or an argon2id PHC string from another system
 	Roles              []string
+	Groups             []string
 	MustChangePassword bool
 }
 
@@ -108,6 +109,10 @@ func (s *Service) build(nu NewUser, hash bool) (*User, error) {
 			return nil, policyErr("unknown role %q (known: %s, %s)", r, RoleAdmin, RoleHelpdesk)
 		}
 	}
+	groups, err := NormalizeGroups(nu.Groups)
+	if err != nil {
+		return nil, err
+	}
 	name := strings.TrimSpace(nu.DisplayName)
 	if utf8.RuneCountInString(name) > 200 {
 		return nil, policyErr("the display name is longer than 200 characters")
@@ -115,7 +120,7 @@ func (s *Service) build(nu NewUser, hash bool) (*User, error) {
 	now := s.opt.Now().UTC()
 	u := &User{
 		ID: uuid.NewString(), Username: username, Email: email, DisplayName: name,
-		Roles: nu.Roles, MustChangePassword: nu.MustChangePassword, CreatedAt: now, UpdatedAt: now,
+		Roles: nu.Roles, Groups: groups, MustChangePassword: nu.MustChangePassword, CreatedAt: now, UpdatedAt: now,
 	}
 	switch {
 	case nu.Password != "" && nu.PasswordHash != "":
@@ -388,6 +393,40 @@ func (s *Service) SetRoles(ctx context.Context, id string, roles []string) error
 		return err
 	}
 	u.Roles = slices.Compact(slices.Sorted(slices.Values(roles)))
+	u.UpdatedAt = s.opt.Now().UTC()
+	return s.store.UpdateUser(ctx, u)
+}
+
+// NormalizeGroups lower-cases, checks and de-duplicates group names
+// (letters, digits, "-" and "_"; at most 64 characters).
+func NormalizeGroups(in []string) ([]string, error) {
+	out := []string{}
+	for _, g := range in {
+		g = strings.ToLower(strings.TrimSpace(g))
+		if g == "" {
+			continue
+		}
+		if len(g) > 64 || strings.TrimFunc(g, func(r rune) bool {
+			return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_'
+		}) != "" {
+			return nil, policyErr("the group name %q may use only letters, digits, - and _ (at most 64)", g)
+		}
+		out = append(out, g)
+	}
+	return slices.Compact(slices.Sorted(slices.Values(out))), nil
+}
+
+// SetGroups replaces a user's groups.
+func (s *Service) SetGroups(ctx context.Context, id string, groups []string) error {
+	groups, err := NormalizeGroups(groups)
+	if err != nil {
+		return err
+	}
+	u, err := s.store.GetUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	u.Groups = groups
 	u.UpdatedAt = s.opt.Now().UTC()
 	return s.store.UpdateUser(ctx, u)
 }

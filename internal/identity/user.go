@@ -24,6 +24,7 @@ type User struct {
 	DisplayName        string
 	PasswordHash       string // PHC string (argon2id), empty when no password is set
 	Roles              []string
+	Groups             []string // populations policies are chosen by, e.g. staff, students-k2
 	Disabled           bool
 	MustChangePassword bool
 	CreatedAt          time.Time

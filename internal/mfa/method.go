@@ -99,11 +99,11 @@ type Store interface {
 // Limits bound what one sign-in can cost the district and how fast codes
 // can be guessed. Each limit counts per hour-long window.
 type Limits struct {
-	SendsPerUser        int
-	SendsPerIP          int
-	SendsPerDestination int
-	SendsPerCountry     int
-	VerifiesPerUser     int
-	VerifiesPerIP       int
-	ResendCooldown      time.Duration
+	SendsPerUser        int           `json:"sends_per_user"`
+	SendsPerIP          int           `json:"sends_per_ip"`
+	SendsPerDestination int           `json:"sends_per_destination"`
+	SendsPerCountry     int           `json:"sends_per_country"`
+	VerifiesPerUser     int           `json:"verifies_per_user"`
+	VerifiesPerIP       int           `json:"verifies_per_ip"`
+	ResendCooldown      time.Duration `json:"resend_cooldown_ns"`
 }

@@ -19,43 +19,43 @@ import (
 type Policy struct {
 	// RequireMFA makes every application require MFA ("All district users
 	// will have this turned on"); an application can also require it alone.
-	RequireMFA bool
+	RequireMFA bool `json:"require_mfa"`
 	// AllowedFactors are the ways a person may prove who they are.
-	AllowedFactors []mfa.Factor
+	AllowedFactors []mfa.Factor `json:"allowed_methods"`
 	// RequiredMethods is how many methods registration asks for, in
 	// RegistrationOrder (further kinds come from what is allowed).
-	RequiredMethods   int
-	RegistrationOrder []mfa.Kind
+	RequiredMethods   int        `json:"required_methods"`
+	RegistrationOrder []mfa.Kind `json:"registration_order"`
 	// Grace lets people put registration off.
-	Grace Grace
+	Grace Grace `json:"grace"`
 	// RememberDeviceDays > 0 offers "Don't ask again for N days".
-	RememberDeviceDays int
-	Limits             mfa.Limits
-	AllowedCountries   []string // phone regions codes may be sent to
+	RememberDeviceDays int        `json:"remember_device_days"`
+	Limits             mfa.Limits `json:"limits"`
+	AllowedCountries   []string   `json:"allowed_countries"` // phone regions codes may be sent to
 	// BlockedEmailDomains may not be registered as a personal email: the
 	// district's own mailboxes are behind the sign-in they would protect.
-	BlockedEmailDomains []string
-	SSPR                SSPR
+	BlockedEmailDomains []string `json:"blocked_email_domains"`
+	SSPR                SSPR     `json:"sspr"`
 }
 
 // SSPR is the self-service password reset policy.
 type SSPR struct {
-	Enabled bool
+	Enabled bool `json:"enabled"`
 	// MethodsRequired proofs, each a different method on a different
 	// channel (1 or 2). Administrators and the Help Desk always need two.
-	MethodsRequired int
+	MethodsRequired int `json:"methods_required"`
 	// QuestionsToRegister and QuestionsToAnswer (≤ to register) size the
 	// security questions; they count only for password reset, never MFA.
-	QuestionsToRegister int
-	QuestionsToAnswer   int
+	QuestionsToRegister int `json:"questions_to_register"`
+	QuestionsToAnswer   int `json:"questions_to_answer"`
 }
 
 // Grace is how long registration may be skipped. Zero values mean "not at
 // all": no skipping unless Skips or Days or Deadline allow it.
 type Grace struct {
-	Skips    int       // how many times "Skip setup" may be used
-	Days     int       // days from the first prompt
-	Deadline time.Time // a fixed date after which registration is required
+	Skips    int       `json:"skips"`    // how many times "Skip setup" may be used
+	Days     int       `json:"days"`     // days from the first prompt
+	Deadline time.Time `json:"deadline"` // a fixed date after which registration is required
 }
 
 // SkipAllowance tells whether a person may skip registration now, and the
@@ -153,9 +153,3 @@ func (p Policy) Missing(methods []mfa.Method) []mfa.Kind {
 type Resolver interface {
 	For(ctx context.Context, u *identity.User) Policy
 }
-
-// Static gives everyone the same policy (the default policy from config).
-type Static Policy
-
-// For returns the policy.
-func (s Static) For(context.Context, *identity.User) Policy { return Policy(s) }

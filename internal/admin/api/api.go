@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -87,6 +88,11 @@ func (a *API) Mount(mux *http.ServeMux) {
 		return nil, a.Service.Unlock(ctx, act, id)
 	}))
 	route("GET /audit", a.listAudit)
+	route("GET /policies", a.listPolicies)
+	route("PUT /policies/{name}", a.savePolicy)
+	route("DELETE /policies/{name}", a.deletePolicy)
+	route("GET /users/{id}/policy", a.userPolicy)
+	route("PUT /users/{id}/groups", a.setGroups)
 }
 
 // authorized accepts a bearer access token granted the gatehouse:admin
@@ -137,6 +143,7 @@ func writeError(w http.ResponseWriter, status int, code, msg string, problems ..
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ve *clients.ValidationError
 	var pe *identity.PolicyError
+	var polErr *admin.PolicyError
 	switch {
 	case errors.Is(err, admin.ErrForbidden):
 		writeError(w, http.StatusForbidden, "forbidden", err.Error())
@@ -146,6 +153,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusUnprocessableEntity, "invalid", "The request was not valid.", ve.Problems...)
 	case errors.As(err, &pe):
 		writeError(w, http.StatusUnprocessableEntity, "invalid", pe.Msg)
+	case errors.As(err, &polErr):
+		writeError(w, http.StatusUnprocessableEntity, "invalid", "The policy was not valid.", polErr.Problems...)
 	case errors.Is(err, identity.ErrImportRejected):
 		writeError(w, http.StatusUnprocessableEntity, "import_rejected", err.Error())
 	default:
@@ -157,6 +166,9 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 func resource(r *http.Request) string {
 	if strings.Contains(r.URL.Path, "/clients") {
 		return "client"
+	}
+	if strings.Contains(r.URL.Path, "/policies") {
+		return "policy"
 	}
 	return "user"
 }
@@ -445,4 +457,65 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, act admin.Actor)
 		cw.Write([]string{e.Time.Format(time.RFC3339), e.Type, e.Outcome, e.ActorID, e.SubjectID, e.ClientID, e.IP, e.UserAgent, string(details)})
 	}
 	cw.Flush()
+}
+
+func (a *API) listPolicies(w http.ResponseWriter, r *http.Request, act admin.Actor) {
+	list, err := a.Service.ListPolicies(r.Context(), act)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": list})
+}
+
+// savePolicy creates or replaces a policy; the body is a policy record
+// (priority, groups, settings).
+func (a *API) savePolicy(w http.ResponseWriter, r *http.Request, act admin.Actor) {
+	var body struct {
+		Priority int           `json:"priority"`
+		Groups   []string      `json:"groups"`
+		Settings policy.Policy `json:"settings"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	rec, err := a.Service.SavePolicy(r.Context(), act, policy.Record{Name: r.PathValue("name"), Priority: body.Priority,
+		Groups: body.Groups, Policy: body.Settings})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rec)
+}
+
+func (a *API) deletePolicy(w http.ResponseWriter, r *http.Request, act admin.Actor) {
+	if err := a.Service.DeletePolicy(r.Context(), act, r.PathValue("name")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) userPolicy(w http.ResponseWriter, r *http.Request, act admin.Actor) {
+	p, name, err := a.Service.EffectivePolicy(r.Context(), act, r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"policy": name, "settings": p})
+}
+
+func (a *API) setGroups(w http.ResponseWriter, r *http.Request, act admin.Actor) {
+	var body struct {
+		Groups []string `json:"groups"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	u, err := a.Service.SetGroups(r.Context(), act, r.PathValue("id"), body.Groups)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/questions"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -34,6 +35,7 @@ var (
 	_ audit.Store      = (*DB)(nil)
 	_ oauth.GrantStore = (*DB)(nil)
 	_ mfa.Store        = (*DB)(nil)
+	_ policy.Store     = (*DB)(nil)
 	_ questions.Store  = (*DB)(nil)
 )
 

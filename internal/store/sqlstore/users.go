@@ -29,6 +29,7 @@ type userRow struct {
 	DisplayName        string     `gorm:"column:display_name"`
 	PasswordHash       string     `gorm:"column:password_hash"`
 	Roles              stringList `gorm:"column:roles"`
+	Groups             stringList `gorm:"column:groups"`
 	Disabled           bool       `gorm:"column:disabled"`
 	MustChangePassword bool       `gorm:"column:must_change_password"`
 	CreatedAt          time.Time  `gorm:"column:created_at;autoCreateTime:false"`
@@ -41,7 +42,7 @@ func toUserRow(u *identity.User) userRow {
 	return userRow{
 		ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified,
 		DisplayName: u.DisplayName, PasswordHash: u.PasswordHash, Roles: stringList(u.Roles),
-		Disabled: u.Disabled, MustChangePassword: u.MustChangePassword,
+		Groups: stringList(u.Groups), Disabled: u.Disabled, MustChangePassword: u.MustChangePassword,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
 	}
 }
@@ -50,7 +51,7 @@ func (r *userRow) user() identity.User {
 	return identity.User{
 		ID: r.ID, Username: r.Username, Email: r.Email, EmailVerified: r.EmailVerified,
 		DisplayName: r.DisplayName, PasswordHash: r.PasswordHash, Roles: []string(r.Roles),
-		Disabled: r.Disabled, MustChangePassword: r.MustChangePassword,
+		Groups: []string(r.Groups), Disabled: r.Disabled, MustChangePassword: r.MustChangePassword,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
@@ -153,6 +154,7 @@ func (d *DB) UpdateUser(ctx context.Context, u *identity.User) error {
 		"display_name":         u.DisplayName,
 		"password_hash":        u.PasswordHash,
 		"roles":                stringList(u.Roles),
+		"groups":               stringList(u.Groups),
 		"disabled":             u.Disabled,
 		"must_change_password": u.MustChangePassword,
 		"updated_at":           u.UpdatedAt,
@@ -234,6 +236,9 @@ func upsertChunkTx(tx *gorm.DB, users []identity.User) (created, updated int, er
 			"display_name": u.DisplayName,
 			"roles":        stringList(u.Roles),
 			"updated_at":   stamp(u.UpdatedAt),
+		}
+		if u.Groups != nil {
+			set["groups"] = stringList(u.Groups)
 		}
 		if u.PasswordHash != "" {
 			set["password_hash"] = u.PasswordHash

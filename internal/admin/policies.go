@@ -1,0 +1,115 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/policy"
+)
+
+// Effective resolves a person's policy and names the one that applied.
+type Effective interface {
+	Effective(u *identity.User) (policy.Policy, string)
+}
+
+// PolicyError is a refused policy, with every problem.
+type PolicyError struct{ Problems []string }
+
+func (e *PolicyError) Error() string { return strings.Join(e.Problems, "; ") }
+
+func (a Actor) canManagePolicy() bool { return a.is(identity.RoleAdmin) }
+
+// ListPolicies lists the default and the group policies.
+func (s *Service) ListPolicies(ctx context.Context, a Actor) ([]policy.Record, error) {
+	if !a.canManagePolicy() {
+		return nil, ErrForbidden
+	}
+	return s.Policies.ListPolicies(ctx)
+}
+
+// SavePolicy creates or replaces a policy; every replica applies it within
+// one refresh interval.
+func (s *Service) SavePolicy(ctx context.Context, a Actor, r policy.Record) (*policy.Record, error) {
+	if !a.canManagePolicy() {
+		return nil, ErrForbidden
+	}
+	problems := r.Policy.Validate()
+	groups, err := identity.NormalizeGroups(r.Groups)
+	if err != nil {
+		problems = append(problems, "groups: "+err.Error())
+	}
+	r.Name = strings.ToLower(strings.TrimSpace(r.Name))
+	switch {
+	case r.Name == "":
+		problems = append(problems, "name: required")
+	case r.Name == policy.DefaultName && len(groups) > 0:
+		problems = append(problems, "groups: the default policy applies to everyone and takes no groups")
+	case r.Name != policy.DefaultName && len(groups) == 0:
+		problems = append(problems, "groups: a policy other than the default needs at least one group")
+	}
+	if len(problems) > 0 {
+		return nil, &PolicyError{Problems: problems}
+	}
+	var before *policy.Record
+	if all, err := s.Policies.ListPolicies(ctx); err == nil {
+		for i := range all {
+			if all[i].Name == r.Name {
+				before = &all[i]
+			}
+		}
+	}
+	r.Groups, r.UpdatedBy = groups, a.ID
+	if err := s.Policies.SavePolicy(ctx, &r); err != nil {
+		return nil, err
+	}
+	s.record(ctx, a, "policy.saved", "", "", before, r)
+	return &r, nil
+}
+
+// DeletePolicy removes a group policy; the default cannot be removed.
+func (s *Service) DeletePolicy(ctx context.Context, a Actor, name string) error {
+	if !a.canManagePolicy() {
+		return ErrForbidden
+	}
+	if name == policy.DefaultName {
+		return &PolicyError{Problems: []string{"the default policy cannot be deleted"}}
+	}
+	if err := s.Policies.DeletePolicy(ctx, name, a.ID); err != nil {
+		return err
+	}
+	s.record(ctx, a, "policy.deleted", "", "", map[string]string{"name": name}, nil)
+	return nil
+}
+
+// EffectivePolicy is the policy a person signs in under.
+func (s *Service) EffectivePolicy(ctx context.Context, a Actor, ref string) (policy.Policy, string, error) {
+	u, err := s.GetUser(ctx, a, ref)
+	if err != nil {
+		return policy.Policy{}, "", err
+	}
+	if s.Resolver == nil {
+		return policy.Policy{}, "", errors.New("policies are not loaded")
+	}
+	p, name := s.Resolver.Effective(u)
+	return p, name, nil
+}
+
+// SetGroups replaces a person's groups, which choose their policy.
+func (s *Service) SetGroups(ctx context.Context, a Actor, ref string, groups []string) (*UserView, error) {
+	u, err := s.GetUser(ctx, a, ref)
+	if err != nil {
+		return nil, err
+	}
+	before := ViewUser(u)
+	if err := s.Users.SetGroups(ctx, u.ID, groups); err != nil {
+		return nil, err
+	}
+	if u, err = s.Users.Get(ctx, u.ID); err != nil {
+		return nil, err
+	}
+	after := ViewUser(u)
+	s.record(ctx, a, "user.groups_changed", u.ID, "", before, after)
+	return &after, nil
+}
