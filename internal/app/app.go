@@ -100,6 +100,9 @@ func (a *App) Background(ctx context.Context) {
 	go a.Keys.Run(ctx)
 	go a.Policy.Run(ctx)
 	go a.pruneGrants(ctx, time.Hour)
+	if r := a.Config.Audit.Retention.Duration; r > 0 {
+		go a.Audit.Prune(ctx, r, 24*time.Hour)
+	}
 }
 
 // Close releases the database.

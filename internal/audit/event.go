@@ -34,4 +34,5 @@ type Filter struct {
 type Store interface {
 	AppendEvent(ctx context.Context, e *Event) error
 	ListEvents(ctx context.Context, f Filter) ([]Event, error) // newest first
+	DeleteEventsBefore(ctx context.Context, t time.Time) (int64, error)
 }

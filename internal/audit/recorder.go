@@ -38,3 +38,22 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 func (r *Recorder) List(ctx context.Context, f Filter) ([]Event, error) {
 	return r.store.ListEvents(ctx, f)
 }
+
+// Prune deletes events older than retention, every interval, until ctx
+// ends; the district decides how long it keeps the record.
+func (r *Recorder) Prune(ctx context.Context, retention, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := r.store.DeleteEventsBefore(ctx, r.now().Add(-retention)); err != nil && ctx.Err() == nil {
+			r.logger.Error("pruning audit events", "err", err)
+		} else if n > 0 {
+			r.logger.Info("pruned audit events past retention", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

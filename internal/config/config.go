@@ -38,6 +38,7 @@ type Config struct {
 	MFA      MFA      `yaml:"mfa"`
 	SSPR     SSPR     `yaml:"sspr"`
 	Account  Account  `yaml:"account"`
+	Audit    Audit    `yaml:"audit"`
 	Metrics  Metrics  `yaml:"metrics"`
 }
 
@@ -252,6 +253,7 @@ func base() *Config {
 		MFA:     defaultMFA(),
 		SSPR:    defaultSSPR(),
 		Account: Account{Freshness: Duration{10 * time.Minute}},
+		Audit:   Audit{Retention: Duration{2 * 365 * 24 * time.Hour}},
 		Metrics: Metrics{Enabled: true},
 	}
 }

@@ -69,3 +69,9 @@ func (l Lockout) validate(p *problems) {
 		p.add("password.lockout.max", "must be at least password.lockout.duration")
 	}
 }
+
+// Audit is the audit log.
+type Audit struct {
+	// Retention is how long events are kept; 0 keeps them forever.
+	Retention Duration `yaml:"retention"`
+}

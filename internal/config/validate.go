@@ -108,6 +108,9 @@ func (c *Config) Validate() error {
 		p.add("password.history", "must be between 0 (off) and 24 (got %d)", h)
 	}
 	positive(&p, "account.freshness", c.Account.Freshness)
+	if c.Audit.Retention.Duration < 0 {
+		p.add("audit.retention", "must not be negative (0 keeps events forever)")
+	}
 	validateHelpURL(&p, "district.help_desk_url", c.District.HelpDeskURL)
 	validateHelpURL(&p, "district.troubleshooting_url", c.District.TroubleshootingURL)
 

@@ -66,3 +66,12 @@ func (d *DB) ListEvents(ctx context.Context, f audit.Filter) ([]audit.Event, err
 	}
 	return out, nil
 }
+
+// DeleteEventsBefore removes events strictly older than t.
+func (d *DB) DeleteEventsBefore(ctx context.Context, t time.Time) (int64, error) {
+	res := d.db.WithContext(ctx).Where(`"time" < ?`, dbTime(t)).Delete(&auditRow{})
+	if res.Error != nil {
+		return 0, wrap(res.Error, "prune audit events")
+	}
+	return res.RowsAffected, nil
+}
