@@ -1,19 +1,16 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/gatehouse/gatehouse/internal/app"
-	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/clients"
 )
 
@@ -32,6 +29,7 @@ type registrationFlags struct {
 	public, requireMFA, requireConsent bool
 	scopes, grantTypes                 []string
 	authMethod, jwksURI, jwksFile      string
+	jwks                               string // what --jwks-file holds, once read
 }
 
 func (f *registrationFlags) register(cmd *cobra.Command) {
@@ -51,9 +49,20 @@ func (f *registrationFlags) register(cmd *cobra.Command) {
 	cmd.MarkFlagsMutuallyExclusive("jwks-uri", "jwks-file")
 }
 
+// readFiles loads what the flags name on disk. It runs before apply, which
+// may run inside the service's edit and so cannot fail.
+func (f *registrationFlags) readFiles(cmd *cobra.Command) error {
+	if !cmd.Flags().Changed("jwks-file") {
+		return nil
+	}
+	b, err := os.ReadFile(f.jwksFile)
+	f.jwks = string(b)
+	return err
+}
+
 // apply copies the flags the user set onto r and returns their names; flags
 // left out keep r's value, which is what makes update partial.
-func (f *registrationFlags) apply(cmd *cobra.Command, r *clients.Registration) ([]string, error) {
+func (f *registrationFlags) apply(cmd *cobra.Command, r *clients.Registration) []string {
 	var changed []string
 	set := func(name string) bool {
 		if cmd.Flags().Changed(name) {
@@ -96,11 +105,7 @@ func (f *registrationFlags) apply(cmd *cobra.Command, r *clients.Registration) (
 		r.JWKSURI, r.JWKS, jwksSet = f.jwksURI, "", true
 	}
 	if set("jwks-file") {
-		b, err := os.ReadFile(f.jwksFile)
-		if err != nil {
-			return nil, err
-		}
-		r.JWKSURI, r.JWKS, jwksSet = "", string(b), true
+		r.JWKSURI, r.JWKS, jwksSet = "", f.jwks, true
 	}
 	// Moving away from private_key_jwt drops the keys it no longer uses.
 	if (publicSet || methodSet) && !jwksSet && r.TokenEndpointAuthMethod != clients.AuthPrivateKeyJWT {
@@ -115,30 +120,11 @@ func (f *registrationFlags) apply(cmd *cobra.Command, r *clients.Registration) (
 	if set("require-consent") {
 		r.RequireConsent = f.requireConsent
 	}
-	return changed, nil
+	return changed
 }
 
 func nonEmpty(v []string) []string {
 	return slices.DeleteFunc(slices.Clone(v), func(s string) bool { return strings.TrimSpace(s) == "" })
-}
-
-// summary is the audit view of a registration: settings, never secrets.
-func summary(cl *clients.Client) map[string]string {
-	d := map[string]string{
-		"name": cl.Name, "public": strconv.FormatBool(cl.Public), "auth_method": cl.TokenEndpointAuthMethod,
-		"redirect_uris": strings.Join(cl.RedirectURIs, " "), "grant_types": strings.Join(cl.GrantTypes, " "),
-		"scopes": strings.Join(cl.Scopes, " "), "require_consent": strconv.FormatBool(cl.RequireConsent),
-	}
-	if len(cl.PostLogoutRedirectURIs) > 0 {
-		d["post_logout_redirect_uris"] = strings.Join(cl.PostLogoutRedirectURIs, " ")
-	}
-	if cl.RequiredACR != "" {
-		d["required_acr"] = cl.RequiredACR
-	}
-	if cl.JWKSURI != "" {
-		d["jwks_uri"] = cl.JWKSURI
-	}
-	return d
 }
 
 func (c *cli) clientsCreateCmd() *cobra.Command {
@@ -149,17 +135,17 @@ func (c *cli) clientsCreateCmd() *cobra.Command {
 		Example: `  gatehouse clients create --name "Library portal" --redirect-uri https://library.district.example/callback
   gatehouse clients create --name "Demo app" --public --redirect-uri http://localhost:9090/callback`,
 		Args: cobra.NoArgs,
-		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
-			var r clients.Registration
-			if _, err := f.apply(cmd, &r); err != nil {
+		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
+			if err := f.readFiles(cmd); err != nil {
 				return err
 			}
-			cl, secret, err := a.Clients.Create(cmd.Context(), r)
+			var r clients.Registration
+			f.apply(cmd, &r)
+			v, secret, err := s.CreateClient(cmd.Context(), admin.CLI, r)
 			if err != nil {
 				return err
 			}
-			record(cmd.Context(), a, audit.Event{Type: "client.created", ClientID: cl.ID, Details: summary(cl)})
-			return c.printClient(cmd.OutOrStdout(), cl, secret)
+			return c.printClient(cmd.OutOrStdout(), v, secret)
 		}),
 	}
 	f.register(cmd)
@@ -175,30 +161,20 @@ func (c *cli) clientsUpdateCmd() *cobra.Command {
 		Long: "Change a client's settings. Only the flags given change; a repeatable flag\n" +
 			"replaces the whole list, and an empty value (--redirect-uri=) clears it.",
 		Args: cobra.ExactArgs(1),
-		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
-			cl, err := a.Clients.Get(cmd.Context(), args[0])
-			if err != nil {
-				return notFound("client", args[0], err)
-			}
-			r := cl.Registration()
-			changed, err := f.apply(cmd, &r)
-			if err != nil {
-				return err
-			}
-			if len(changed) == 0 {
+		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
+			// Which flags were given does not depend on the registration, so
+			// a blank one tells before anything is written.
+			if len(f.apply(cmd, &clients.Registration{})) == 0 {
 				return fmt.Errorf("nothing to change; see gatehouse clients update --help")
 			}
-			cl, secret, err := a.Clients.Update(cmd.Context(), args[0], r)
+			if err := f.readFiles(cmd); err != nil {
+				return err
+			}
+			v, secret, err := s.UpdateClient(cmd.Context(), admin.CLI, args[0], func(r *clients.Registration) { f.apply(cmd, r) })
 			if err != nil {
 				return notFound("client", args[0], err)
 			}
-			d := summary(cl)
-			d["changed"] = strings.Join(changed, " ")
-			if secret != "" {
-				d["secret_issued"] = "true"
-			}
-			record(cmd.Context(), a, audit.Event{Type: "client.updated", ClientID: cl.ID, Details: d})
-			return c.printClient(cmd.OutOrStdout(), cl, secret)
+			return c.printClient(cmd.OutOrStdout(), v, secret)
 		}),
 	}
 	f.register(cmd)
@@ -210,21 +186,21 @@ func (c *cli) clientsListCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List registered clients",
 		Args:  cobra.NoArgs,
-		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
-			list, err := a.Clients.List(cmd.Context())
+		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
+			list, err := s.ListClients(cmd.Context(), admin.CLI)
 			if err != nil {
 				return err
 			}
 			if c.json() {
 				out := make([]clientJSON, len(list))
-				for i := range list {
-					out[i] = toClientJSON(&list[i], "")
+				for i, v := range list {
+					out[i] = toClientJSON(v, "")
 				}
 				return printJSON(cmd.OutOrStdout(), out)
 			}
 			rows := make([][]string, len(list))
-			for i, cl := range list {
-				rows[i] = []string{cl.ID, cl.Name, clientType(&cl), cl.TokenEndpointAuthMethod, status(cl.Disabled)}
+			for i, v := range list {
+				rows[i] = []string{v.ID, v.Name, clientType(v.Public), v.TokenEndpointAuthMethod, status(v.Disabled)}
 			}
 			return table(cmd.OutOrStdout(), "CLIENT ID\tNAME\tTYPE\tAUTH METHOD\tSTATUS", rows)
 		}),
@@ -236,12 +212,12 @@ func (c *cli) clientsGetCmd() *cobra.Command {
 		Use:   "get CLIENT_ID",
 		Short: "Show one client",
 		Args:  cobra.ExactArgs(1),
-		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
-			cl, err := a.Clients.Get(cmd.Context(), args[0])
+		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
+			v, err := s.GetClient(cmd.Context(), admin.CLI, args[0])
 			if err != nil {
 				return notFound("client", args[0], err)
 			}
-			return c.printClient(cmd.OutOrStdout(), cl, "")
+			return c.printClient(cmd.OutOrStdout(), v, "")
 		}),
 	}
 }
@@ -251,12 +227,11 @@ func (c *cli) clientsRotateSecretCmd() *cobra.Command {
 		Use:   "rotate-secret CLIENT_ID",
 		Short: "Issue a new client secret; the old one stops working at once",
 		Args:  cobra.ExactArgs(1),
-		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
-			secret, err := a.Clients.RotateSecret(cmd.Context(), args[0])
+		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
+			secret, err := s.RotateClientSecret(cmd.Context(), admin.CLI, args[0])
 			if err != nil {
 				return notFound("client", args[0], err)
 			}
-			record(cmd.Context(), a, audit.Event{Type: "client.secret_rotated", ClientID: args[0]})
 			if c.json() {
 				return printJSON(cmd.OutOrStdout(), map[string]string{"client_id": args[0], "client_secret": secret})
 			}
@@ -273,19 +248,19 @@ func (c *cli) clientsDeleteCmd() *cobra.Command {
 		Use:   "delete CLIENT_ID",
 		Short: "Delete a client",
 		Args:  cobra.ExactArgs(1),
-		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
-			cl, err := a.Clients.Get(cmd.Context(), args[0])
+		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
+			// Read first for the name the confirmation shows.
+			v, err := s.GetClient(cmd.Context(), admin.CLI, args[0])
 			if err != nil {
 				return notFound("client", args[0], err)
 			}
-			if err := a.Clients.Delete(cmd.Context(), cl.ID); err != nil {
+			if err := s.DeleteClient(cmd.Context(), admin.CLI, v.ID); err != nil {
 				return notFound("client", args[0], err)
 			}
-			record(cmd.Context(), a, audit.Event{Type: "client.deleted", ClientID: cl.ID, Details: map[string]string{"name": cl.Name}})
 			if c.json() {
-				return printJSON(cmd.OutOrStdout(), map[string]any{"client_id": cl.ID, "deleted": true})
+				return printJSON(cmd.OutOrStdout(), map[string]any{"client_id": v.ID, "deleted": true})
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deleted client %s (%s)\n", cl.ID, cl.Name)
+			fmt.Fprintf(cmd.OutOrStdout(), "deleted client %s (%s)\n", v.ID, v.Name)
 			return nil
 		}),
 	}
@@ -296,12 +271,10 @@ func (c *cli) clientsSetDisabledCmd(verb string, disabled bool) *cobra.Command {
 		Use:   verb + " CLIENT_ID",
 		Short: strings.ToUpper(verb[:1]) + verb[1:] + " a client",
 		Args:  cobra.ExactArgs(1),
-		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
-			if err := a.Clients.SetDisabled(cmd.Context(), args[0], disabled); err != nil {
+		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
+			if err := s.SetClientDisabled(cmd.Context(), admin.CLI, args[0], disabled); err != nil {
 				return notFound("client", args[0], err)
 			}
-			record(cmd.Context(), a, audit.Event{Type: "client.updated", ClientID: args[0],
-				Details: map[string]string{"changed": "disabled", "disabled": strconv.FormatBool(disabled)}})
 			if c.json() {
 				return printJSON(cmd.OutOrStdout(), map[string]any{"client_id": args[0], "disabled": disabled})
 			}
@@ -311,42 +284,18 @@ func (c *cli) clientsSetDisabledCmd(verb string, disabled bool) *cobra.Command {
 	}
 }
 
-// clientJSON is the machine-readable client; it never carries the secret hash.
+// clientJSON is the machine-readable client: the admin service's view, as
+// the admin API shows it, plus a new secret when there is one.
 type clientJSON struct {
-	ClientID                string          `json:"client_id"`
-	ClientSecret            string          `json:"client_secret,omitempty"`
-	Name                    string          `json:"name"`
-	Description             string          `json:"description,omitempty"`
-	Public                  bool            `json:"public"`
-	RedirectURIs            []string        `json:"redirect_uris"`
-	PostLogoutRedirectURIs  []string        `json:"post_logout_redirect_uris"`
-	GrantTypes              []string        `json:"grant_types"`
-	ResponseTypes           []string        `json:"response_types"`
-	Scopes                  []string        `json:"scopes"`
-	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
-	JWKSURI                 string          `json:"jwks_uri,omitempty"`
-	JWKS                    json.RawMessage `json:"jwks,omitempty"`
-	RequirePKCE             bool            `json:"require_pkce"`
-	RequireConsent          bool            `json:"require_consent"`
-	RequiredACR             string          `json:"required_acr,omitempty"`
-	Disabled                bool            `json:"disabled"`
-	CreatedAt               time.Time       `json:"created_at"`
-	UpdatedAt               time.Time       `json:"updated_at"`
+	admin.ClientView
+	ClientSecret string `json:"client_secret,omitempty"`
 }
 
-func toClientJSON(cl *clients.Client, secret string) clientJSON {
-	j := clientJSON{
-		ClientID: cl.ID, ClientSecret: secret, Name: cl.Name, Description: cl.Description, Public: cl.Public,
-		RedirectURIs: orEmpty(cl.RedirectURIs), PostLogoutRedirectURIs: orEmpty(cl.PostLogoutRedirectURIs),
-		GrantTypes: orEmpty(cl.GrantTypes), ResponseTypes: orEmpty(cl.ResponseTypes), Scopes: orEmpty(cl.Scopes),
-		TokenEndpointAuthMethod: cl.TokenEndpointAuthMethod, JWKSURI: cl.JWKSURI,
-		RequirePKCE: cl.RequirePKCE, RequireConsent: cl.RequireConsent, RequiredACR: cl.RequiredACR,
-		Disabled: cl.Disabled, CreatedAt: cl.CreatedAt.UTC(), UpdatedAt: cl.UpdatedAt.UTC(),
-	}
-	if cl.JWKS != "" {
-		j.JWKS = json.RawMessage(cl.JWKS)
-	}
-	return j
+func toClientJSON(v admin.ClientView, secret string) clientJSON {
+	v.RedirectURIs, v.PostLogoutRedirectURIs = orEmpty(v.RedirectURIs), orEmpty(v.PostLogoutRedirectURIs)
+	v.GrantTypes, v.Scopes = orEmpty(v.GrantTypes), orEmpty(v.Scopes)
+	v.CreatedAt, v.UpdatedAt = v.CreatedAt.UTC(), v.UpdatedAt.UTC()
+	return clientJSON{ClientView: v, ClientSecret: secret}
 }
 
 // orEmpty makes absent lists print as [] rather than null.
@@ -357,38 +306,38 @@ func orEmpty(v []string) []string {
 	return v
 }
 
-func (c *cli) printClient(w io.Writer, cl *clients.Client, secret string) error {
+func (c *cli) printClient(w io.Writer, v *admin.ClientView, secret string) error {
 	if c.json() {
-		return printJSON(w, toClientJSON(cl, secret))
+		return printJSON(w, toClientJSON(*v, secret))
 	}
 	jwks := "-"
 	switch {
-	case cl.JWKSURI != "":
-		jwks = cl.JWKSURI
-	case cl.JWKS != "":
-		jwks = "inline"
+	case v.JWKSURI != "":
+		jwks = v.JWKSURI
+	case v.TokenEndpointAuthMethod == clients.AuthPrivateKeyJWT:
+		jwks = "inline" // private_key_jwt always has keys: a URL or, failing that, inline
 	}
-	acr := cl.RequiredACR
+	acr := v.RequiredACR
 	if acr == "" {
 		acr = "any"
 	}
 	kv := []string{
-		"client_id", cl.ID,
-		"name", cl.Name,
-		"description", orDash(cl.Description),
-		"type", clientType(cl),
-		"status", status(cl.Disabled),
-		"auth_method", cl.TokenEndpointAuthMethod,
-		"redirect_uris", orDash(strings.Join(cl.RedirectURIs, " ")),
-		"post_logout_redirect_uris", orDash(strings.Join(cl.PostLogoutRedirectURIs, " ")),
-		"grant_types", strings.Join(cl.GrantTypes, " "),
-		"scopes", strings.Join(cl.Scopes, " "),
+		"client_id", v.ID,
+		"name", v.Name,
+		"description", orDash(v.Description),
+		"type", clientType(v.Public),
+		"status", status(v.Disabled),
+		"auth_method", v.TokenEndpointAuthMethod,
+		"redirect_uris", orDash(strings.Join(v.RedirectURIs, " ")),
+		"post_logout_redirect_uris", orDash(strings.Join(v.PostLogoutRedirectURIs, " ")),
+		"grant_types", strings.Join(v.GrantTypes, " "),
+		"scopes", strings.Join(v.Scopes, " "),
 		"jwks", jwks,
-		"require_pkce", strconv.FormatBool(cl.RequirePKCE),
-		"require_consent", strconv.FormatBool(cl.RequireConsent),
+		"require_pkce", strconv.FormatBool(v.Public), // PKCE is required of public clients, and only of them
+		"require_consent", strconv.FormatBool(v.RequireConsent),
 		"required_acr", acr,
-		"created", formatTime(cl.CreatedAt),
-		"updated", formatTime(cl.UpdatedAt),
+		"created", formatTime(v.CreatedAt),
+		"updated", formatTime(v.UpdatedAt),
 	}
 	if secret != "" {
 		kv = append(kv, "client_secret", secret)
@@ -402,8 +351,8 @@ func (c *cli) printClient(w io.Writer, cl *clients.Client, secret string) error 
 	return nil
 }
 
-func clientType(cl *clients.Client) string {
-	if cl.Public {
+func clientType(public bool) string {
+	if public {
 		return "public"
 	}
 	return "confidential"

@@ -16,11 +16,16 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/lockout"
+	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/redisstore"
 )
 
 func main() {
@@ -105,6 +110,45 @@ func (c *cli) withApp(fn func(cmd *cobra.Command, args []string, a *app.App) err
 	}
 }
 
+// withAdmin wraps a command body that manages clients or users: it goes
+// through the same admin service as the API and the console, which checks
+// roles and writes the audit trail.
+func (c *cli) withAdmin(fn func(cmd *cobra.Command, args []string, s *admin.Service) error) func(*cobra.Command, []string) error {
+	return c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
+		s, closeRedis, err := adminService(a)
+		if err != nil {
+			return err
+		}
+		defer closeRedis()
+		return fn(cmd, args, s)
+	})
+}
+
+// adminService returns the admin service, able to end browser sessions and
+// clear lockouts when the server shares an external Redis. The embedded
+// store lives inside the running server, out of this process's reach, so
+// there Sessions and Locks stay nil. The client connects lazily: commands
+// that never touch Redis never dial it.
+func adminService(a *app.App) (*admin.Service, func(), error) {
+	cfg := a.Config
+	if cfg.Redis.Embedded() {
+		return a.Admin, func() {}, nil
+	}
+	rdb, closeRedis, err := a.ConnectRedis()
+	if err != nil {
+		return nil, nil, err
+	}
+	kv := redisstore.New(rdb, cfg.Redis.KeyPrefix)
+	s := *a.Admin
+	s.Sessions = session.Revoker{KV: kv, Lifetime: cfg.Session.Lifetime.Duration}
+	s.Locks = lockout.New(kv, lockout.Options{
+		SignInThreshold: cfg.Password.Lockout.Threshold, SignInLock: cfg.Password.Lockout.Duration.Duration,
+		SignInMaxLock: cfg.Password.Lockout.Max.Duration, SSPRProofFailures: cfg.SSPR.ProofFailures,
+		SSPREmails: cfg.SSPR.EmailsPer10m, SSPRLock: cfg.SSPR.LockFor.Duration,
+	})
+	return &s, closeRedis, nil
+}
+
 func (c *cli) json() bool { return c.output == "json" }
 
 // record writes an audit event for a change made from the command line.
@@ -116,8 +160,14 @@ func record(ctx context.Context, a *app.App, e audit.Event) {
 // describe turns service errors into the sentence an operator needs.
 func describe(err error) string {
 	var ve *clients.ValidationError
-	if errors.As(err, &ve) && len(ve.Problems) > 1 {
+	var pe *identity.PolicyError
+	switch {
+	case errors.As(err, &ve) && len(ve.Problems) > 1:
 		return "the client registration has problems:\n  " + strings.Join(ve.Problems, "\n  ")
+	case errors.As(err, &pe):
+		return pe.Msg
+	case errors.Is(err, admin.ErrForbidden):
+		return admin.ErrForbidden.Error()
 	}
 	return err.Error()
 }

@@ -13,11 +13,16 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/lockout"
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/redisstore"
 )
 
 // gatehouse runs the CLI in-process against a fresh SQLite data directory.
@@ -131,14 +136,32 @@ func TestClients(t *testing.T) {
 		t.Errorf("an http redirect URI was accepted: %v", err)
 	}
 
+	var rotated map[string]string
+	g.json(&rotated, "clients", "rotate-secret", id)
+	if rotated["client_secret"] == "" || rotated["client_secret"] == created["client_secret"] {
+		t.Errorf("rotate-secret: %v", rotated)
+	}
+	g.ok("clients", "disable", id)
+	g.ok("clients", "enable", id)
+	if out := g.ok("clients", "delete", id); !strings.Contains(out, "deleted client "+id+" (Library portal)") {
+		t.Errorf("clients delete:\n%s", out)
+	}
+
 	var types []string
 	for _, e := range g.events() {
 		types = append(types, e.Type)
 		if e.ActorID != "cli" || e.ClientID == "" {
 			t.Errorf("event %s: actor %q, client %q", e.Type, e.ActorID, e.ClientID)
 		}
+		for k, v := range e.Details {
+			if strings.Contains(v, rotated["client_secret"]) || strings.Contains(v, created["client_secret"].(string)) {
+				t.Errorf("event %s records a secret in %s", e.Type, k)
+			}
+		}
 	}
-	if want := []string{"client.created", "client.updated", "client.created"}; !slices.Equal(types, want) {
+	want := []string{"client.created", "client.updated", "client.created", "client.secret_rotated",
+		"client.disabled", "client.enabled", "client.deleted"}
+	if !slices.Equal(types, want) {
 		t.Errorf("audit events %v, want %v", types, want)
 	}
 }
@@ -171,6 +194,42 @@ func TestUsers(t *testing.T) {
 		t.Errorf("users get nobody: %v", err)
 	}
 
+	if _, err := g.run("a new staple battery\n", "users", "set-password", "asmith", "--password-stdin", "--must-change-password"); err != nil {
+		t.Fatal(err)
+	}
+	g.json(&u, "users", "get", "asmith")
+	if u["must_change_password"] != true {
+		t.Errorf("after set-password --must-change-password: %v", u)
+	}
+
+	out = g.ok("users", "reset-password", "asmith")
+	temp, ok := strings.CutPrefix(strings.SplitN(out, "\n", 2)[0], "Temporary password for asmith@district.example: ")
+	if !ok || len(temp) < 12 {
+		t.Errorf("users reset-password:\n%s", out)
+	}
+
+	g.json(&u, "users", "set-roles", "asmith", "--role", "helpdesk", "--role", "admin")
+	if roles := u["roles"].([]any); len(roles) != 2 || roles[0] != "admin" || roles[1] != "helpdesk" {
+		t.Errorf("set-roles admin, helpdesk: %v", u)
+	}
+	if out := g.ok("users", "set-roles", "asmith"); out != "roles of asmith@district.example: none\n" {
+		t.Errorf("set-roles without --role: %q", out)
+	}
+	if _, err := g.run("", "users", "set-roles", "asmith", "--role", "janitor"); err == nil || !strings.Contains(err.Error(), `unknown role "janitor"`) {
+		t.Errorf("an unknown role was accepted: %v", err)
+	}
+
+	// The embedded store lives inside the running server: the CLI says
+	// where to go instead of pretending.
+	_, err := g.run("", "users", "unlock", "asmith")
+	if err == nil || !strings.Contains(err.Error(), "embedded store") || !strings.Contains(err.Error(), "admin API") {
+		t.Errorf("unlock on the embedded store: %v", err)
+	}
+	_, err = g.run("", "users", "revoke-sessions", "asmith")
+	if err == nil || !strings.Contains(err.Error(), "revoked the app sign-ins") || !strings.Contains(err.Error(), "admin API") {
+		t.Errorf("revoke-sessions on the embedded store: %v", err)
+	}
+
 	var types []string
 	for _, e := range g.events() {
 		types = append(types, e.Type)
@@ -178,13 +237,64 @@ func TestUsers(t *testing.T) {
 			t.Errorf("event %s: actor %q, subject %q", e.Type, e.ActorID, e.SubjectID)
 		}
 		for k, v := range e.Details {
-			if strings.Contains(v, "correct horse") {
-				t.Errorf("event %s records the password in %s", e.Type, k)
+			if strings.Contains(v, "correct horse") || strings.Contains(v, "staple") || strings.Contains(v, temp) {
+				t.Errorf("event %s records a password in %s", e.Type, k)
 			}
 		}
 	}
-	if want := []string{"user.created", "user.created", "user.disabled"}; !slices.Equal(types, want) {
+	want := []string{"user.created", "user.created", "user.disabled", "user.password_set", "user.password_reset",
+		"user.roles_changed", "user.roles_changed", "user.sessions_revoked"}
+	if !slices.Equal(types, want) {
 		t.Errorf("audit events %v, want %v", types, want)
+	}
+}
+
+// TestUsersSharedRedis: with an external Redis the CLI ends browser
+// sessions and clears lockouts itself.
+func TestUsersSharedRedis(t *testing.T) {
+	g := newGatehouse(t)
+	emb, err := redisstore.StartEmbedded() // stands in for the production Redis
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Close()
+	f, err := os.OpenFile(g.config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("redis: {url: " + emb.URL() + ", key_prefix: \"gh:\"}\n")
+	f.Close()
+
+	g.ok("users", "create", "--username", "jdoe")
+	var u map[string]any
+	g.json(&u, "users", "get", "jdoe")
+	id := u["id"].(string)
+
+	rdb, err := redisstore.Connect(redisstore.Options{URL: emb.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	ctx := context.Background()
+	kv := redisstore.New(rdb, "gh:")
+	if err := kv.Put(ctx, session.Key("tok"), []byte("{}"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.AddToSet(ctx, session.IndexKey(id), session.Key("tok"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	locks := lockout.New(kv, lockout.Options{SignInThreshold: 1})
+	if until, err := locks.SignInFailed(ctx, "jdoe@district.example"); err != nil || until.IsZero() {
+		t.Fatalf("locking jdoe: %v, %v", until, err)
+	}
+
+	g.ok("users", "revoke-sessions", "jdoe")
+	if _, err := kv.Get(ctx, session.Key("tok")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the session survived revoke-sessions: %v", err)
+	}
+	g.ok("users", "unlock", "jdoe")
+	if until, err := locks.SignInLocked(ctx, "jdoe@district.example"); err != nil || !until.IsZero() {
+		t.Errorf("still locked after unlock: %v, %v", until, err)
 	}
 }
 
@@ -197,6 +307,25 @@ func TestUsersImport(t *testing.T) {
 		"carol,Carol Cole,correct horse battery\n"
 	if err := os.WriteFile(csv, []byte(rows), 0o600); err != nil {
 		t.Fatal(err)
+	}
+
+	out := g.ok("users", "import", "--dry-run", csv)
+	for _, want := range []string{"line 2: create alice@district.example\n", "line 3: reject bad name!: ",
+		"line 4: create carol@district.example\n", "would create 2, update 0, reject 1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("import --dry-run lacks %q:\n%s", want, out)
+		}
+	}
+	var preview struct {
+		DryRun bool `json:"dry_run"`
+		Rows   []struct{ Outcome string }
+	}
+	g.json(&preview, "users", "import", "--dry-run", csv)
+	if !preview.DryRun || len(preview.Rows) != 3 || preview.Rows[1].Outcome != "reject" {
+		t.Errorf("import --dry-run --output json: %+v", preview)
+	}
+	if list := g.ok("users", "list"); strings.Contains(list, "alice") || strings.Count(list, "\n") != 1 {
+		t.Fatalf("a dry run wrote users:\n%s", list)
 	}
 
 	out, err := g.run("", "users", "import", csv)
@@ -216,8 +345,13 @@ func TestUsersImport(t *testing.T) {
 	if len(users) != 2 || users[0]["username"] != "alice@district.example" || users[1]["username"] != "carol@district.example" {
 		t.Errorf("users after import: %v", users)
 	}
-	if ev := g.events(); len(ev) != 1 || ev[0].Type != "user.imported" || ev[0].Details["created"] != "2" {
+	if ev := g.events(); len(ev) != 1 || ev[0].Type != "user.imported" || !strings.Contains(ev[0].Details["after"], `"created":2`) {
 		t.Errorf("audit events %+v, want one user.imported", ev)
+	}
+
+	out = g.ok("users", "import", "--dry-run", csv)
+	if !strings.Contains(out, "line 2: update alice@district.example\n") || !strings.Contains(out, "would create 0, update 2, reject 1") {
+		t.Errorf("import --dry-run of an imported file:\n%s", out)
 	}
 }
 

@@ -12,16 +12,16 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gatehouse/gatehouse/internal/app"
-	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/admin/api"
 	"github.com/gatehouse/gatehouse/internal/identity"
 )
 
 func (c *cli) usersCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "users", Short: "Manage the people who sign in"}
-	cmd.AddCommand(c.usersCreateCmd(), c.usersListCmd(), c.usersGetCmd(), c.usersSetPasswordCmd(),
-		c.usersSetDisabledCmd("disable", true), c.usersSetDisabledCmd("enable", false),
-		c.usersDeleteCmd(), c.usersImportCmd(), c.usersResetMethodsCmd())
+	cmd.AddCommand(c.usersCreateCmd(), c.usersListCmd(), c.usersGetCmd(), c.usersSetPasswordCmd(), c.usersResetPasswordCmd(),
+		c.usersSetRolesCmd(), c.usersSetDisabledCmd("disable", true), c.usersSetDisabledCmd("enable", false),
+		c.usersDeleteCmd(), c.usersImportCmd(), c.usersResetMethodsCmd(), c.usersRevokeSessionsCmd(), c.usersUnlockCmd())
 	return cmd
 }
 
@@ -67,27 +67,28 @@ func (c *cli) usersCreateCmd() *cobra.Command {
 		Use:   "create",
 		Short: "Create a user; without a password flag a one-time password is generated",
 		Args:  cobra.NoArgs,
-		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
+		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
 			pw, err := pwf.read(cmd)
 			if err != nil {
 				return err
 			}
 			generated := pw == ""
 			if generated {
-				// An invalid username gets no policy check here; Create reports it.
-				name, _ := identity.NormalizeUsername(nu.Username, a.Users.Domain())
-				pw = a.Users.GeneratePassword(name)
+				// An invalid username gets no policy check here; CreateUser reports it.
+				name, _ := identity.NormalizeUsername(nu.Username, s.Users.Domain())
+				pw = s.Users.GeneratePassword(name)
 				nu.MustChangePassword = true
 			}
 			nu.Password = pw
-			u, err := a.Users.Create(cmd.Context(), nu)
+			v, err := s.CreateUser(cmd.Context(), admin.CLI, nu)
 			if err != nil {
 				return err
 			}
-			record(cmd.Context(), a, audit.Event{Type: "user.created", SubjectID: u.ID, Details: map[string]string{
-				"username": u.Username, "email": u.Email, "display_name": u.DisplayName, "roles": strings.Join(u.Roles, " "),
-				"must_change_password": strconv.FormatBool(u.MustChangePassword), "password_generated": strconv.FormatBool(generated),
-			}})
+			// The view leaves out what the full record shows (email verified, password set).
+			u, err := s.GetUser(cmd.Context(), admin.CLI, v.ID)
+			if err != nil {
+				return err
+			}
 			if c.json() {
 				j := toUserJSON(u)
 				if generated {
@@ -121,21 +122,18 @@ func (c *cli) usersListCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List users",
 		Args:  cobra.NoArgs,
-		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
-			users, err := a.Users.List(cmd.Context(), q)
+		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
+			users, err := s.SearchUsers(cmd.Context(), admin.CLI, q)
 			if err != nil {
 				return err
 			}
 			if c.json() {
-				out := make([]userJSON, len(users))
-				for i := range users {
-					out[i] = toUserJSON(&users[i])
-				}
-				return printJSON(cmd.OutOrStdout(), out)
+				return printJSON(cmd.OutOrStdout(), users)
 			}
 			rows := make([][]string, len(users))
 			for i, u := range users {
-				rows[i] = []string{u.ID, u.Username, orDash(u.DisplayName), orDash(u.Email), orDash(strings.Join(u.Roles, ",")), userStatus(&u)}
+				rows[i] = []string{u.ID, u.Username, orDash(u.DisplayName), orDash(u.Email), orDash(strings.Join(u.Roles, ",")),
+					userStatus(u.Disabled, u.MustChangePassword)}
 			}
 			return table(cmd.OutOrStdout(), "ID\tUSERNAME\tNAME\tEMAIL\tROLES\tSTATUS", rows)
 		}),
@@ -146,8 +144,8 @@ func (c *cli) usersListCmd() *cobra.Command {
 }
 
 // findUser resolves a user ID or username.
-func findUser(cmd *cobra.Command, a *app.App, ref string) (*identity.User, error) {
-	u, err := a.Users.Find(cmd.Context(), ref)
+func findUser(cmd *cobra.Command, s *admin.Service, ref string) (*identity.User, error) {
+	u, err := s.GetUser(cmd.Context(), admin.CLI, ref)
 	return u, notFound("user", ref, err)
 }
 
@@ -156,8 +154,8 @@ func (c *cli) usersGetCmd() *cobra.Command {
 		Use:   "get USER",
 		Short: "Show a user, by ID or username",
 		Args:  cobra.ExactArgs(1),
-		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
-			u, err := findUser(cmd, a, args[0])
+		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
+			u, err := findUser(cmd, s, args[0])
 			if err != nil {
 				return err
 			}
@@ -177,9 +175,11 @@ func (c *cli) usersSetPasswordCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "set-password USER",
 		Short: "Set a user's password; without a password flag a one-time password is generated",
-		Args:  cobra.ExactArgs(1),
-		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
-			u, err := findUser(cmd, a, args[0])
+		Long: "Set a user's password. Every session and app sign-in of theirs ends. Without\n" +
+			"a password flag this is reset-password: a one-time password is generated.",
+		Args: cobra.ExactArgs(1),
+		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
+			u, err := findUser(cmd, s, args[0])
 			if err != nil {
 				return err
 			}
@@ -189,15 +189,13 @@ func (c *cli) usersSetPasswordCmd() *cobra.Command {
 			}
 			generated := pw == ""
 			if generated {
-				pw = a.Users.GeneratePassword(u.Username)
+				if pw, err = s.ResetPassword(cmd.Context(), admin.CLI, u.ID); err != nil {
+					return notFound("user", args[0], err)
+				}
 				mustChange = true
-			}
-			if err := a.Users.SetPassword(cmd.Context(), u.ID, pw, mustChange); err != nil {
+			} else if err := s.SetPassword(cmd.Context(), admin.CLI, u.ID, pw, mustChange); err != nil {
 				return notFound("user", args[0], err)
 			}
-			record(cmd.Context(), a, audit.Event{Type: "user.password_set", SubjectID: u.ID, Details: map[string]string{
-				"username": u.Username, "must_change_password": strconv.FormatBool(mustChange), "password_generated": strconv.FormatBool(generated),
-			}})
 			if c.json() {
 				out := map[string]any{"id": u.ID, "username": u.Username, "must_change_password": mustChange}
 				if generated {
@@ -217,25 +215,75 @@ func (c *cli) usersSetPasswordCmd() *cobra.Command {
 	return cmd
 }
 
+func (c *cli) usersResetPasswordCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "reset-password USER",
+		Short: "Give a user a temporary password, to be changed at their next sign-in",
+		Long: "Give a user a temporary password, shown only once, which they must change at\n" +
+			"their next sign-in. Every session and app sign-in of theirs ends, and a\n" +
+			"sign-in lockout is cleared when the server uses an external Redis.",
+		Args: cobra.ExactArgs(1),
+		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
+			u, err := findUser(cmd, s, args[0])
+			if err != nil {
+				return err
+			}
+			temp, err := s.ResetPassword(cmd.Context(), admin.CLI, u.ID)
+			if err != nil {
+				return notFound("user", args[0], err)
+			}
+			if c.json() {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"id": u.ID, "username": u.Username, "temporary_password": temp})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Temporary password for %s: %s\nIt is shown only once, and must be changed at the next sign-in.\n", u.Username, temp)
+			return nil
+		}),
+	}
+}
+
+func (c *cli) usersSetRolesCmd() *cobra.Command {
+	var roles []string
+	cmd := &cobra.Command{
+		Use:     "set-roles USER",
+		Short:   "Replace a user's roles; without --role they have none",
+		Example: "  gatehouse users set-roles jdoe --role admin --role helpdesk\n  gatehouse users set-roles jdoe",
+		Args:    cobra.ExactArgs(1),
+		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
+			v, err := s.SetRoles(cmd.Context(), admin.CLI, args[0], nonEmpty(roles))
+			if err != nil {
+				return notFound("user", args[0], err)
+			}
+			if c.json() {
+				return printJSON(cmd.OutOrStdout(), v)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "roles of %s: %s\n", v.Username, orNone(strings.Join(v.Roles, " ")))
+			return nil
+		}),
+	}
+	cmd.Flags().StringSliceVar(&roles, "role", nil, "role: "+identity.RoleAdmin+" or "+identity.RoleHelpdesk+" (repeatable)")
+	return cmd
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
 func (c *cli) usersSetDisabledCmd(verb string, disabled bool) *cobra.Command {
 	return &cobra.Command{
 		Use:   verb + " USER",
 		Short: strings.ToUpper(verb[:1]) + verb[1:] + " sign-in for a user",
 		Args:  cobra.ExactArgs(1),
-		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
-			u, err := findUser(cmd, a, args[0])
+		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
+			u, err := findUser(cmd, s, args[0])
 			if err != nil {
 				return err
 			}
-			if err := a.Users.SetDisabled(cmd.Context(), u.ID, disabled); err != nil {
+			if err := s.SetUserDisabled(cmd.Context(), admin.CLI, u.ID, disabled); err != nil {
 				return notFound("user", args[0], err)
 			}
-			if disabled {
-				if err := a.DB.RevokeSubject(cmd.Context(), u.ID); err != nil {
-					return err
-				}
-			}
-			record(cmd.Context(), a, audit.Event{Type: "user." + verb + "d", SubjectID: u.ID, Details: map[string]string{"username": u.Username}})
 			if c.json() {
 				return printJSON(cmd.OutOrStdout(), map[string]any{"id": u.ID, "username": u.Username, "disabled": disabled})
 			}
@@ -250,18 +298,14 @@ func (c *cli) usersDeleteCmd() *cobra.Command {
 		Use:   "delete USER",
 		Short: "Delete a user",
 		Args:  cobra.ExactArgs(1),
-		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
-			u, err := findUser(cmd, a, args[0])
+		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
+			u, err := findUser(cmd, s, args[0])
 			if err != nil {
 				return err
 			}
-			if err := a.Users.Delete(cmd.Context(), u.ID); err != nil {
+			if err := s.DeleteUser(cmd.Context(), admin.CLI, u.ID); err != nil {
 				return notFound("user", args[0], err)
 			}
-			if err := a.DB.RevokeSubject(cmd.Context(), u.ID); err != nil {
-				return err
-			}
-			record(cmd.Context(), a, audit.Event{Type: "user.deleted", SubjectID: u.ID, Details: map[string]string{"username": u.Username}})
 			if c.json() {
 				return printJSON(cmd.OutOrStdout(), map[string]any{"id": u.ID, "username": u.Username, "deleted": true})
 			}
@@ -272,16 +316,17 @@ func (c *cli) usersDeleteCmd() *cobra.Command {
 }
 
 func (c *cli) usersImportCmd() *cobra.Command {
-	var continueOnError bool
+	var continueOnError, dryRun bool
 	cmd := &cobra.Command{
 		Use:   "import FILE.csv",
 		Short: "Create or update users from a CSV file (- reads standard input)",
 		Long: "Create or update users from a CSV file whose header row names the columns:\n" +
-			"  username (required), email, display_name, password or password_hash, roles (\";\"-separated)\n" +
+			"  username (required), email, display_name, password or password_hash, roles and groups (\";\"-separated)\n" +
 			"Rows are matched by username, so importing a file twice changes nothing.\n" +
-			"One bad row rejects the whole file unless --continue-on-error is given.",
+			"One bad row rejects the whole file unless --continue-on-error is given.\n" +
+			"--dry-run shows what each row would do and writes nothing.",
 		Args: cobra.ExactArgs(1),
-		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
+		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
 			in := cmd.InOrStdin()
 			if args[0] != "-" {
 				f, err := os.Open(args[0])
@@ -291,17 +336,11 @@ func (c *cli) usersImportCmd() *cobra.Command {
 				defer f.Close()
 				in = f
 			}
-			report, err := a.Users.Import(cmd.Context(), in, continueOnError)
+			report, err := s.ImportUsers(cmd.Context(), admin.CLI, in, dryRun, continueOnError)
 			if report == nil {
 				return err
 			}
-			if report.Created+report.Updated > 0 {
-				record(cmd.Context(), a, audit.Event{Type: "user.imported", Details: map[string]string{
-					"file": args[0], "created": strconv.Itoa(report.Created), "updated": strconv.Itoa(report.Updated),
-					"rejected": strconv.Itoa(len(report.Rejected)),
-				}})
-			}
-			if perr := c.printImport(cmd.OutOrStdout(), report); perr != nil {
+			if perr := c.printImport(cmd.OutOrStdout(), report, dryRun); perr != nil {
 				return perr
 			}
 			if errors.Is(err, identity.ErrImportRejected) {
@@ -311,29 +350,60 @@ func (c *cli) usersImportCmd() *cobra.Command {
 		}),
 	}
 	cmd.Flags().BoolVar(&continueOnError, "continue-on-error", false, "import the good rows even when some are rejected")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what each row would do (create, update or reject) and write nothing")
 	return cmd
 }
 
-func (c *cli) printImport(w io.Writer, r *identity.ImportReport) error {
+// printImport reports an import; a dry run shows every row's outcome, a
+// real one only the rejected rows.
+func (c *cli) printImport(w io.Writer, r *identity.ImportReport, dryRun bool) error {
 	if c.json() {
+		type row struct {
+			Line     int    `json:"line"`
+			Username string `json:"username,omitempty"`
+			Outcome  string `json:"outcome"`
+			Message  string `json:"message,omitempty"`
+		}
 		type rejected struct {
 			Line    int    `json:"line"`
 			Message string `json:"message"`
 		}
 		out := struct {
+			DryRun   bool       `json:"dry_run"`
 			Created  int        `json:"created"`
 			Updated  int        `json:"updated"`
 			Rejected []rejected `json:"rejected"`
-		}{Created: r.Created, Updated: r.Updated, Rejected: []rejected{}}
+			Rows     []row      `json:"rows,omitempty"`
+		}{DryRun: dryRun, Created: r.Created, Updated: r.Updated, Rejected: []rejected{}}
 		for _, e := range r.Rejected {
 			out.Rejected = append(out.Rejected, rejected{e.Line, e.Msg})
 		}
+		if dryRun {
+			out.Rows = []row{}
+			for _, e := range r.Rows {
+				out.Rows = append(out.Rows, row{e.Line, e.Username, e.Outcome, e.Message})
+			}
+		}
 		return printJSON(w, out)
 	}
-	for _, e := range r.Rejected {
-		fmt.Fprintln(w, e.Error())
+	if !dryRun {
+		for _, e := range r.Rejected {
+			fmt.Fprintln(w, e.Error())
+		}
+		_, err := fmt.Fprintf(w, "created %d, updated %d, rejected %d\n", r.Created, r.Updated, len(r.Rejected))
+		return err
 	}
-	_, err := fmt.Fprintf(w, "created %d, updated %d, rejected %d\n", r.Created, r.Updated, len(r.Rejected))
+	for _, e := range r.Rows {
+		line := fmt.Sprintf("line %d: %s", e.Line, e.Outcome)
+		if e.Username != "" {
+			line += " " + e.Username
+		}
+		if e.Message != "" {
+			line += ": " + e.Message
+		}
+		fmt.Fprintln(w, line)
+	}
+	_, err := fmt.Fprintf(w, "would create %d, update %d, reject %d (dry run: nothing was written)\n", r.Created, r.Updated, len(r.Rejected))
 	return err
 }
 
@@ -345,6 +415,7 @@ type userJSON struct {
 	EmailVerified      bool      `json:"email_verified"`
 	DisplayName        string    `json:"display_name,omitempty"`
 	Roles              []string  `json:"roles"`
+	Groups             []string  `json:"groups"`
 	Disabled           bool      `json:"disabled"`
 	MustChangePassword bool      `json:"must_change_password"`
 	HasPassword        bool      `json:"has_password"`
@@ -356,7 +427,7 @@ type userJSON struct {
 func toUserJSON(u *identity.User) userJSON {
 	return userJSON{
 		ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, DisplayName: u.DisplayName,
-		Roles: orEmpty(u.Roles), Disabled: u.Disabled, MustChangePassword: u.MustChangePassword,
+		Roles: orEmpty(u.Roles), Groups: orEmpty(u.Groups), Disabled: u.Disabled, MustChangePassword: u.MustChangePassword,
 		HasPassword: u.PasswordHash != "", CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(),
 	}
 }
@@ -369,7 +440,8 @@ func printUser(w io.Writer, u *identity.User) error {
 		"email", orDash(u.Email),
 		"email_verified", strconv.FormatBool(u.EmailVerified),
 		"roles", orDash(strings.Join(u.Roles, " ")),
-		"status", userStatus(u),
+		"groups", orDash(strings.Join(u.Groups, " ")),
+		"status", userStatus(u.Disabled, u.MustChangePassword),
 		"password", passwordState(u),
 		"created", formatTime(u.CreatedAt),
 		"updated", formatTime(u.UpdatedAt),
@@ -383,12 +455,12 @@ func passwordState(u *identity.User) string {
 	return "set"
 }
 
-func userStatus(u *identity.User) string {
+func userStatus(disabled, mustChangePassword bool) string {
 	s := "enabled"
-	if u.Disabled {
+	if disabled {
 		s = "disabled"
 	}
-	if u.MustChangePassword {
+	if mustChangePassword {
 		s += ", must change password"
 	}
 	return s
@@ -402,22 +474,76 @@ func (c *cli) usersResetMethodsCmd() *cobra.Command {
 		Use:   "reset-methods USER",
 		Short: "Remove a user's security methods so they register again at next sign-in",
 		Args:  cobra.ExactArgs(1),
-		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
-			u, err := findUser(cmd, a, args[0])
+		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
+			u, err := findUser(cmd, s, args[0])
 			if err != nil {
 				return err
 			}
-			if err := a.DB.ResetMethods(cmd.Context(), u.ID, time.Now().UTC()); err != nil {
-				return err
+			if err := s.ResetMethods(cmd.Context(), admin.CLI, u.ID); err != nil {
+				return notFound("user", args[0], err)
 			}
-			if err := a.DB.RevokeSubject(cmd.Context(), u.ID); err != nil {
-				return err
-			}
-			record(cmd.Context(), a, audit.Event{Type: "mfa.methods_reset", SubjectID: u.ID, Details: map[string]string{"username": u.Username}})
 			if c.json() {
 				return printJSON(cmd.OutOrStdout(), map[string]any{"id": u.ID, "username": u.Username, "methods_reset": true})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "removed the security methods of %s; they register again at next sign-in\n", u.Username)
+			return nil
+		}),
+	}
+}
+
+// embeddedStore explains what the CLI cannot reach when the server keeps its
+// browser sessions and lockouts in its embedded, in-process store.
+func embeddedStore(what, user, action string) error {
+	return fmt.Errorf("%s live in the running server's embedded store, which this command cannot reach: "+
+		"use the console or the admin API of the running server (POST %s/users/%s/%s)", what, api.Prefix, user, action)
+}
+
+func (c *cli) usersRevokeSessionsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke-sessions USER",
+		Short: "Sign a user out everywhere: browser sessions and app sign-ins (refresh tokens)",
+		Args:  cobra.ExactArgs(1),
+		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
+			u, err := findUser(cmd, s, args[0])
+			if err != nil {
+				return err
+			}
+			if err := s.RevokeSessions(cmd.Context(), admin.CLI, u.ID); err != nil {
+				return notFound("user", args[0], err)
+			}
+			if s.Sessions == nil {
+				return fmt.Errorf("revoked the app sign-ins (refresh tokens) of %s, but not their browser sessions: %w",
+					u.Username, embeddedStore("browser sessions", u.ID, "revoke-sessions"))
+			}
+			if c.json() {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"id": u.ID, "username": u.Username, "sessions_revoked": true})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "signed %s out everywhere\n", u.Username)
+			return nil
+		}),
+	}
+}
+
+func (c *cli) usersUnlockCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "unlock USER",
+		Short: "Clear a user's sign-in lockout",
+		Args:  cobra.ExactArgs(1),
+		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
+			u, err := findUser(cmd, s, args[0])
+			if err != nil {
+				return err
+			}
+			if s.Locks == nil {
+				return fmt.Errorf("cannot unlock %s: %w", u.Username, embeddedStore("sign-in lockouts", u.ID, "unlock"))
+			}
+			if err := s.Unlock(cmd.Context(), admin.CLI, u.ID); err != nil {
+				return notFound("user", args[0], err)
+			}
+			if c.json() {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"id": u.ID, "username": u.Username, "unlocked": true})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "unlocked %s\n", u.Username)
 			return nil
 		}),
 	}

@@ -116,7 +116,7 @@ func (e *Endpoints) JWKS(w http.ResponseWriter, _ *http.Request) {
 // still meets what the client requires: a code or refresh token minted at a
 // lower level can never buy a token for a client that demands more.
 func (e *Endpoints) Token(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx := WithRequestCache(r.Context())
 	ar, err := e.Provider.NewAccessRequest(ctx, r, NewSession())
 	if err != nil {
 		e.tokenError(ctx, w, ar, err)
@@ -194,7 +194,7 @@ func (e *Endpoints) tokenError(ctx context.Context, w http.ResponseWriter, ar fo
 
 // Introspect implements RFC 7662 for authenticated clients.
 func (e *Endpoints) Introspect(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx := WithRequestCache(r.Context())
 	ir, err := e.Provider.NewIntrospectionRequest(ctx, r, NewSession())
 	if err != nil {
 		e.Provider.WriteIntrospectionError(ctx, w, err)
@@ -205,13 +205,13 @@ func (e *Endpoints) Introspect(w http.ResponseWriter, r *http.Request) {
 
 // Revoke implements RFC 7009.
 func (e *Endpoints) Revoke(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx := WithRequestCache(r.Context())
 	e.Provider.WriteRevocationResponse(ctx, w, e.Provider.NewRevocationRequest(ctx, r))
 }
 
 // Userinfo returns the claims the access token's scopes release (OIDC Core §5.3).
 func (e *Endpoints) Userinfo(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx := WithRequestCache(r.Context())
 	token := fosite.AccessTokenFromRequest(r)
 	if token == "" {
 		bearerError(w, http.StatusUnauthorized, "invalid_request", "An access token is required.")

@@ -78,9 +78,23 @@ func hashKey(v string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+type requestCacheKey struct{}
+
+// WithRequestCache gives one request its own client cache: fosite asks for
+// the client up to five times while handling one token request. The cache
+// lives only as long as the request, so a disabled client or a raised
+// assurance level applies to the very next request.
+func WithRequestCache(ctx context.Context) context.Context {
+	return context.WithValue(ctx, requestCacheKey{}, map[string]*Client{})
+}
+
 // GetClient returns an enabled client; a disabled one does not exist for
 // the protocol, so its secrets and tokens stop working at once.
 func (s *Storage) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	cache, _ := ctx.Value(requestCacheKey{}).(map[string]*Client)
+	if c, ok := cache[id]; ok {
+		return c, nil
+	}
 	c, err := s.clients.GetClient(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || err == nil && c.Disabled {
 		return nil, fosite.ErrNotFound
@@ -88,7 +102,14 @@ func (s *Storage) GetClient(ctx context.Context, id string) (fosite.Client, erro
 	if err != nil {
 		return nil, err
 	}
-	return newClient(c)
+	cl, err := newClient(c)
+	if err != nil {
+		return nil, err
+	}
+	if cache != nil {
+		cache[id] = cl
+	}
+	return cl, nil
 }
 
 // ClientAssertionJWTValid refuses a private_key_jwt assertion ID seen before.

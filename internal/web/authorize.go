@@ -22,6 +22,7 @@ import (
 // authorization request. fosite validates it; a flow carries it through the
 // sign-in steps; finish replays it to fosite to issue the code.
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
+	r = r.WithContext(oauth.WithRequestCache(r.Context()))
 	ctx := r.Context()
 	ar, err := h.provider.NewAuthorizeRequest(ctx, r)
 	if err != nil {

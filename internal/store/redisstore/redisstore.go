@@ -33,6 +33,13 @@ func Connect(o Options) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis url: %w", err)
 		}
+		// Credentials given apart (e.g. from a _FILE secret) win over the URL's.
+		if o.Username != "" {
+			opt.Username = o.Username
+		}
+		if o.Password != "" {
+			opt.Password = o.Password
+		}
 		return redis.NewClient(opt), nil
 	}
 	if len(o.Addrs) == 0 {

@@ -176,3 +176,23 @@ func affected(res *gorm.DB, format string, args ...any) error {
 	}
 	return nil
 }
+
+// OnStatement calls fn after every SQL statement the store runs: metrics,
+// and tests that count the statements a flow costs.
+func (d *DB) OnStatement(fn func()) error {
+	cb := d.db.Callback()
+	after := func(*gorm.DB) { fn() }
+	for _, err := range []error{
+		cb.Create().After("gorm:create").Register("gatehouse:count_create", after),
+		cb.Query().After("gorm:query").Register("gatehouse:count_query", after),
+		cb.Update().After("gorm:update").Register("gatehouse:count_update", after),
+		cb.Delete().After("gorm:delete").Register("gatehouse:count_delete", after),
+		cb.Row().After("gorm:row").Register("gatehouse:count_row", after),
+		cb.Raw().After("gorm:raw").Register("gatehouse:count_raw", after),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
