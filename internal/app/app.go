@@ -68,7 +68,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, e
 		Config: cfg, Logger: logger, DB: db, masterKey: master,
 		Users: identity.NewService(db, identity.Options{
 			Domain: cfg.District.Domain, MinPasswordLength: cfg.Password.MinLength, Argon2: argon2Params(cfg),
-			PasswordHistory: cfg.Password.History,
+			PasswordHistory: cfg.Password.History, MaxConcurrentHashes: cfg.Password.MaxConcurrentHashes,
 		}),
 		Clients: clients.NewService(db),
 		Audit:   audit.NewRecorder(db, logger),

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -124,6 +126,14 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 		}
 	}
 	(&api.API{Service: &adminService, Tokens: provider, Logger: a.Logger}).Mount(mux)
+
+	// The admin console at /admin, over the same service; it also shows
+	// people's (masked) security methods.
+	adminService.Registered = a.DB
+	if err := a.mountConsole(mux, &adminService, kv); err != nil {
+		return nil, err
+	}
+
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -179,6 +189,13 @@ func Serve(ctx context.Context, a *App, opt ServeOptions) error {
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	a.Background(ctx)
+	if addr := cfg.Debug.PprofListen; addr != "" {
+		stop, err := servePprof(addr, a.Logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if opt.Demo {
 		stopDemo, err := a.startDemo(ctx)
 		if err != nil {
@@ -223,4 +240,23 @@ func (a *App) pruneGrants(ctx context.Context, every time.Duration) {
 			}
 		}
 	}
+}
+
+// servePprof runs Go's profiler on its own loopback listener, apart from
+// the public one, so only someone on the server can reach it.
+func servePprof(addr string, logger *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug.pprof_listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	logger.Warn("profiler listening", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
 }

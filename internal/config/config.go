@@ -40,6 +40,7 @@ type Config struct {
 	Account  Account  `yaml:"account"`
 	Audit    Audit    `yaml:"audit"`
 	Metrics  Metrics  `yaml:"metrics"`
+	Debug    Debug    `yaml:"debug"`
 }
 
 // District identifies the organisation Gatehouse serves.
@@ -148,6 +149,9 @@ type Password struct {
 	// History refuses the last N passwords (0 = off).
 	History int     `yaml:"history"`
 	Lockout Lockout `yaml:"lockout"`
+	// MaxConcurrentHashes bounds argon2id sign-in checks running at once
+	// (0: two per CPU): memory stays under this × argon2.memory_kib.
+	MaxConcurrentHashes int `yaml:"max_concurrent_hashes"`
 }
 
 // Argon2 are the argon2id parameters for new password hashes.
@@ -194,6 +198,12 @@ type SMTP struct {
 	// CAFile is a PEM bundle trusted in addition to the system roots, for
 	// a relay with a private CA.
 	CAFile string `yaml:"ca_file"`
+}
+
+// Debug holds operator-only diagnostics.
+type Debug struct {
+	// PprofListen serves Go's profiler on this loopback address (empty: off).
+	PprofListen string `yaml:"pprof_listen"`
 }
 
 type Metrics struct {

@@ -108,6 +108,14 @@ func (c *Config) Validate() error {
 		p.add("password.history", "must be between 0 (off) and 24 (got %d)", h)
 	}
 	positive(&p, "account.freshness", c.Account.Freshness)
+	if c.Password.MaxConcurrentHashes < 0 {
+		p.add("password.max_concurrent_hashes", "must not be negative (0: two per CPU)")
+	}
+	if a := c.Debug.PprofListen; a != "" {
+		if host, port, err := net.SplitHostPort(a); err != nil || !isPort(port) || !isLoopback(host) {
+			p.add("debug.pprof_listen", "must be a loopback host:port such as 127.0.0.1:6060 (the profiler is for operators only)")
+		}
+	}
 	if c.Audit.Retention.Duration < 0 {
 		p.add("audit.retention", "must not be negative (0 keeps events forever)")
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -44,7 +45,11 @@ type Options struct {
 	// PasswordHistory is how many recent passwords a user may not reuse
 	// (the current one included); 0 turns the check off.
 	PasswordHistory int
-	Now             func() time.Time
+	// MaxConcurrentHashes bounds the argon2id computations of sign-ins
+	// running at once (0: two per CPU): a login storm then queues instead
+	// of taking MaxConcurrentHashes × Argon2.MemoryKiB and more.
+	MaxConcurrentHashes int
+	Now                 func() time.Time
 }
 
 // Service is the one place users are created, changed and authenticated;
@@ -53,6 +58,8 @@ type Service struct {
 	store Store
 	opt   Options
 	dummy string // verified for unknown users so their timing matches a real check
+	// hashing holds one token per sign-in computing argon2id.
+	hashing chan struct{}
 }
 
 // NewService returns a Service over st.
@@ -60,7 +67,11 @@ func NewService(st Store, opt Options) *Service {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Service{store: st, opt: opt, dummy: HashPassword(uuid.NewString(), opt.Argon2)}
+	if opt.MaxConcurrentHashes <= 0 {
+		opt.MaxConcurrentHashes = 2 * runtime.GOMAXPROCS(0)
+	}
+	return &Service{store: st, opt: opt, dummy: HashPassword(uuid.NewString(), opt.Argon2),
+		hashing: make(chan struct{}, opt.MaxConcurrentHashes)}
 }
 
 // Domain is the district's UPN suffix.
@@ -205,6 +216,12 @@ func nameParts(displayName string) []string {
 // ErrInvalidCredentials, and costs one argon2id verification whether the user
 // exists or not, so neither the answer nor its timing tells them apart.
 func (s *Service) Authenticate(ctx context.Context, username, password string) (*User, error) {
+	select {
+	case s.hashing <- struct{}{}:
+		defer func() { <-s.hashing }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting to check a password: %w", ctx.Err())
+	}
 	name, err := NormalizeUsername(username, s.opt.Domain)
 	if err != nil {
 		VerifyPassword(s.dummy, password)
