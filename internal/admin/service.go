@@ -77,9 +77,10 @@ type Service struct {
 	Audit    *audit.Recorder
 	Notify   Notifier // may be nil
 	// Registered lists methods for the console; nil outside the server.
-	Registered MethodLister
-	Policies   policy.Store
-	Resolver   Effective // nil where policies are not loaded
+	Registered    MethodLister
+	Policies      policy.Store
+	Resolver      Effective // nil where policies are not loaded
+	Registrations Registrations
 }
 
 func (s *Service) record(ctx context.Context, a Actor, typ, subject, clientID string, before, after any) {

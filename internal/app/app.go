@@ -79,7 +79,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, e
 		return nil, fmt.Errorf("loading policies: %w", err)
 	}
 	a.Admin = &admin.Service{Users: a.Users, Clients: a.Clients, Methods: db, Grants: db, Audit: a.Audit,
-		Policies: db, Resolver: a.Policy}
+		Policies: db, Resolver: a.Policy, Registrations: db}
 	a.Keys = keys.NewManager(db, box, keys.Options{
 		Algorithm: cfg.Keys.Algorithm, RSABits: cfg.Keys.RSABits, Refresh: cfg.Keys.RefreshInterval.Duration,
 		// A retired key must verify every ID token it signed, and the

@@ -86,6 +86,22 @@ func TestPolicyByGroupAcrossReplicas(t *testing.T) {
 	tb := newBrowser(t, rpRedirect)
 	mustSee(t, tb.signIn(tb.get(rp.AuthCodeURL("state-0001", oauth2.S256ChallengeOption(pkce))), "teacher", testPassword), "More information required")
 
+	// The registration report, per group.
+	var report struct {
+		Items []struct {
+			Group      string `json:"group"`
+			Policy     string `json:"policy"`
+			Users      int    `json:"users"`
+			Registered int    `json:"registered"`
+			Pending    int    `json:"pending"`
+		} `json:"items"`
+	}
+	api.json("GET", "/reports/registration", nil, &report)
+	if len(report.Items) != 2 || report.Items[1].Group != "students-k2" || report.Items[1].Policy != "k2" || report.Items[1].Registered != 1 ||
+		report.Items[0].Group != "" || report.Items[0].Pending != 1 {
+		t.Fatalf("registration report: %+v", report.Items)
+	}
+
 	var events struct {
 		Items []json.RawMessage `json:"items"`
 	}

@@ -93,6 +93,7 @@ func (a *API) Mount(mux *http.ServeMux) {
 	route("DELETE /policies/{name}", a.deletePolicy)
 	route("GET /users/{id}/policy", a.userPolicy)
 	route("PUT /users/{id}/groups", a.setGroups)
+	route("GET /reports/registration", a.registrationReport)
 }
 
 // authorized accepts a bearer access token granted the gatehouse:admin
@@ -518,4 +519,15 @@ func (a *API) setGroups(w http.ResponseWriter, r *http.Request, act admin.Actor)
 		return
 	}
 	writeJSON(w, http.StatusOK, u)
+}
+
+// registrationReport shows, per group, how many have registered their
+// methods, how many are within grace, and the deadline.
+func (a *API) registrationReport(w http.ResponseWriter, r *http.Request, act admin.Actor) {
+	report, err := a.Service.RegistrationReport(r.Context(), act)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": report})
 }

@@ -130,3 +130,34 @@ func saveState(tx *gorm.DB, s *mfa.State) error {
 	}
 	return wrap(err, "save mfa state of %q", s.UserID)
 }
+
+// MethodKindCounts counts, per user, the distinct kinds of method
+// registered (for the registration report).
+func (d *DB) MethodKindCounts(ctx context.Context) (map[string]int, error) {
+	var rows []struct {
+		UserID string
+		N      int
+	}
+	err := d.db.WithContext(ctx).Model(&methodRow{}).Select("user_id, COUNT(DISTINCT kind) AS n").Group("user_id").Scan(&rows).Error
+	if err != nil {
+		return nil, wrap(err, "count methods")
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.UserID] = r.N
+	}
+	return out, nil
+}
+
+// ListStates returns every stored enrollment state by user.
+func (d *DB) ListStates(ctx context.Context) (map[string]mfa.State, error) {
+	var rows []stateRow
+	if err := d.db.WithContext(ctx).Find(&rows).Error; err != nil {
+		return nil, wrap(err, "list mfa states")
+	}
+	out := make(map[string]mfa.State, len(rows))
+	for _, r := range rows {
+		out[r.UserID] = mfa.State{UserID: r.UserID, Skips: r.Skips, FirstPromptedAt: r.FirstPromptedAt, MethodsResetAt: r.MethodsResetAt}
+	}
+	return out, nil
+}
