@@ -36,6 +36,7 @@ type auditRow struct {
 	audit.Event
 	Actor, Subject, Client string // names, where they are known
 	Details                string
+	Summary                string // the start of long details, which open on demand
 }
 
 type auditPage struct {
@@ -115,7 +116,7 @@ func (c *Console) describe(q *request, events []audit.Event) []auditRow {
 		}
 		name := id
 		if u, err := c.svc.GetUser(ctx, q.actor, id); err == nil {
-			name = u.Username
+			name = strings.TrimSuffix(u.Username, "@"+c.svc.Users.Domain())
 		}
 		people[id] = name
 		return name
@@ -134,11 +135,16 @@ func (c *Console) describe(q *request, events []audit.Event) []auditRow {
 	}
 	rows := make([]auditRow, len(events))
 	for i, e := range events {
-		actor := person(e.ActorID)
+		var actor string
 		if id, ok := strings.CutPrefix(e.ActorID, "client:"); ok {
 			actor = "App " + app(id)
+		} else {
+			actor = person(e.ActorID)
 		}
 		rows[i] = auditRow{Event: e, Actor: actor, Subject: person(e.SubjectID), Client: app(e.ClientID), Details: details(e.Details)}
+		if r := []rune(rows[i].Details); len(r) > 80 {
+			rows[i].Summary = string(r[:60]) + "…"
+		}
 	}
 	return rows
 }
@@ -161,7 +167,7 @@ func (c *Console) auditExport(q *request) {
 	var events []audit.Event
 	_, af, err := c.readFilter(q, auditExportMax)
 	if errors.Is(err, errBadDate) {
-		c.fail(q.w, q.r, http.StatusBadRequest, "Export not valid", "Dates must look like 2026-09-01.", nil)
+		c.failFor(q, http.StatusBadRequest, "Export not valid", "Dates must look like 2026-09-01.", nil)
 		return
 	}
 	if err == nil {

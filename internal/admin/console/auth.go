@@ -29,6 +29,13 @@ type pendingLogin struct {
 
 func loginKey(state string) string { return "admin-login:" + digest(state) }
 
+// oidcClient is the console as a relying party of its own issuer.
+type oidcClient struct {
+	oauth      oauth2.Config
+	verifier   *oidc.IDTokenVerifier
+	endSession string
+}
+
 // relyingParty discovers the issuer on first use and keeps the result.
 func (c *Console) relyingParty(ctx context.Context) (*oidcClient, error) {
 	c.mu.Lock()
@@ -36,7 +43,7 @@ func (c *Console) relyingParty(ctx context.Context) (*oidcClient, error) {
 	if c.oidc != nil {
 		return c.oidc, nil
 	}
-	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, c.opt.HTTPClient), c.opt.Issuer)
+	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, c.client), c.opt.Issuer)
 	if err != nil {
 		return nil, fmt.Errorf("discovering %s: %w", c.opt.Issuer, err)
 	}
@@ -58,11 +65,12 @@ func (c *Console) relyingParty(ctx context.Context) (*oidcClient, error) {
 }
 
 func (c *Console) home(w http.ResponseWriter, r *http.Request) {
-	if s, _ := c.current(r); s == nil {
+	s, token := c.current(r)
+	if s == nil {
 		c.render(w, http.StatusOK, "landing", view{Title: "Admin console", District: c.opt.District})
 		return
 	}
-	q, ok := c.signedIn(w, r, Prefix+"/")
+	q, ok := c.signedIn(w, r, s, token)
 	if !ok {
 		return
 	}
@@ -169,7 +177,7 @@ func (e *weakSignIn) Error() string {
 // audience, expiry, nonce, and acr=mfa. It returns the subject and the raw
 // token.
 func (c *Console) redeem(ctx context.Context, rp *oidcClient, code string, p pendingLogin) (string, string, error) {
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.opt.HTTPClient)
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.client)
 	tok, err := rp.oauth.Exchange(ctx, code, oauth2.VerifierOption(p.Verifier))
 	if err != nil {
 		return "", "", fmt.Errorf("redeeming the code: %w", err)

@@ -101,7 +101,7 @@ func (c *Console) protected(q *request, id string) bool {
 	if id != c.opt.ClientID {
 		return false
 	}
-	c.fail(q.w, q.r, http.StatusConflict, "Managed by Gatehouse",
+	c.failFor(q, http.StatusConflict, "Managed by Gatehouse",
 		"This is the admin console's own sign-in. Gatehouse manages it; changing it here could lock everyone out of the console.", nil)
 	return true
 }
@@ -227,7 +227,7 @@ func (c *Console) rotateSecret(q *request) {
 	var ve *clients.ValidationError
 	switch {
 	case errors.As(err, &ve):
-		c.fail(q.w, q.r, http.StatusConflict, "No secret to rotate", "This application doesn't sign in with a client secret.", nil)
+		c.failFor(q, http.StatusConflict, "No secret to rotate", "This application doesn't sign in with a client secret.", nil)
 		return
 	case err != nil:
 		c.serviceError(q, "application", err)

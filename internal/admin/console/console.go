@@ -26,9 +26,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
-	"golang.org/x/oauth2"
-
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/secrets"
@@ -65,7 +62,6 @@ type Options struct {
 	ClientSecret string
 	District     string
 	CSRFKey      []byte
-	HTTPClient   *http.Client // for discovery, keys and the token endpoint
 }
 
 // Console is the admin console.
@@ -76,6 +72,7 @@ type Console struct {
 	logger *slog.Logger
 	pages  map[string]*template.Template
 	secure bool
+	client *http.Client // for discovery, keys and the token endpoint
 
 	// The issuer is this very server, which is not listening yet when the
 	// console is built: discovery happens at the first sign-in.
@@ -89,11 +86,8 @@ func New(opt Options, svc *admin.Service, kv KV, logger *slog.Logger) (*Console,
 	if err != nil {
 		return nil, err
 	}
-	if opt.HTTPClient == nil {
-		opt.HTTPClient = &http.Client{Timeout: 10 * time.Second}
-	}
 	return &Console{opt: opt, svc: svc, kv: kv, logger: logger, pages: pages,
-		secure: strings.HasPrefix(opt.Issuer, "https://")}, nil
+		secure: strings.HasPrefix(opt.Issuer, "https://"), client: &http.Client{Timeout: 10 * time.Second}}, nil
 }
 
 // Mount registers the console's routes.
@@ -167,18 +161,9 @@ func (c *Console) current(r *http.Request) (*session, string) {
 	return &s, ck.Value
 }
 
-// signedIn loads the person behind the session with the roles they hold
-// now. Without a session it sends the browser to sign in and returns false.
-func (c *Console) signedIn(w http.ResponseWriter, r *http.Request, returnTo string) (*request, bool) {
-	s, token := c.current(r)
-	if s == nil {
-		if r.Method == http.MethodGet {
-			http.Redirect(w, r, Prefix+"/login?return="+url.QueryEscape(returnTo), http.StatusSeeOther)
-		} else {
-			c.fail(w, r, http.StatusForbidden, "Page expired", "Your console session has ended. Sign in again and retry.", nil)
-		}
-		return nil, false
-	}
+// signedIn loads the person behind session s with the roles they hold now;
+// false when they may not use the console (the page is written).
+func (c *Console) signedIn(w http.ResponseWriter, r *http.Request, s *session, token string) (*request, bool) {
 	actor, u, err := c.svc.ConsoleActor(r.Context(), s.UserID, clientIP(r))
 	switch {
 	case errors.Is(err, admin.ErrForbidden) || errors.Is(err, store.ErrNotFound):
@@ -192,10 +177,16 @@ func (c *Console) signedIn(w http.ResponseWriter, r *http.Request, returnTo stri
 	return &request{w: w, r: r, actor: actor, user: u, csrf: c.csrfToken(token)}, true
 }
 
-// page wraps a GET handler that needs a signed-in person.
+// page wraps a GET handler that needs a signed-in person; without a
+// session the browser goes to sign in and comes back.
 func (c *Console) page(h func(*request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if q, ok := c.signedIn(w, r, r.URL.EscapedPath()); ok {
+		s, token := c.current(r)
+		if s == nil {
+			http.Redirect(w, r, Prefix+"/login?return="+url.QueryEscape(r.URL.EscapedPath()), http.StatusSeeOther)
+			return
+		}
+		if q, ok := c.signedIn(w, r, s, token); ok {
 			h(q)
 		}
 	}
@@ -216,12 +207,12 @@ func (c *Console) form(h func(*request)) http.HandlerFunc {
 			c.fail(w, r, http.StatusBadRequest, "Form not valid", "The form could not be read. Files may be at most 32 MB.", nil)
 			return
 		}
-		_, token := c.current(r)
-		if token == "" || !hmac.Equal([]byte(r.PostFormValue("csrf_token")), []byte(c.csrfToken(token))) {
-			c.fail(w, r, http.StatusForbidden, "Page expired", "This form was open too long or came from somewhere else. Go back, reload the page and try again.", nil)
+		s, token := c.current(r)
+		if s == nil || !hmac.Equal([]byte(r.PostFormValue("csrf_token")), []byte(c.csrfToken(token))) {
+			c.fail(w, r, http.StatusForbidden, "Page expired", "This form was open too long or came from somewhere else, or your console session ended. Go back, reload the page and try again.", nil)
 			return
 		}
-		if q, ok := c.signedIn(w, r, Prefix+"/"); ok {
+		if q, ok := c.signedIn(w, r, s, token); ok {
 			h(q)
 		}
 	}
@@ -292,8 +283,7 @@ var pageNames = []string{"landing", "error", "dashboard", "clients", "client_for
 	"users", "user", "user_form", "user_password", "import", "import_preview", "import_result", "audit"}
 
 var funcs = template.FuncMap{
-	"join":  strings.Join,
-	"lines": func(v []string) string { return strings.Join(v, "\n") },
+	"join": strings.Join,
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -340,7 +330,17 @@ func (c *Console) render(w http.ResponseWriter, status int, name string, v view)
 // fail shows an error page; err goes to the log under the request ID, never
 // to the page.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, status int, title, msg string, err error) {
-	v := view{Title: title, District: c.opt.District, Error: msg}
+	c.showError(w, r, view{Title: title, District: c.opt.District}, status, msg, err)
+}
+
+// failFor is fail for a signed-in person, whose page keeps the console's
+// navigation.
+func (c *Console) failFor(q *request, status int, title, msg string, err error) {
+	c.showError(q.w, q.r, c.view(q, title, nil), status, msg, err)
+}
+
+func (c *Console) showError(w http.ResponseWriter, r *http.Request, v view, status int, msg string, err error) {
+	v.Error = msg
 	if err != nil {
 		v.RequestID = web.RequestID(r.Context())
 		c.logger.Error("admin console", "err", err, "path", r.URL.Path, "request_id", v.RequestID)
@@ -357,11 +357,11 @@ func (c *Console) noAccess(w http.ResponseWriter, r *http.Request) {
 func (c *Console) serviceError(q *request, what string, err error) {
 	switch {
 	case errors.Is(err, admin.ErrForbidden):
-		c.fail(q.w, q.r, http.StatusForbidden, "Not allowed", "You don't have permission to do that. Ask an administrator.", nil)
+		c.failFor(q, http.StatusForbidden, "Not allowed", "You don't have permission to do that. Ask an administrator.", nil)
 	case errors.Is(err, store.ErrNotFound):
-		c.fail(q.w, q.r, http.StatusNotFound, "Not found", "There is no such "+what+". It may have been deleted.", nil)
+		c.failFor(q, http.StatusNotFound, "Not found", "There is no such "+what+". It may have been deleted.", nil)
 	default:
-		c.fail(q.w, q.r, http.StatusInternalServerError, "Something went wrong", "We couldn't complete that. Try again in a moment.", err)
+		c.failFor(q, http.StatusInternalServerError, "Something went wrong", "We couldn't complete that. Try again in a moment.", err)
 	}
 }
 
@@ -388,11 +388,4 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// oidcClient is the console as a relying party of its own issuer.
-type oidcClient struct {
-	oauth      oauth2.Config
-	verifier   *oidc.IDTokenVerifier
-	endSession string
 }

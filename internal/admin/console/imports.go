@@ -29,10 +29,9 @@ type pendingImport struct {
 func importKey(id string) string { return "admin-import:" + digest(id) }
 
 type previewPage struct {
-	ID              string // empty when nothing can be imported
-	Report          *identity.ImportReport
-	ContinueOnError bool
-	Count           int // users the confirmation would write
+	ID     string // empty when nothing can be imported
+	Report *identity.ImportReport
+	Count  int // users the confirmation would write
 }
 
 func (c *Console) importPage(q *request) {
@@ -69,12 +68,12 @@ func (c *Console) importPreview(q *request) {
 	if c.refusedForHelpdesk(q, data, report, func(msg string) { retry(http.StatusForbidden, msg) }) {
 		return
 	}
-	p := previewPage{Report: report, ContinueOnError: skip, Count: report.Created + report.Updated}
+	p := previewPage{Report: report, Count: report.Created + report.Updated}
 	if p.Count > 0 && (len(report.Rejected) == 0 || skip) {
 		p.ID = base64.RawURLEncoding.EncodeToString(secrets.RandomToken(32))
 		pending := pendingImport{UserID: q.user.ID, ContinueOnError: skip, CSV: data}
 		if err := c.putJSON(q.r.Context(), importKey(p.ID), pending, importLifetime); err != nil {
-			c.fail(q.w, q.r, http.StatusServiceUnavailable, "Import unavailable", "We couldn't keep the file for confirmation. Try again in a moment.", err)
+			c.failFor(q, http.StatusServiceUnavailable, "Import unavailable", "We couldn't keep the file for confirmation. Try again in a moment.", err)
 			return
 		}
 	}
@@ -112,7 +111,7 @@ func (c *Console) importConfirm(q *request) {
 			c.serviceError(q, "user", err)
 			return
 		}
-		if c.refusedForHelpdesk(q, p.CSV, preview, func(msg string) { c.fail(q.w, q.r, http.StatusForbidden, "Not imported", msg, nil) }) {
+		if c.refusedForHelpdesk(q, p.CSV, preview, func(msg string) { c.failFor(q, http.StatusForbidden, "Not imported", msg, nil) }) {
 			return
 		}
 	}
@@ -148,30 +147,14 @@ func (c *Console) refusedForHelpdesk(q *request, data []byte, report *identity.I
 }
 
 func (c *Console) helpdeskProblem(q *request, data []byte, report *identity.ImportReport) (string, error) {
-	cr := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
-	cr.FieldsPerRecord, cr.TrimLeadingSpace = -1, true
-	header, err := cr.Read()
+	header, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff")))).Read()
 	if err != nil {
 		return "", nil // the preview has already refused the file
 	}
-	var guarded []int
-	for i, h := range header {
+	for _, h := range header {
+		// Even empty, these columns clear what people had.
 		if h = strings.ToLower(strings.TrimSpace(h)); h == "roles" || h == "groups" {
-			guarded = append(guarded, i)
-		}
-	}
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			continue // a bad row, which the preview rejects
-		}
-		for _, i := range guarded {
-			if i < len(rec) && strings.TrimSpace(rec[i]) != "" {
-				return "Only administrators can import roles or groups. Remove those columns, or ask an administrator.", nil
-			}
+			return "Only administrators can import files with a roles or groups column. Remove it, or ask an administrator.", nil
 		}
 	}
 	for _, row := range report.Rows {

@@ -142,13 +142,13 @@ func (c *Console) userAction(q *request) {
 	case "roles":
 		_, err = c.svc.SetRoles(ctx, q.actor, id, q.r.PostForm["roles"])
 	default:
-		c.fail(q.w, q.r, http.StatusNotFound, "Page not found", "There is nothing at this address.", nil)
+		c.failFor(q, http.StatusNotFound, "Page not found", "There is nothing at this address.", nil)
 		return
 	}
 	var pe *identity.PolicyError
 	switch {
 	case errors.As(err, &pe):
-		c.fail(q.w, q.r, http.StatusUnprocessableEntity, "Not changed", pe.Msg+".", nil)
+		c.failFor(q, http.StatusUnprocessableEntity, "Not changed", pe.Msg+".", nil)
 	case err != nil:
 		c.serviceError(q, "user", err)
 	default:
