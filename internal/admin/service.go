@@ -4,11 +4,16 @@
 package admin
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
@@ -479,20 +484,76 @@ func (s *Service) tell(ctx context.Context, u *identity.User, text string) {
 	}
 }
 
-// ImportUsers previews or runs a CSV import.
+// ImportUsers previews or runs a CSV import. An import writes each row's
+// roles and groups and replaces the password of every person it matches,
+// so the Help Desk may import only files that do neither to a person with a
+// role: anything else would hand them the rights admin.Service refuses them
+// everywhere else.
 func (s *Service) ImportUsers(ctx context.Context, a Actor, r io.Reader, dryRun, continueOnError bool) (*identity.ImportReport, error) {
 	if !a.canManageUsers() {
 		return nil, ErrForbidden
 	}
-	if dryRun {
-		return s.Users.Preview(ctx, r)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
 	}
-	report, err := s.Users.Import(ctx, r, continueOnError)
+	if !a.canAssignRoles() || dryRun {
+		report, err := s.Users.Preview(ctx, bytes.NewReader(data))
+		if err != nil {
+			return nil, err
+		}
+		if !a.canAssignRoles() {
+			if msg, err := s.ImportProblem(ctx, a, data, report); err != nil || msg != "" {
+				return report, cmp.Or(err, error(&ForbiddenError{Msg: msg}))
+			}
+		}
+		if dryRun {
+			return report, nil
+		}
+	}
+	report, err := s.Users.Import(ctx, bytes.NewReader(data), continueOnError)
 	if report != nil && report.Created+report.Updated > 0 {
 		s.record(ctx, a, "user.imported", "", "", nil, map[string]int{
 			"created": report.Created, "updated": report.Updated, "rejected": len(report.Rejected)})
 	}
 	return report, err
+}
+
+// ForbiddenError is ErrForbidden with the reason, in words for the person.
+type ForbiddenError struct{ Msg string }
+
+func (e *ForbiddenError) Error() string        { return e.Msg }
+func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
+
+// ImportProblem explains why a non-administrator may not import a file
+// (empty when they may).
+func (s *Service) ImportProblem(ctx context.Context, a Actor, data []byte, report *identity.ImportReport) (string, error) {
+	if a.canAssignRoles() {
+		return "", nil
+	}
+	header, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff")))).Read()
+	if err != nil {
+		return "", nil // the preview has already refused the file
+	}
+	for _, h := range header {
+		// Even empty, these columns change what people have.
+		if h = strings.ToLower(strings.TrimSpace(h)); h == "roles" || h == "groups" {
+			return "Only administrators can import files with a roles or groups column. Remove it, or ask an administrator.", nil
+		}
+	}
+	for _, row := range report.Rows {
+		if row.Outcome != "update" {
+			continue
+		}
+		u, err := s.Users.Find(ctx, row.Username)
+		if err != nil {
+			return "", err
+		}
+		if len(u.Roles) > 0 {
+			return fmt.Sprintf("Line %d would change %s, who is an administrator or on the Help Desk. Only administrators can import changes to their accounts.", row.Line, u.Username), nil
+		}
+	}
+	return "", nil
 }
 
 // AuditEvents lists audit events, newest first.

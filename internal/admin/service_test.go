@@ -87,3 +87,33 @@ func TestRoles(t *testing.T) {
 		t.Fatalf("audited %q", got)
 	}
 }
+
+// TestHelpdeskImports: the Help Desk may import plain rows, but not roles
+// or groups, and not changes to someone who holds a role.
+func TestHelpdeskImports(t *testing.T) {
+	s := newService(t)
+	ctx := t.Context()
+	helpdesk := admin.Actor{ID: "hd", Roles: []string{identity.RoleHelpdesk}}
+	if _, err := s.CreateUser(ctx, admin.CLI, identity.NewUser{Username: "boss", Roles: []string{identity.RoleAdmin}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, file := range map[string]string{
+		"roles column":   "username,roles\nkid,admin\n",
+		"groups column":  "username,groups\nkid,staff\n",
+		"an admin's row": "username,password\nboss,a brand new password\n",
+	} {
+		if _, err := s.ImportUsers(ctx, helpdesk, strings.NewReader(file), false, false); !errors.Is(err, admin.ErrForbidden) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if rep, err := s.ImportUsers(ctx, helpdesk, strings.NewReader("username,display_name\nkid,A Kid\n"), false, false); err != nil || rep.Created != 1 {
+		t.Fatalf("plain import: %+v %v", rep, err)
+	}
+	// Without a roles column an import leaves roles alone.
+	if _, err := s.ImportUsers(ctx, admin.CLI, strings.NewReader("username,display_name\nboss,The Boss\n"), false, false); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := s.GetUser(ctx, admin.CLI, "boss"); !u.HasRole(identity.RoleAdmin) || u.DisplayName != "The Boss" {
+		t.Fatalf("boss after import: %+v", u)
+	}
+}

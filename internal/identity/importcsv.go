@@ -187,8 +187,14 @@ func (s *Service) readImport(ctx context.Context, r io.Reader) (*ImportReport, [
 			reject(line, field("username"), err.Error())
 			continue
 		}
-		if _, ok := col["groups"]; !ok {
-			u.Groups = nil // no column: the store keeps each person's groups
+		// Without a column the store keeps what each person has; with one,
+		// an empty cell clears it.
+		for name, list := range map[string]*[]string{"roles": &u.Roles, "groups": &u.Groups} {
+			if _, ok := col[name]; !ok {
+				*list = nil
+			} else if *list == nil {
+				*list = []string{}
+			}
 		}
 		if first, dup := seen[u.Username]; dup {
 			reject(line, u.Username, fmt.Sprintf("%s already appears on line %d", u.Username, first))

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/identity"
@@ -136,7 +135,7 @@ func (c *Console) refusedForHelpdesk(q *request, data []byte, report *identity.I
 	if q.isAdmin() {
 		return false
 	}
-	problem, err := c.helpdeskProblem(q, data, report)
+	problem, err := c.svc.ImportProblem(q.r.Context(), q.actor, data, report)
 	switch {
 	case err != nil:
 		c.serviceError(q, "user", err)
@@ -144,30 +143,4 @@ func (c *Console) refusedForHelpdesk(q *request, data []byte, report *identity.I
 		refuse(problem)
 	}
 	return err != nil || problem != ""
-}
-
-func (c *Console) helpdeskProblem(q *request, data []byte, report *identity.ImportReport) (string, error) {
-	header, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff")))).Read()
-	if err != nil {
-		return "", nil // the preview has already refused the file
-	}
-	for _, h := range header {
-		// Even empty, these columns clear what people had.
-		if h = strings.ToLower(strings.TrimSpace(h)); h == "roles" || h == "groups" {
-			return "Only administrators can import files with a roles or groups column. Remove it, or ask an administrator.", nil
-		}
-	}
-	for _, row := range report.Rows {
-		if row.Outcome != "update" {
-			continue
-		}
-		u, err := c.svc.GetUser(q.r.Context(), q.actor, row.Username)
-		if err != nil {
-			return "", err
-		}
-		if len(u.Roles) > 0 {
-			return "Line " + strconv.Itoa(row.Line) + " would change " + u.Username + ", who is an administrator or on the Help Desk. Only administrators can import changes to their accounts.", nil
-		}
-	}
-	return "", nil
 }

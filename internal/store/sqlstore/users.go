@@ -234,8 +234,10 @@ func upsertChunkTx(tx *gorm.DB, users []identity.User) (created, updated int, er
 		set := map[string]any{
 			"email":        u.Email,
 			"display_name": u.DisplayName,
-			"roles":        stringList(u.Roles),
 			"updated_at":   stamp(u.UpdatedAt),
+		}
+		if u.Roles != nil {
+			set["roles"] = stringList(u.Roles)
 		}
 		if u.Groups != nil {
 			set["groups"] = stringList(u.Groups)
