@@ -98,6 +98,9 @@ func (s *Service) EffectivePolicy(ctx context.Context, a Actor, ref string) (pol
 
 // SetGroups replaces a person's groups, which choose their policy.
 func (s *Service) SetGroups(ctx context.Context, a Actor, ref string, groups []string) (*UserView, error) {
+	if !a.canAssignRoles() {
+		return nil, ErrForbidden // groups choose policies and Help Desk scopes
+	}
 	u, err := s.GetUser(ctx, a, ref)
 	if err != nil {
 		return nil, err

@@ -54,6 +54,9 @@ func (s *Service) RegistrationReport(ctx context.Context, a Actor) ([]GroupRepor
 			pol, name := s.Resolver.Effective(u)
 			st := states[u.ID]
 			registered := counts[u.ID] >= pol.RequiredMethods && (counts[u.ID] > 0 || !pol.RequireMFA)
+			if !a.serves(u) {
+				continue
+			}
 			groups := u.Groups
 			if len(groups) == 0 {
 				groups = []string{""}

@@ -40,7 +40,31 @@ var ErrForbidden = errors.New("you don't have permission to do that")
 
 // What each role may do: admins everything; the Help Desk people, never
 // clients or policy.
-func (a Actor) canManageUsers() bool   { return a.is(identity.RoleAdmin) || a.is(identity.RoleHelpdesk) }
+func (a Actor) canManageUsers() bool {
+	return a.is(identity.RoleAdmin) || a.is(identity.RoleHelpdesk) || len(a.scope()) > 0
+}
+
+// scope is the groups a group-limited Help Desk actor serves; nil means
+// no limit (an administrator, or the Help Desk for everyone).
+func (a Actor) scope() []string {
+	if a.is(identity.RoleAdmin) || a.is(identity.RoleHelpdesk) {
+		return nil
+	}
+	var groups []string
+	for _, r := range a.Roles {
+		if g, ok := strings.CutPrefix(r, identity.HelpdeskScopePrefix); ok {
+			groups = append(groups, g)
+		}
+	}
+	return groups
+}
+
+// serves reports whether the actor may act on u: a group-limited Help Desk
+// only on people in one of its groups.
+func (a Actor) serves(u *identity.User) bool {
+	scope := a.scope()
+	return scope == nil || slices.ContainsFunc(u.Groups, func(g string) bool { return slices.Contains(scope, g) })
+}
 func (a Actor) canManageClients() bool { return a.is(identity.RoleAdmin) }
 func (a Actor) canAssignRoles() bool   { return a.is(identity.RoleAdmin) }
 func (a Actor) canReadAudit() bool     { return a.is(identity.RoleAdmin) }
@@ -276,9 +300,13 @@ func (s *Service) SearchUsers(ctx context.Context, a Actor, q identity.ListQuery
 	if err != nil {
 		return nil, err
 	}
-	out := make([]UserView, len(users))
+	out := make([]UserView, 0, len(users))
 	for i := range users {
-		out[i] = ViewUser(&users[i])
+		// A group-limited Help Desk sees only its groups (a page may then
+		// hold fewer than the limit).
+		if a.serves(&users[i]) {
+			out = append(out, ViewUser(&users[i]))
+		}
 	}
 	return out, nil
 }
@@ -288,12 +316,17 @@ func (s *Service) GetUser(ctx context.Context, a Actor, ref string) (*identity.U
 	if !a.canManageUsers() {
 		return nil, ErrForbidden
 	}
-	return s.Users.Find(ctx, ref)
+	u, err := s.Users.Find(ctx, ref)
+	if err == nil && !a.serves(u) {
+		return nil, &ForbiddenError{Msg: "This person is not in a group you serve."}
+	}
+	return u, err
 }
 
 // CreateUser adds a person. Only admins may give roles.
 func (s *Service) CreateUser(ctx context.Context, a Actor, nu identity.NewUser) (*UserView, error) {
-	if !a.canManageUsers() || (len(nu.Roles) > 0 && !a.canAssignRoles()) {
+	// Groups choose policies; a group-limited Help Desk could not see whom it created.
+	if !a.canManageUsers() || a.scope() != nil || (len(nu.Roles)+len(nu.Groups) > 0 && !a.canAssignRoles()) {
 		return nil, ErrForbidden
 	}
 	u, err := s.Users.Create(ctx, nu)
@@ -312,7 +345,7 @@ func (s *Service) SetUserDisabled(ctx context.Context, a Actor, ref string, disa
 	if err != nil {
 		return err
 	}
-	if u.HasRole(identity.RoleAdmin) && !a.canAssignRoles() {
+	if u.Privileged() && !a.canAssignRoles() {
 		return ErrForbidden
 	}
 	if err := s.Users.SetDisabled(ctx, u.ID, disabled); err != nil {
@@ -333,7 +366,7 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, ref string) error {
 	if err != nil {
 		return err
 	}
-	if u.HasRole(identity.RoleAdmin) && !a.canAssignRoles() {
+	if u.Privileged() && !a.canAssignRoles() {
 		return ErrForbidden
 	}
 	if err := s.endEverything(ctx, u.ID); err != nil {
@@ -376,7 +409,7 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, ref string) (strin
 	if err != nil {
 		return "", err
 	}
-	if u.HasRole(identity.RoleAdmin) && !a.canAssignRoles() {
+	if u.Privileged() && !a.canAssignRoles() {
 		return "", ErrForbidden
 	}
 	temp := s.Users.GeneratePassword(u.Username)
@@ -403,7 +436,7 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, ref, password string
 	if err != nil {
 		return err
 	}
-	if u.HasRole(identity.RoleAdmin) && !a.canAssignRoles() {
+	if u.Privileged() && !a.canAssignRoles() {
 		return ErrForbidden
 	}
 	if err := s.Users.SetPassword(ctx, u.ID, password, mustChange); err != nil {
@@ -424,7 +457,7 @@ func (s *Service) ResetMethods(ctx context.Context, a Actor, ref string) error {
 	if err != nil {
 		return err
 	}
-	if u.HasRole(identity.RoleAdmin) && !a.canAssignRoles() {
+	if u.Privileged() && !a.canAssignRoles() {
 		return ErrForbidden
 	}
 	s.tell(ctx, u, "The Help Desk removed the security methods on your account; you'll set them up again at your next sign-in. If you didn't ask for this, contact the Help Desk.")
@@ -490,7 +523,7 @@ func (s *Service) tell(ctx context.Context, u *identity.User, text string) {
 // role: anything else would hand them the rights admin.Service refuses them
 // everywhere else.
 func (s *Service) ImportUsers(ctx context.Context, a Actor, r io.Reader, dryRun, continueOnError bool) (*identity.ImportReport, error) {
-	if !a.canManageUsers() {
+	if !a.canManageUsers() || a.scope() != nil {
 		return nil, ErrForbidden
 	}
 	data, err := io.ReadAll(r)

@@ -117,3 +117,31 @@ func TestHelpdeskImports(t *testing.T) {
 		t.Fatalf("boss after import: %+v", u)
 	}
 }
+
+// TestGroupScopedHelpdesk: a school's office staff serve only that school.
+func TestGroupScopedHelpdesk(t *testing.T) {
+	s := newService(t)
+	ctx := t.Context()
+	office := admin.Actor{ID: "office", Roles: []string{identity.HelpdeskScopePrefix + "school-a"}}
+	for _, nu := range []identity.NewUser{{Username: "anna", Groups: []string{"school-a"}}, {Username: "ben", Groups: []string{"school-b"}}} {
+		if _, err := s.CreateUser(ctx, admin.CLI, nu); err != nil {
+			t.Fatal(err)
+		}
+	}
+	found, err := s.SearchUsers(ctx, office, identity.ListQuery{})
+	if err != nil || len(found) != 1 || found[0].Username != "anna@district.example" {
+		t.Fatalf("search: %+v %v", found, err)
+	}
+	if _, err := s.ResetPassword(ctx, office, "anna"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ResetPassword(ctx, office, "ben"); !errors.Is(err, admin.ErrForbidden) {
+		t.Fatalf("another school's student: %v", err)
+	}
+	if _, err := s.SetGroups(ctx, office, "ben", []string{"school-a"}); !errors.Is(err, admin.ErrForbidden) {
+		t.Fatalf("moving a student into the office's group: %v", err)
+	}
+	if _, err := s.CreateUser(ctx, admin.CLI, identity.NewUser{Username: "x", Roles: []string{"helpdesk:Not Valid"}}); err == nil {
+		t.Fatal("an invalid scoped role was accepted")
+	}
+}

@@ -116,8 +116,8 @@ func (s *Service) build(nu NewUser, hash bool) (*User, error) {
 		return nil, err
 	}
 	for _, r := range nu.Roles {
-		if r != RoleAdmin && r != RoleHelpdesk {
-			return nil, policyErr("unknown role %q (known: %s, %s)", r, RoleAdmin, RoleHelpdesk)
+		if !ValidRole(r) {
+			return nil, policyErr("unknown role %q (known: %s, %s, %sGROUP)", r, RoleAdmin, RoleHelpdesk, HelpdeskScopePrefix)
 		}
 	}
 	groups, err := NormalizeGroups(nu.Groups)
@@ -401,8 +401,8 @@ func (s *Service) GeneratePassword(username string) string {
 // SetRoles replaces a user's roles.
 func (s *Service) SetRoles(ctx context.Context, id string, roles []string) error {
 	for _, r := range roles {
-		if r != RoleAdmin && r != RoleHelpdesk {
-			return policyErr("unknown role %q (known: %s, %s)", r, RoleAdmin, RoleHelpdesk)
+		if !ValidRole(r) {
+			return policyErr("unknown role %q (known: %s, %s, %sGROUP)", r, RoleAdmin, RoleHelpdesk, HelpdeskScopePrefix)
 		}
 	}
 	u, err := s.store.GetUser(ctx, id)

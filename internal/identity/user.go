@@ -5,6 +5,7 @@ package identity
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -33,6 +34,35 @@ type User struct {
 
 // HasRole reports whether the user holds role.
 func (u *User) HasRole(role string) bool { return slices.Contains(u.Roles, role) }
+
+// HelpdeskScopePrefix starts a Help Desk role limited to one group:
+// "helpdesk:school-a" serves only people in group school-a (a school's
+// office staff and its students).
+const HelpdeskScopePrefix = RoleHelpdesk + ":"
+
+// Privileged reports whether the user administers others in any way; such
+// accounts always need two strong proofs to reset a password.
+func (u *User) Privileged() bool {
+	for _, r := range u.Roles {
+		if r == RoleAdmin || r == RoleHelpdesk || strings.HasPrefix(r, HelpdeskScopePrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidRole reports whether role is one Gatehouse knows.
+func ValidRole(role string) bool {
+	if role == RoleAdmin || role == RoleHelpdesk {
+		return true
+	}
+	group, ok := strings.CutPrefix(role, HelpdeskScopePrefix)
+	if !ok {
+		return false
+	}
+	g, err := NormalizeGroups([]string{group})
+	return err == nil && len(g) == 1 && g[0] == group
+}
 
 // ListQuery narrows a user listing.
 type ListQuery struct {

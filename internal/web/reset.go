@@ -211,7 +211,7 @@ func (h *Handler) resetOptions(ctx context.Context, subject string, u *identity.
 		return nil, 0, nil
 	}
 	required := pol.SSPR.MethodsRequired
-	privileged := u.HasRole(identity.RoleAdmin) || u.HasRole(identity.RoleHelpdesk)
+	privileged := u.Privileged()
 	if privileged {
 		required = max(required, 2) // administrators always need two gates, never questions
 	}
