@@ -83,6 +83,10 @@ type (
 	Sessions interface {
 		RevokeAll(ctx context.Context, userID, keep string) error
 	}
+	// AccessCodes issues the Help Desk's temporary access codes.
+	AccessCodes interface {
+		IssueAccessCode(ctx context.Context, userID string) (string, error)
+	}
 	// Locks clears a sign-in lockout.
 	Locks interface {
 		Unlock(ctx context.Context, key string) error
@@ -101,8 +105,9 @@ type Service struct {
 	Clients  *clients.Service
 	Methods  Methods
 	Grants   Grants
-	Sessions Sessions // nil where Redis is out of reach (the CLI on the embedded store)
-	Locks    Locks    // likewise
+	Sessions Sessions    // nil where Redis is out of reach (the CLI on the embedded store)
+	Locks    Locks       // likewise
+	Access   AccessCodes // likewise
 	Audit    *audit.Recorder
 	Notify   Notifier // may be nil
 	// Registered lists methods for the console; nil outside the server.
@@ -669,4 +674,27 @@ func (s *Service) RecentSignIns(ctx context.Context, a Actor, ref string, n int)
 	}
 	slices.SortFunc(out, func(x, y audit.Event) int { return y.Time.Compare(x.Time) })
 	return out[:min(n, len(out))], nil
+}
+
+// IssueAccessCode gives someone who lost every method a one-time code to
+// sign in with once and register again; it is read out to them, so it is
+// returned here and never stored in clear.
+func (s *Service) IssueAccessCode(ctx context.Context, a Actor, ref string) (string, error) {
+	u, err := s.GetUser(ctx, a, ref)
+	if err != nil {
+		return "", err
+	}
+	if u.Privileged() && !a.canAssignRoles() {
+		return "", ErrForbidden
+	}
+	if s.Access == nil {
+		return "", errors.New("temporary access codes need the shared Redis; use the admin API or console")
+	}
+	code, err := s.Access.IssueAccessCode(ctx, u.ID)
+	if err != nil {
+		return "", err
+	}
+	s.record(ctx, a, "mfa.access_code_issued", u.ID, "", nil, nil)
+	s.tell(ctx, u, "The Help Desk issued a temporary access code for your account. If you didn't ask for one, contact the Help Desk.")
+	return code, nil
 }

@@ -452,3 +452,44 @@ func TestDeliveryFailureIsShown(t *testing.T) {
 		t.Fatalf("audit: %v %v", events, err)
 	}
 }
+
+// TestTemporaryAccessCode: someone who lost every method gets a one-time
+// code from the Help Desk; the next sign-in asks for it before they
+// register again.
+func TestTemporaryAccessCode(t *testing.T) {
+	m := newMFARig(t, func(cfg *config.Config) { cfg.MFA.RequiredMethods = 1 })
+	m.enrollApp(newBrowser(t, rpRedirect))
+	api := &adminClient{t: t, base: m.gh.Issuer, token: adminToken(t, m.gh, clients.ScopeAdmin)}
+	if status := api.json("POST", "/users/student/reset-methods", nil, nil); status != http.StatusNoContent {
+		t.Fatalf("reset methods: %d", status)
+	}
+	var issued struct {
+		Code string `json:"access_code"`
+	}
+	if status := api.json("POST", "/users/student/access-code", nil, &issued); status != http.StatusOK || issued.Code == "" {
+		t.Fatalf("access code: %d", status)
+	}
+	b := newBrowser(t, rpRedirect)
+	p := m.start(b)
+	mustSee(t, p, "Enter the temporary access code the Help Desk gave you")
+	wrong := "000000"
+	if issued.Code == wrong {
+		wrong = "111111"
+	}
+	p = b.submit(p, act("verify", "code", wrong))
+	mustSee(t, p, "That code didn't work")
+	p = b.submit(p, act("verify", "code", issued.Code))
+	mustSee(t, p, "More information required")
+	p = b.submit(p, act("next"))
+	secret := totpSecret(t, p)
+	p = b.submit(p, act("verify", "code", totpCode(t, secret, time.Now())))
+	p = b.submit(b.submit(p, act("continue")), act("done"))
+	if c := m.claims(p); c.ACR != "mfa" {
+		t.Fatalf("after re-registering: acr=%q", c.ACR)
+	}
+	// The code works once.
+	b2 := newBrowser(t, rpRedirect)
+	if p := m.start(b2); strings.Contains(p.Body, "temporary access code") {
+		t.Fatal("a used access code was asked for again")
+	}
+}

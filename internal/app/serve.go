@@ -120,6 +120,7 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 	adminService := *a.Admin
 	adminService.Sessions = session.Revoker{KV: kv, Lifetime: cfg.Session.Lifetime.Duration}
 	adminService.Locks = locks
+	adminService.Access = mfaService
 	adminService.Notify = func(ctx context.Context, u *identity.User, text string) {
 		if methods, err := mfaService.Methods(ctx, u.ID); err == nil {
 			mfaService.Notify(ctx, u.ID, u.Email, methods, "", text)

@@ -61,6 +61,10 @@ type Flow struct {
 	Challenge  *Challenge  `json:"challenge,omitempty"`
 	Remember   bool        `json:"remember,omitempty"` // "Don't ask again" was ticked
 	MFAAt      time.Time   `json:"mfa_at,omitzero"`    // when a second factor was last proved
+	// AccessCode is set when the Help Desk issued a temporary access code to
+	// someone who lost every method: it must be entered before registering
+	// new ones, so a stolen password alone cannot register an attacker's.
+	AccessCode bool `json:"access_code,omitempty"`
 }
 
 // Enrollment is the "Keep your account secure" wizard's progress.
@@ -111,6 +115,8 @@ func (f *Flow) Next() Step {
 		return StepAuthenticate
 	case f.MustChangePassword:
 		return StepChangePassword
+	case f.AccessCode && !f.hasMFA():
+		return StepMFA
 	case f.HasMethods && !f.hasMFA() && (f.RequiredMFA() || enrolling):
 		return StepMFA
 	case enrolling:

@@ -33,6 +33,8 @@ const (
 	FactorSMS   Factor = "sms"
 	FactorVoice Factor = "voice"
 	FactorEmail Factor = "email"
+	// FactorAccessCode is the Help Desk's one-time temporary access code.
+	FactorAccessCode Factor = "access_code"
 )
 
 // Kind is the method kind a factor proves.
@@ -58,6 +60,8 @@ func (f Factor) AMR() string {
 		return "sms"
 	case FactorVoice:
 		return "tel"
+	case FactorAccessCode:
+		return "otp"
 	}
 	return string(f)
 }

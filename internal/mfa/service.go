@@ -31,15 +31,17 @@ var ErrDelivery = errors.New("We couldn't send the code. Check the number or add
 // Service registers methods and sends and checks codes, within limits, with
 // every step audited.
 type Service struct {
-	store    Store
-	box      *secrets.Box
-	codes    *Codes
-	totp     *TOTPVerifier
-	limiter  *Limiter
-	sender   delivery.Sender
-	audit    *audit.Recorder
-	district string
-	codeTTL  time.Duration
+	store Store
+	box   *secrets.Box
+	codes *Codes
+	// accessCodes are the Help Desk's temporary access codes.
+	accessCodes *Codes
+	totp        *TOTPVerifier
+	limiter     *Limiter
+	sender      delivery.Sender
+	audit       *audit.Recorder
+	district    string
+	codeTTL     time.Duration
 }
 
 // NewService wires the MFA primitives.
@@ -47,10 +49,37 @@ func NewService(st Store, box *secrets.Box, kv KV, codeKey []byte, sender delive
 	district string, codeTTL time.Duration, attempts int) *Service {
 	return &Service{
 		store: st, box: box, sender: sender, audit: rec, district: district, codeTTL: codeTTL,
-		codes:   &Codes{KV: kv, Key: codeKey, TTL: codeTTL, MaxAttempts: attempts},
-		totp:    &TOTPVerifier{KV: kv, Now: time.Now},
-		limiter: &Limiter{KV: kv},
+		codes:       &Codes{KV: kv, Key: codeKey, TTL: codeTTL, MaxAttempts: attempts},
+		accessCodes: &Codes{KV: kv, Key: codeKey, TTL: AccessCodeLifetime, MaxAttempts: attempts},
+		totp:        &TOTPVerifier{KV: kv, Now: time.Now},
+		limiter:     &Limiter{KV: kv},
 	}
+}
+
+// AccessCodeLifetime is how long a temporary access code from the Help
+// Desk works: a school day.
+const AccessCodeLifetime = 8 * time.Hour
+
+func accessScope(userID string) string { return "access-code:" + userID }
+
+// IssueAccessCode gives a person who lost every method a one-time code the
+// Help Desk reads out; it replaces any earlier one.
+func (s *Service) IssueAccessCode(ctx context.Context, userID string) (string, error) {
+	return s.accessCodes.Issue(ctx, accessScope(userID))
+}
+
+// AccessCodePending reports whether a temporary access code waits to be used.
+func (s *Service) AccessCodePending(ctx context.Context, userID string) (bool, error) {
+	n, err := s.accessCodes.AttemptsLeft(ctx, accessScope(userID))
+	return n > 0, err
+}
+
+// CheckAccessCode uses up a temporary access code.
+func (s *Service) CheckAccessCode(ctx context.Context, userID, code, ip string, lim Limits) error {
+	if err := s.checkVerifyLimits(ctx, userID, ip, lim); err != nil {
+		return err
+	}
+	return s.accessCodes.Verify(ctx, accessScope(userID), code)
 }
 
 // Methods lists a user's registered methods.

@@ -118,7 +118,7 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, f *flow.Flow) 
 	switch step := f.Next(); {
 	case step == flow.StepIssue:
 		h.finish(w, r, f)
-	case step == flow.StepMFA && !f.HasMethods && (f.Enroll == nil || len(f.Enroll.Done) == 0):
+	case step == flow.StepMFA && !f.HasMethods && !f.AccessCode && (f.Enroll == nil || len(f.Enroll.Done) == 0):
 		// Nothing registered to challenge, and registration was put off.
 		h.deny(w, r, f, errNoMethods)
 	default:

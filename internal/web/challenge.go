@@ -34,7 +34,7 @@ func (h *Handler) loadChallenge(w http.ResponseWriter, r *http.Request, f *flow.
 	if err == nil {
 		cc := &challengeContext{f: f, u: u, pol: h.policy.For(ctx, u)}
 		if cc.methods, err = h.mfa.Methods(ctx, u.ID); err == nil {
-			if len(cc.methods) == 0 {
+			if len(cc.methods) == 0 && !f.AccessCode {
 				h.deny(w, r, f, errNoMethods)
 				return nil, false
 			}
@@ -86,6 +86,12 @@ func factorsOf(m mfa.Method) []mfa.Factor {
 // method returns the challenge's method, choosing the default (or the first
 // usable one) when none is chosen yet.
 func (cc *challengeContext) method() (*mfa.Method, mfa.Factor) {
+	if cc.f.AccessCode {
+		if cc.f.Challenge == nil {
+			cc.f.Challenge = &flow.Challenge{Factor: string(mfa.FactorAccessCode)}
+		}
+		return &mfa.Method{}, mfa.FactorAccessCode
+	}
 	c := cc.f.Challenge
 	if c != nil {
 		for i := range cc.methods {
@@ -139,7 +145,7 @@ func (h *Handler) mfaPage(w http.ResponseWriter, r *http.Request) {
 	// The code goes out when the challenge is first shown; "Sent" keeps a
 	// reload from sending another (the resend cooldown backs this up).
 	errMsg := ""
-	if factor != mfa.FactorApp && !f.Challenge.Sent {
+	if factor != mfa.FactorApp && factor != mfa.FactorAccessCode && !f.Challenge.Sent {
 		errMsg = h.challengeSend(r, cc, m, factor)
 		f.Challenge.Sent = errMsg == ""
 	}
@@ -224,9 +230,12 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	case "verify":
 		var err error
-		if factor == mfa.FactorApp {
+		switch factor {
+		case mfa.FactorAccessCode:
+			err = h.mfa.CheckAccessCode(r.Context(), f.UserID, r.PostFormValue("code"), clientIP(r), cc.pol.Limits)
+		case mfa.FactorApp:
 			err = h.mfa.CheckTOTP(r.Context(), m.Secret, r.PostFormValue("code"), f.UserID, clientIP(r), cc.pol.Limits)
-		} else {
+		default:
 			err = h.mfa.CheckCode(r.Context(), mfaScope(f, destination(m, factor)), r.PostFormValue("code"), f.UserID, clientIP(r), cc.pol.Limits)
 		}
 		if err != nil {

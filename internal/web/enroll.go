@@ -79,6 +79,11 @@ func (h *Handler) startEnrollment(r *http.Request, f *flow.Flow, u *identity.Use
 			return err
 		}
 	}
+	if len(methods) == 0 {
+		if f.AccessCode, err = h.mfa.AccessCodePending(ctx, u.ID); err != nil {
+			return err
+		}
+	}
 	plan := make([]string, len(missing))
 	for i, k := range missing {
 		plan[i] = string(k)

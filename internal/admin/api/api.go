@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -86,6 +87,10 @@ func (a *API) Mount(mux *http.ServeMux) {
 	}))
 	route("POST /users/{id}/unlock", a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
 		return nil, a.Service.Unlock(ctx, act, id)
+	}))
+	route("POST /users/{id}/access-code", a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+		code, err := a.Service.IssueAccessCode(ctx, act, id)
+		return map[string]any{"access_code": code, "expires_in": int(mfa.AccessCodeLifetime.Seconds())}, err
 	}))
 	route("GET /audit", a.listAudit)
 	route("GET /policies", a.listPolicies)
