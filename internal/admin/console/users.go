@@ -86,9 +86,10 @@ func (c *Console) createUser(q *request) {
 }
 
 type passwordPage struct {
-	User     admin.UserView
-	Password string
-	Created  bool // a new account rather than a reset
+	User       admin.UserView
+	Password   string
+	Created    bool // a new account rather than a reset
+	AccessCode bool // a temporary access code rather than a password
 }
 
 type userPage struct {
@@ -128,8 +129,8 @@ func (c *Console) userAction(q *request) {
 	ctx, id, action := q.r.Context(), q.r.PathValue("id"), q.r.PathValue("action")
 	var err error
 	switch action {
-	case "reset-password":
-		c.resetPassword(q, id)
+	case "reset-password", "access-code":
+		c.resetPassword(q, id, action == "access-code")
 		return
 	case "reset-methods":
 		err = c.svc.ResetMethods(ctx, q.actor, id)
@@ -156,10 +157,15 @@ func (c *Console) userAction(q *request) {
 	}
 }
 
-// resetPassword shows the temporary password once, to whoever reset it.
-func (c *Console) resetPassword(q *request, id string) {
+// resetPassword shows the temporary password, or a temporary access code,
+// once, to whoever issued it.
+func (c *Console) resetPassword(q *request, id string, accessCode bool) {
 	ctx := q.r.Context()
-	temp, err := c.svc.ResetPassword(ctx, q.actor, id)
+	issue, title := c.svc.ResetPassword, "Password reset"
+	if accessCode {
+		issue, title = c.svc.IssueAccessCode, "Temporary access code"
+	}
+	temp, err := issue(ctx, q.actor, id)
 	var u *identity.User
 	if err == nil {
 		u, err = c.svc.GetUser(ctx, q.actor, id)
@@ -168,5 +174,5 @@ func (c *Console) resetPassword(q *request, id string) {
 		c.serviceError(q, "user", err)
 		return
 	}
-	c.render(q.w, http.StatusOK, "user_password", c.view(q, "Password reset", passwordPage{User: admin.ViewUser(u), Password: temp}))
+	c.render(q.w, http.StatusOK, "user_password", c.view(q, title, passwordPage{User: admin.ViewUser(u), Password: temp, AccessCode: accessCode}))
 }
