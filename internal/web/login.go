@@ -210,6 +210,28 @@ func (h *Handler) changePasswordPage(w http.ResponseWriter, r *http.Request) {
 	h.pages.render(w, http.StatusOK, "change_password", h.stepPage(w, r, f, "Update your password"))
 }
 
+// setNewPassword sets the password typed twice in the form ("new_password",
+// "confirm_password"); a mismatch or a policy problem goes to retry, any
+// other failure to the error page. It reports whether the password was set.
+func (h *Handler) setNewPassword(w http.ResponseWriter, r *http.Request, userID string, retry func(string)) bool {
+	pw := r.PostFormValue("new_password")
+	if pw != r.PostFormValue("confirm_password") {
+		retry("The passwords don't match.")
+		return false
+	}
+	err := h.users.SetPassword(r.Context(), userID, pw, false)
+	var pe *identity.PolicyError
+	switch {
+	case errors.As(err, &pe):
+		retry("Choose a different password: " + pe.Msg + ".")
+		return false
+	case err != nil:
+		h.fail(w, r, http.StatusServiceUnavailable, "Password not changed", "We couldn't set your new password. Try again in a moment.", err)
+		return false
+	}
+	return true
+}
+
 func (h *Handler) changePasswordSubmit(w http.ResponseWriter, r *http.Request) {
 	f, ok := h.formFlow(w, r)
 	if !ok || !h.onStep(w, r, f, flow.StepChangePassword) {
@@ -220,19 +242,7 @@ func (h *Handler) changePasswordSubmit(w http.ResponseWriter, r *http.Request) {
 		p.Error = msg
 		h.pages.render(w, http.StatusUnprocessableEntity, "change_password", p)
 	}
-	pw := r.PostFormValue("new_password")
-	if pw != r.PostFormValue("confirm_password") {
-		retry("The passwords don't match.")
-		return
-	}
-	err := h.users.SetPassword(r.Context(), f.UserID, pw, false)
-	var pe *identity.PolicyError
-	switch {
-	case errors.As(err, &pe):
-		retry("Choose a different password: " + pe.Msg + ".")
-		return
-	case err != nil:
-		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't update your password. Try again in a moment.", err)
+	if !h.setNewPassword(w, r, f.UserID, retry) {
 		return
 	}
 	h.audit.Record(r.Context(), audit.Event{Type: "user.password_changed", SubjectID: f.UserID, ActorID: f.UserID, IP: clientIP(r), UserAgent: r.UserAgent(),

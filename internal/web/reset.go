@@ -521,19 +521,7 @@ func (h *Handler) resetSetPassword(w http.ResponseWriter, r *http.Request, rc *r
 	ctx := r.Context()
 	rs := rc.rs
 	retry := func(msg string) { h.renderReset(w, r, rc, http.StatusUnprocessableEntity, msg, "") }
-	pw := r.PostFormValue("new_password")
-	if pw != r.PostFormValue("confirm_password") {
-		retry("The passwords don't match.")
-		return
-	}
-	err := h.users.SetPassword(ctx, rs.UserID, pw, false)
-	var pe *identity.PolicyError
-	switch {
-	case errors.As(err, &pe):
-		retry("Choose a different password: " + pe.Msg + ".")
-		return
-	case err != nil:
-		h.fail(w, r, http.StatusServiceUnavailable, "Password reset unavailable", "We couldn't set your new password. Try again in a moment.", err)
+	if !h.setNewPassword(w, r, rs.UserID, retry) {
 		return
 	}
 	for _, step := range []func() error{
