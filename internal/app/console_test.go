@@ -37,6 +37,7 @@ func newConsoleRig(t *testing.T) *consoleRig {
 	c.configure = func(cfg *config.Config) {
 		cfg.MFA = config.Default().MFA
 		cfg.MFA.RequireForAllClients, cfg.MFA.RequiredMethods = false, 1
+		cfg.MFA.PolicyRefresh = config.Duration{Duration: 50 * time.Millisecond} // policy edits show at once
 	}
 	return &consoleRig{t: t, gh: c.start(), keys: map[string]string{}, uses: map[string]int{}}
 }

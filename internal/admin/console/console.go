@@ -119,6 +119,15 @@ func (c *Console) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+Prefix+"/import", c.form(c.importPreview))
 	mux.HandleFunc("POST "+Prefix+"/import/confirm", c.form(c.importConfirm))
 
+	mux.HandleFunc("GET "+Prefix+"/policies", c.page(c.listPolicies))
+	mux.HandleFunc("GET "+Prefix+"/policies/new", c.page(c.newPolicy))
+	mux.HandleFunc("POST "+Prefix+"/policies/new", c.form(c.createPolicy))
+	mux.HandleFunc("GET "+Prefix+"/policies/{name}/edit", c.page(c.editPolicy))
+	mux.HandleFunc("POST "+Prefix+"/policies/{name}/edit", c.form(c.updatePolicy))
+	mux.HandleFunc("GET "+Prefix+"/policies/{name}/delete", c.page(c.confirmDeletePolicy))
+	mux.HandleFunc("POST "+Prefix+"/policies/{name}/delete", c.form(c.deletePolicy))
+	mux.HandleFunc("GET "+Prefix+"/registration", c.page(c.registrationReport))
+
 	mux.HandleFunc("GET "+Prefix+"/audit", c.page(c.auditPage))
 	mux.HandleFunc("GET "+Prefix+"/audit/export", c.page(c.auditExport))
 }
@@ -280,7 +289,8 @@ func (c *Console) view(q *request, title string, data any) view {
 }
 
 var pageNames = []string{"landing", "error", "dashboard", "clients", "client_form", "client", "client_secret", "client_delete",
-	"users", "user", "user_form", "user_password", "import", "import_preview", "import_result", "audit"}
+	"users", "user", "user_form", "user_password", "import", "import_preview", "import_result", "audit",
+	"policies", "policy_form", "policy_delete", "registration"}
 
 var funcs = template.FuncMap{
 	"join": strings.Join,
@@ -290,7 +300,9 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
-	"has": slices.Contains[[]string],
+	"has":  slices.Contains[[]string],
+	"path": url.PathEscape, // a name as one segment of an address
+	"day":  func(t time.Time) string { return t.UTC().Format("2 January 2006") },
 }
 
 func parsePages() (map[string]*template.Template, error) {

@@ -25,6 +25,7 @@ var userNotices = map[string]string{
 	"disable":         "The account was disabled and signed out everywhere.",
 	"enable":          "The account was enabled.",
 	"roles":           "Their roles were updated.",
+	"groups":          "Their groups were updated. Their sign-in policy below follows from them.",
 }
 
 type usersPage struct {
@@ -96,9 +97,12 @@ type userPage struct {
 	User    admin.UserView
 	Methods []admin.MethodView
 	SignIns []audit.Event
+	Policy  string // the name of the policy they sign in under
 	// CanAct is false for the Help Desk looking at an administrator: the
 	// service would refuse every action.
-	CanAct, CanSetRoles bool
+	CanAct bool
+	// CanAssign: roles and groups are set by administrators only.
+	CanAssign bool
 }
 
 func (c *Console) showUser(q *request) {
@@ -108,9 +112,12 @@ func (c *Console) showUser(q *request) {
 		c.serviceError(q, "user", err)
 		return
 	}
-	p := userPage{User: admin.ViewUser(u), CanAct: q.isAdmin() || !u.HasRole(identity.RoleAdmin), CanSetRoles: q.isAdmin()}
+	p := userPage{User: admin.ViewUser(u), CanAct: q.isAdmin() || !u.HasRole(identity.RoleAdmin), CanAssign: q.isAdmin()}
 	if p.Methods, err = c.svc.UserMethods(ctx, q.actor, u.ID); err == nil {
 		p.SignIns, err = c.svc.RecentSignIns(ctx, q.actor, u.ID, 10)
+	}
+	if err == nil {
+		_, p.Policy, err = c.svc.EffectivePolicy(ctx, q.actor, u.ID)
 	}
 	if err != nil {
 		c.serviceError(q, "user", err)
@@ -142,6 +149,8 @@ func (c *Console) userAction(q *request) {
 		err = c.svc.SetUserDisabled(ctx, q.actor, id, action == "disable")
 	case "roles":
 		_, err = c.svc.SetRoles(ctx, q.actor, id, q.r.PostForm["roles"])
+	case "groups":
+		_, err = c.svc.SetGroups(ctx, q.actor, id, splitList(q.r.PostFormValue("groups")))
 	default:
 		c.failFor(q, http.StatusNotFound, "Page not found", "There is nothing at this address.", nil)
 		return
