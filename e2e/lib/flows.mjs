@@ -42,7 +42,7 @@ export async function enterPassword(w, password, { shots = '' } = {}) {
 // register walks "More information required" and "Keep your account
 // secure": the app, then the phone by text (guide steps 4-7). It returns
 // the authenticator app holding the key.
-export async function register(w, g, { upn, number = '704 555 0112', e164 = '+17045550112', shots = '' } = {}) {
+export async function register(w, g, { upn, number = '704 555 0112', e164 = '+17045550112', shots = '', lookAtOthers = false } = {}) {
   const { page } = w;
   await heading(page, 'More information required', 1);
   await page.getByText('Your organization needs more information to keep your account secure').waitFor();
@@ -56,16 +56,28 @@ export async function register(w, g, { upn, number = '704 555 0112', e164 = '+17
   const progress = page.getByRole('list', { name: 'Progress' });
   assert.deepEqual(await progress.getByRole('listitem').allInnerTexts(), ['App', 'Phone']);
   await page.getByRole('img', { name: /QR code for your authenticator app/ }).waitFor();
+  if (lookAtOthers) {
+    // "I want to set up a different method" offers the other kinds; Cancel
+    // comes back to the app.
+    await page.getByRole('button', { name: 'I want to set up a different method' }).click();
+    await heading(page, 'Choose a different method', 2);
+    const kinds = page.getByRole('group', { name: 'Which method would you like to use?' });
+    for (const k of ['Phone', 'Email']) await kinds.getByRole('radio', { name: k, exact: true }).waitFor();
+    await w.step('Choose a different method', name(shots, '05b-different-method'));
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await heading(page, 'Method 1 of 2: App', 2);
+  }
   await page.getByRole('button', { name: 'I want to set up a different method' }).waitFor();
   await page.getByText("Can't scan image?").click();
   // The <details> group: named by its summary while closed, not once open.
   const key = keyFrom(await page.getByRole('group').filter({ hasText: "Can't scan image?" }).innerText());
   const app = new AuthenticatorApp(key, upn);
   await page.getByLabel('Enter the 6-digit code shown in the app').fill(await app.code());
-  await w.step('Keep your account secure: Method 1 of 2: App', name(shots, '05-method-1-app'));
+  await w.step('Keep your account secure: Method 1 of 2: App', name(shots, '05-method-1-app'),
+    { scrollTo: page.getByRole('heading', { name: 'Method 1 of 2: App' }) });
   await page.getByRole('button', { name: 'Next' }).click();
 
-  await page.getByRole('status').filter({ hasText: /verified/i }).waitFor();
+  await page.getByRole('status').getByText('App verified. Your authenticator app was registered successfully').waitFor();
   await w.step('App verified', name(shots, '06-app-verified'));
   await page.getByRole('button', { name: 'Next' }).click();
 

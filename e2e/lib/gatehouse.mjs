@@ -100,6 +100,26 @@ export const DISTRICT = {
   domain: 'district.example',
 };
 
+// codeIn finds the 6-digit code of a text or email, or of a call, which
+// reads the digits out one by one: "7. 8. 6. 3. 5. 3."
+export function codeIn(m) {
+  const source = m.channel === 'voice' ? (m.speech ?? '').replace(/(\d)\.\s+(?=\d)/g, '$1') : m.text ?? '';
+  return /\b(\d{6})\b/.exec(source)?.[1];
+}
+
+// Servers still running when this process ends (a crash, a timeout) are
+// killed with it: each runs in a process group of its own.
+const running = new Set();
+function killAll() {
+  for (const pid of running) {
+    try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+}
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => { killAll(); process.exit(128 + (sig === 'SIGINT' ? 2 : 15)); });
+}
+
 // --- the running server --------------------------------------------------
 
 export class Gatehouse {
@@ -142,6 +162,14 @@ export class Gatehouse {
     }), { mode: 0o600 });
 
     for (const u of o.users ?? []) await this.createUser(u);
+    if (o.serveDemo) {
+      // `serve --demo`: the demo app registers itself and runs on app.DemoAddr.
+      this.demoURL = 'http://localhost:9090';
+      this.spawn('serve', [this.bin, 'serve', '--demo', '--config', this.config]);
+      await this.waitFor(`${this.issuer}/readyz`, (r) => r.status === 200, 'Gatehouse /readyz');
+      await this.waitFor(`${this.demoURL}/`, (r) => r.status === 200, 'the demo app of serve --demo');
+      return this;
+    }
     const client = await this.cli(['clients', 'create', '--name', o.clientName ?? 'Gatehouse demo app',
       '--redirect-uri', `${this.demoURL}/callback`, '--post-logout-redirect-uri', `${this.demoURL}/`,
       '--scope', 'openid', '--scope', 'profile', '--scope', 'email', '--grant-type', 'authorization_code',
@@ -186,7 +214,8 @@ export class Gatehouse {
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
-    child.on('exit', (code, sig) => { child.exited = { code, sig }; });
+    running.add(child.pid);
+    child.on('exit', (code, sig) => { child.exited = { code, sig }; running.delete(child.pid); });
     this.procs.push({ name, child });
     return child;
   }
@@ -226,16 +255,16 @@ export class Gatehouse {
     while (Date.now() < deadline) {
       const msgs = (await this.outbox()).slice(since)
         .filter((m) => (!to || m.to === to) && (!channel || m.channel === channel));
-      if (msgs.length) {
-        const m = msgs.at(-1);
-        const source = m.channel === 'voice' ? m.speech.replace(/[^0-9]/g, ' ').replace(/(\d) (?=\d)/g, '$1') : m.text;
-        const code = /\b(\d{6})\b/.exec(source)?.[1];
-        if (!code) throw new Error(`no 6-digit code in the outbox message ${JSON.stringify(m)}`);
-        return { code, message: m };
+      // The newest message with a code (security notices have none).
+      for (const m of msgs.reverse()) {
+        const code = codeIn(m);
+        if (code) return { code, message: m };
       }
       await sleep(100);
     }
-    throw new Error(`no ${channel ?? ''} message to ${to ?? 'anyone'} reached the outbox within ${timeoutMs} ms`);
+    const seen = (await this.outbox()).slice(since);
+    throw new Error(`no ${channel ?? ''} code to ${to ?? 'anyone'} reached the outbox within ${timeoutMs} ms; `
+      + `since then it has: ${JSON.stringify(seen)}`);
   }
 
   // stop ends both servers (their process groups) and removes the temp dir.

@@ -134,6 +134,8 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, u *ident
 	h.pages.render(w, status, "account", p)
 }
 
+// detail is what identifies a method beside its type: the masked number
+// or address (an app has nothing more to show).
 func detail(m mfa.Method) string {
 	switch {
 	case m.Kind.IsPhone():
@@ -141,7 +143,7 @@ func detail(m mfa.Method) string {
 	case m.Kind == mfa.Email:
 		return mfa.MaskEmail(m.Email)
 	}
-	return "Authenticator app"
+	return ""
 }
 
 // accountForm checks CSRF and a fresh proof for a POSTed change.

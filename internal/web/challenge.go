@@ -167,6 +167,7 @@ func (h *Handler) renderChallenge(w http.ResponseWriter, r *http.Request, cc *ch
 	}
 	p := h.stepPage(w, r, cc.f, "Enter code")
 	p.Error, p.Notice, p.Challenge = errMsg, notice, v
+	p.Username = cc.u.Username // a step-up flow starts from the session, without one
 	h.pages.render(w, status, "mfa", p)
 }
 
