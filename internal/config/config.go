@@ -150,7 +150,7 @@ type Password struct {
 	History int     `yaml:"history"`
 	Lockout Lockout `yaml:"lockout"`
 	// MaxConcurrentHashes bounds argon2id sign-in checks running at once
-	// (0: two per CPU): memory stays under this × argon2.memory_kib.
+	// (0: CPUs ÷ argon2.parallelism): memory stays under this × argon2.memory_kib.
 	MaxConcurrentHashes int `yaml:"max_concurrent_hashes"`
 }
 

@@ -109,7 +109,7 @@ func (c *Config) Validate() error {
 	}
 	positive(&p, "account.freshness", c.Account.Freshness)
 	if c.Password.MaxConcurrentHashes < 0 {
-		p.add("password.max_concurrent_hashes", "must not be negative (0: two per CPU)")
+		p.add("password.max_concurrent_hashes", "must not be negative (0: CPUs ÷ argon2.parallelism)")
 	}
 	if a := c.Debug.PprofListen; a != "" {
 		if host, port, err := net.SplitHostPort(a); err != nil || !isPort(port) || !isLoopback(host) {

@@ -46,8 +46,9 @@ type Options struct {
 	// (the current one included); 0 turns the check off.
 	PasswordHistory int
 	// MaxConcurrentHashes bounds the argon2id computations of sign-ins
-	// running at once (0: two per CPU): a login storm then queues instead
-	// of taking MaxConcurrentHashes × Argon2.MemoryKiB and more.
+	// running at once (0: as many as the CPUs can run side by side, CPUs ÷
+	// Argon2.Parallelism): a login storm then queues instead of taking
+	// MaxConcurrentHashes × Argon2.MemoryKiB and more.
 	MaxConcurrentHashes int
 	Now                 func() time.Time
 }
@@ -68,7 +69,9 @@ func NewService(st Store, opt Options) *Service {
 		opt.Now = time.Now
 	}
 	if opt.MaxConcurrentHashes <= 0 {
-		opt.MaxConcurrentHashes = 2 * runtime.GOMAXPROCS(0)
+		// Each hash already keeps Parallelism cores busy: more at once
+		// would add memory, not throughput.
+		opt.MaxConcurrentHashes = max(1, runtime.GOMAXPROCS(0)/max(1, int(opt.Argon2.Parallelism)))
 	}
 	return &Service{store: st, opt: opt, dummy: HashPassword(uuid.NewString(), opt.Argon2),
 		hashing: make(chan struct{}, opt.MaxConcurrentHashes)}
