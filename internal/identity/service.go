@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -58,7 +59,10 @@ type Options struct {
 type Service struct {
 	store Store
 	opt   Options
-	dummy string // verified for unknown users so their timing matches a real check
+	// dummy is verified for unknown users so their timing matches a real
+	// check; made on first use, so start-up does not spend (and keep) an
+	// argon2id allocation.
+	dummy func() string
 	// hashing holds one token per sign-in computing argon2id.
 	hashing chan struct{}
 }
@@ -73,8 +77,8 @@ func NewService(st Store, opt Options) *Service {
 		// would add memory, not throughput.
 		opt.MaxConcurrentHashes = max(1, runtime.GOMAXPROCS(0)/max(1, int(opt.Argon2.Parallelism)))
 	}
-	return &Service{store: st, opt: opt, dummy: HashPassword(uuid.NewString(), opt.Argon2),
-		hashing: make(chan struct{}, opt.MaxConcurrentHashes)}
+	return &Service{store: st, opt: opt, hashing: make(chan struct{}, opt.MaxConcurrentHashes),
+		dummy: sync.OnceValue(func() string { return HashPassword(uuid.NewString(), opt.Argon2) })}
 }
 
 // Domain is the district's UPN suffix.
@@ -227,12 +231,12 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 	}
 	name, err := NormalizeUsername(username, s.opt.Domain)
 	if err != nil {
-		VerifyPassword(s.dummy, password)
+		VerifyPassword(s.dummy(), password)
 		return nil, fmt.Errorf("%w: malformed username", ErrInvalidCredentials)
 	}
 	u, err := s.store.GetUserByUsername(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
-		VerifyPassword(s.dummy, password)
+		VerifyPassword(s.dummy(), password)
 		return nil, fmt.Errorf("%w: unknown user", ErrInvalidCredentials)
 	}
 	if err != nil {
@@ -240,7 +244,7 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 	}
 	hash := u.PasswordHash
 	if hash == "" {
-		hash = s.dummy
+		hash = s.dummy()
 	}
 	ok := VerifyPassword(hash, password) && u.PasswordHash != ""
 	switch {
@@ -278,7 +282,7 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, password stri
 	}
 	hash := u.PasswordHash
 	if hash == "" {
-		hash = s.dummy
+		hash = s.dummy()
 	}
 	switch {
 	case !VerifyPassword(hash, current) || u.PasswordHash == "":
