@@ -5,7 +5,9 @@
 # provisions, waits for a quiet machine, runs every workload against each
 # server alternately at the same concurrency levels, counts database and
 # Redis operations per flow, profiles Gatehouse under load, and writes the
-# results, table and plot under bench/results/<run>/.
+# results, table, plot and profiles under bench/results/<run>/ (binaries,
+# logs and the state files, which hold client secrets, stay in
+# $TMPDIR/gatehouse-bench/<run>/).
 #
 #   scripts/bench.sh                 # the full run (~30 min, plus waiting for quiet)
 #   SMOKE=1 scripts/bench.sh         # a few seconds per workload: checks the setup
@@ -56,9 +58,14 @@ QUIET_LOAD=${QUIET_LOAD:-1.0}
 PROFILE=${PROFILE:-1}
 OPCOUNT=${OPCOUNT:-1}
 
-OUT=bench/results/$RUN_ID
-WORK=$OUT/work # logs, state files with client secrets (gitignored)
-BIN=bench/bin
+# Everything is written outside the repository while the run lasts (so a
+# `git clean` or checkout elsewhere cannot pull it away mid-run) and the
+# results are copied to bench/results/<run>/ at the end.
+STAGE=${BENCH_TMP:-${TMPDIR:-/tmp}/gatehouse-bench}/$RUN_ID
+OUT=$STAGE/out       # results, table, plot, profiles: copied to $FINAL
+WORK=$STAGE/work     # logs, state files with client secrets: stay here
+FINAL=bench/results/$RUN_ID
+BIN=${BENCH_BIN:-$STAGE/bin}
 PGHOST=127.0.0.1
 PGUSER=postgres
 GH_DB=bench_gatehouse
@@ -72,7 +79,7 @@ CONSENT_ADDR=127.0.0.1:14446
 PPROF_ADDR=127.0.0.1:16060
 ARGON2=65536,3,2 # password.argon2 in bench/gatehouse.yaml (the defaults)
 
-mkdir -p "$WORK" "$BIN"
+mkdir -p "$OUT" "$WORK" "$BIN"
 export PGHOST PGUSER
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
@@ -148,8 +155,8 @@ if ! go build -tags benchprof -o "$BIN/gatehouse-prof" ./cmd/gatehouse-bench/pro
 	log "warning: the profiling build failed (see $WORK/profserve-build.log); skipping profiles"
 	PROFILE=0
 fi
-(cd bench/hydra && go build -ldflags "-X github.com/ory/hydra/v2/driver/config.Version=v2.3.0" -o ../bin/hydra github.com/ory/hydra/v2)
-(cd bench && go build -o bin/consent ./consent && go build -o bin/report ./report)
+(cd bench/hydra && go build -ldflags "-X github.com/ory/hydra/v2/driver/config.Version=v2.3.0" -o "$BIN/hydra" github.com/ory/hydra/v2)
+(cd bench && go build -o "$BIN/consent" ./consent && go build -o "$BIN/report" ./report)
 log "built"
 
 # --- databases, Redis ---------------------------------------------------
@@ -159,7 +166,7 @@ redis_cleanup
 
 # --- Gatehouse ------------------------------------------------------------
 GATEHOUSE_SECRETS_MASTER_KEY=$(head -c 32 /dev/urandom | base64)
-GATEHOUSE_DATA_DIR=$ROOT/$WORK/gatehouse-data
+GATEHOUSE_DATA_DIR=$WORK/gatehouse-data
 export GATEHOUSE_SECRETS_MASTER_KEY GATEHOUSE_DATA_DIR
 GH_CONFIG=bench/gatehouse.yaml
 start_gatehouse() { # log-name command...
@@ -382,9 +389,11 @@ fi
 
 # --- report -------------------------------------------------------------------
 for name in consent hydra gatehouse; do stop_proc "$name"; done
-report_args=(-results "$RESULTS" -costs "$OUT/costs.json" -meta "$OUT/meta.json" -png "$OUT/bench.png" -md "$OUT/table.md" -csv "$OUT/results.csv")
+report_args=(-results "$RESULTS" -costs "$OUT/costs.json" -meta "$OUT/meta.json" -png "$OUT/bench.png" -md "$OUT/table.md" -csv "$OUT/results.csv" -link "$FINAL")
 [[ -s $OUT/opcounts.jsonl ]] && report_args+=(-opcounts "$OUT/opcounts.jsonl")
 [[ -s $OUT/experiments.jsonl ]] && report_args+=(-experiments "$OUT/experiments.jsonl")
-[[ $UPDATE_DOC == 1 ]] && report_args+=(-update BENCHMARKS.md -link "$OUT")
 "$BIN/report" "${report_args[@]}"
-log "done: $OUT/table.md, $OUT/bench.png"
+mkdir -p "$FINAL"
+cp -r "$OUT/." "$FINAL/"
+[[ $UPDATE_DOC == 1 ]] && "$BIN/report" "${report_args[@]}" -update BENCHMARKS.md
+log "done: $FINAL/table.md, $FINAL/bench.png (logs and state in $WORK)"
