@@ -141,5 +141,3 @@ func argon2Params(cfg *config.Config) identity.Argon2Params {
 	a := cfg.Password.Argon2
 	return identity.Argon2Params{MemoryKiB: a.MemoryKiB, Iterations: a.Iterations, Parallelism: a.Parallelism}
 }
-
-func (a *App) argon2() identity.Argon2Params { return argon2Params(a.Config) }

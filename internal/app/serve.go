@@ -110,7 +110,7 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 	}, web.Deps{
 		Provider: provider, Users: a.Users, Clients: a.DB, Keys: a.Keys,
 		Flows: flow.NewStore(kv, cfg.Login.FlowLifetime.Duration), KV: kv, MFA: mfaService, Policy: a.Policy,
-		Questions: questions.NewService(a.DB, catalog, a.argon2()), Grants: a.DB, Lockout: locks,
+		Questions: questions.NewService(a.DB, catalog, a.Users.Hasher()), Grants: a.DB, Lockout: locks,
 		Audit: a.Audit, Metrics: m, Logger: a.Logger,
 	})
 	if err != nil {

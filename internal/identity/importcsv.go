@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"strings"
 	"sync"
 
@@ -60,7 +59,10 @@ func (s *Service) Import(ctx context.Context, r io.Reader, continueOnError bool)
 	if len(rows) == 0 {
 		return report, nil
 	}
-	users := hashAll(rows, s.opt.Argon2)
+	users, err := s.hashAll(ctx, rows)
+	if err != nil {
+		return report, err
+	}
 	report.Created, report.Updated, err = s.store.UpsertUsers(ctx, users)
 	if err != nil {
 		return report, fmt.Errorf("writing users: %w", err)
@@ -91,20 +93,22 @@ type importRow struct {
 	password string // hashed after every row is read
 }
 
-// hashAll hashes the rows' passwords on every core: argon2id is meant to be
-// slow, and a class list can hold hundreds of rows.
-func hashAll(rows []importRow, params Argon2Params) []User {
+// hashAll hashes the rows' passwords side by side, as many at once as the
+// hasher allows: argon2id is meant to be slow, and a class list can hold
+// hundreds of rows.
+func (s *Service) hashAll(ctx context.Context, rows []importRow) ([]User, error) {
 	users := make([]User, len(rows))
+	errs := make([]error, len(rows))
 	jobs := make(chan int)
 	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
+	for range cap(s.hasher.slots) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
 				users[i] = rows[i].user
 				if rows[i].password != "" {
-					users[i].PasswordHash = HashPassword(rows[i].password, params)
+					users[i].PasswordHash, errs[i] = s.hasher.Hash(ctx, rows[i].password)
 				}
 			}
 		}()
@@ -114,7 +118,7 @@ func hashAll(rows []importRow, params Argon2Params) []User {
 	}
 	close(jobs)
 	wg.Wait()
-	return users
+	return users, errors.Join(errs...)
 }
 
 // readImport parses and validates the file, classifying every row.
@@ -182,7 +186,7 @@ func (s *Service) readImport(ctx context.Context, r io.Reader) (*ImportReport, [
 			Username: field("username"), Email: field("email"), DisplayName: field("display_name"),
 			Password: field("password"), PasswordHash: field("password_hash"), Roles: list(field("roles")),
 			Groups: list(field("groups")),
-		}, false)
+		})
 		if err != nil {
 			reject(line, field("username"), err.Error())
 			continue

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -57,14 +55,9 @@ type Options struct {
 // Service is the one place users are created, changed and authenticated;
 // the CLI, the web flows and the admin API all go through it.
 type Service struct {
-	store Store
-	opt   Options
-	// dummy is verified for unknown users so their timing matches a real
-	// check; made on first use, so start-up does not spend (and keep) an
-	// argon2id allocation.
-	dummy func() string
-	// hashing holds one token per sign-in computing argon2id.
-	hashing chan struct{}
+	store  Store
+	opt    Options
+	hasher *Hasher
 }
 
 // NewService returns a Service over st.
@@ -72,14 +65,12 @@ func NewService(st Store, opt Options) *Service {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	if opt.MaxConcurrentHashes <= 0 {
-		// Each hash already keeps Parallelism cores busy: more at once
-		// would add memory, not throughput.
-		opt.MaxConcurrentHashes = max(1, runtime.GOMAXPROCS(0)/max(1, int(opt.Argon2.Parallelism)))
-	}
-	return &Service{store: st, opt: opt, hashing: make(chan struct{}, opt.MaxConcurrentHashes),
-		dummy: sync.OnceValue(func() string { return HashPassword(uuid.NewString(), opt.Argon2) })}
+	return &Service{store: st, opt: opt, hasher: NewHasher(opt.Argon2, opt.MaxConcurrentHashes)}
 }
+
+// Hasher is the bounded argon2id hasher the service uses; security answers
+// share it, so together they stay within MaxConcurrentHashes.
+func (s *Service) Hasher() *Hasher { return s.hasher }
 
 // Domain is the district's UPN suffix.
 func (s *Service) Domain() string { return s.opt.Domain }
@@ -98,9 +89,14 @@ type NewUser struct {
 
 // Create adds a user.
 func (s *Service) Create(ctx context.Context, nu NewUser) (*User, error) {
-	u, err := s.build(nu, true)
+	u, err := s.build(nu)
 	if err != nil {
 		return nil, err
+	}
+	if nu.Password != "" {
+		if u.PasswordHash, err = s.hasher.Hash(ctx, nu.Password); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, store.ErrAlreadyExists) {
@@ -111,9 +107,9 @@ func (s *Service) Create(ctx context.Context, nu NewUser) (*User, error) {
 	return u, nil
 }
 
-// build validates a new user; hash=false checks the password against the
-// policy but leaves hashing to the caller (an import hashes in parallel).
-func (s *Service) build(nu NewUser, hash bool) (*User, error) {
+// build validates a new user; a clear-text password is checked against the
+// policy and left for the caller to hash.
+func (s *Service) build(nu NewUser) (*User, error) {
 	username, err := NormalizeUsername(nu.Username, s.opt.Domain)
 	if err != nil {
 		return nil, &PolicyError{Msg: ErrInvalidUsername.Error()}
@@ -146,9 +142,6 @@ func (s *Service) build(nu NewUser, hash bool) (*User, error) {
 	case nu.Password != "":
 		if err := s.CheckPasswordPolicy(u, nu.Password); err != nil {
 			return nil, err
-		}
-		if hash {
-			u.PasswordHash = HashPassword(nu.Password, s.opt.Argon2)
 		}
 	case nu.PasswordHash != "":
 		if err := ValidatePasswordHash(nu.PasswordHash); err != nil {
@@ -223,38 +216,36 @@ func nameParts(displayName string) []string {
 // ErrInvalidCredentials, and costs one argon2id verification whether the user
 // exists or not, so neither the answer nor its timing tells them apart.
 func (s *Service) Authenticate(ctx context.Context, username, password string) (*User, error) {
-	select {
-	case s.hashing <- struct{}{}:
-		defer func() { <-s.hashing }()
-	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting to check a password: %w", ctx.Err())
-	}
 	name, err := NormalizeUsername(username, s.opt.Domain)
 	if err != nil {
-		VerifyPassword(s.dummy(), password)
+		if _, err := s.hasher.Verify(ctx, "", password); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w: malformed username", ErrInvalidCredentials)
 	}
 	u, err := s.store.GetUserByUsername(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
-		VerifyPassword(s.dummy(), password)
+		if _, err := s.hasher.Verify(ctx, "", password); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w: unknown user", ErrInvalidCredentials)
 	}
 	if err != nil {
 		return nil, err
 	}
-	hash := u.PasswordHash
-	if hash == "" {
-		hash = s.dummy()
-	}
-	ok := VerifyPassword(hash, password) && u.PasswordHash != ""
+	ok, err := s.hasher.Verify(ctx, u.PasswordHash, password)
 	switch {
+	case err != nil:
+		return nil, err
 	case !ok:
 		return u, fmt.Errorf("%w: wrong password", ErrInvalidCredentials)
 	case u.Disabled:
 		return u, fmt.Errorf("%w: account disabled", ErrInvalidCredentials)
 	}
 	if needsRehash(u.PasswordHash, s.opt.Argon2) {
-		u.PasswordHash = HashPassword(password, s.opt.Argon2)
+		if u.PasswordHash, err = s.hasher.Hash(ctx, password); err != nil {
+			return nil, err
+		}
 		u.UpdatedAt = s.opt.Now().UTC()
 		if err := s.store.UpdateUser(ctx, u); err != nil {
 			return nil, err
@@ -280,12 +271,11 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, password stri
 	if err != nil {
 		return err
 	}
-	hash := u.PasswordHash
-	if hash == "" {
-		hash = s.dummy()
-	}
+	ok, err := s.hasher.Verify(ctx, u.PasswordHash, current)
 	switch {
-	case !VerifyPassword(hash, current) || u.PasswordHash == "":
+	case err != nil:
+		return err
+	case !ok:
 		return fmt.Errorf("%w: wrong current password", ErrInvalidCredentials)
 	case u.Disabled:
 		return fmt.Errorf("%w: account disabled", ErrInvalidCredentials)
@@ -313,12 +303,20 @@ func (s *Service) setPassword(ctx context.Context, u *User, password string, mus
 			recent = append([]string{u.PasswordHash}, recent...)[:min(keep, len(recent)+1)]
 		}
 		for _, h := range recent {
-			if VerifyPassword(h, password) {
+			reused, err := s.hasher.Verify(ctx, h, password)
+			if err != nil {
+				return err
+			}
+			if reused {
 				return policyErr("you used this password recently; choose a new one")
 			}
 		}
 	}
-	u.PasswordHash = HashPassword(password, s.opt.Argon2)
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	u.PasswordHash = hash
 	u.MustChangePassword = mustChange
 	u.UpdatedAt = s.opt.Now().UTC()
 	if err := s.store.UpdateUser(ctx, u); err != nil {

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 
-	"github.com/google/uuid"
-
 	"github.com/gatehouse/gatehouse/internal/identity"
 )
 
@@ -33,13 +31,13 @@ type Store interface {
 type Service struct {
 	store   Store
 	catalog Catalog
-	params  identity.Argon2Params
-	dummy   string // verified for unknown question IDs so timing matches a real check
+	hasher  *identity.Hasher
 }
 
-// NewService returns a Service over st offering catalog's questions.
-func NewService(st Store, catalog Catalog, params identity.Argon2Params) *Service {
-	return &Service{store: st, catalog: catalog, params: params, dummy: identity.HashPassword(uuid.NewString(), params)}
+// NewService returns a Service over st offering catalog's questions, hashing
+// answers with hasher (the one passwords use, so both share its bound).
+func NewService(st Store, catalog Catalog, hasher *identity.Hasher) *Service {
+	return &Service{store: st, catalog: catalog, hasher: hasher}
 }
 
 // Catalog is the questions users may choose from.
@@ -58,7 +56,11 @@ func (s *Service) Register(ctx context.Context, userID, username string, choices
 	answers := make([]Answer, len(choices))
 	for i, ch := range choices {
 		q, _ := s.catalog.Find(ch.QuestionID)
-		answers[i] = Answer{QuestionID: q.ID, QuestionText: q.Text, Hash: identity.HashPassword(Normalize(ch.Answer), s.params)}
+		hash, err := s.hasher.Hash(ctx, Normalize(ch.Answer))
+		if err != nil {
+			return err
+		}
+		answers[i] = Answer{QuestionID: q.ID, QuestionText: q.Text, Hash: hash}
 	}
 	return s.store.SaveAnswers(ctx, userID, answers)
 }
@@ -121,12 +123,11 @@ func (s *Service) Check(ctx context.Context, userID string, answers map[string]s
 	}
 	ok := len(answers) > 0
 	for id, answer := range answers {
-		hash, known := hashes[id]
-		if !known {
-			hash = s.dummy
+		match, err := s.hasher.Verify(ctx, hashes[id], Normalize(answer))
+		if err != nil {
+			return false, err
 		}
-		match := identity.VerifyPassword(hash, Normalize(answer))
-		ok = ok && known && match
+		ok = ok && match
 	}
 	return ok, nil
 }

@@ -46,7 +46,7 @@ func newTestService(t *testing.T) (*Service, *fakeStore) {
 		t.Fatal(err)
 	}
 	st := &fakeStore{answers: map[string][]Answer{}}
-	return NewService(st, c, testParams), st
+	return NewService(st, c, identity.NewHasher(testParams, 0)), st
 }
 
 var good = choices("q01", "Fluffy the Cat", "q02", "Springfield", "c01", "The 42", "q03", "Bud")

@@ -100,7 +100,7 @@ func TestSecurityAnswersNotInClear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := questions.NewService(db, catalog, identity.Argon2Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1})
+	svc := questions.NewService(db, catalog, identity.NewHasher(identity.Argon2Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 0))
 	secrets := []string{"Zanzibar Blue", "Marmaduke", "Quokka Express"}
 	err = svc.Register(ctx, "u1", "u1", []questions.Choice{
 		{QuestionID: "q01", Answer: secrets[0]}, {QuestionID: "q03", Answer: secrets[1]}, {QuestionID: "q05", Answer: secrets[2]},
