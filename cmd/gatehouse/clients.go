@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/keys"
 )
 
 func (c *cli) clientsCmd() *cobra.Command {
@@ -29,6 +30,7 @@ type registrationFlags struct {
 	public, requireMFA, requireConsent bool
 	scopes, grantTypes                 []string
 	authMethod, jwksURI, jwksFile      string
+	idTokenAlg                         string
 	jwks                               string // what --jwks-file holds, once read
 }
 
@@ -46,6 +48,7 @@ func (f *registrationFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.jwksFile, "jwks-file", "", "file holding the client's JWKS, for private_key_jwt")
 	fs.BoolVar(&f.requireMFA, "require-mfa", false, "accept only sign-ins with multi-factor authentication")
 	fs.BoolVar(&f.requireConsent, "require-consent", false, "ask users to consent before sharing their data")
+	fs.StringVar(&f.idTokenAlg, "id-token-alg", "", "algorithm the app's ID tokens are signed with: "+strings.Join(keys.Supported, ", ")+" (default: the server's keys.algorithm; empty restores it)")
 	cmd.MarkFlagsMutuallyExclusive("jwks-uri", "jwks-file")
 }
 
@@ -119,6 +122,9 @@ func (f *registrationFlags) apply(cmd *cobra.Command, r *clients.Registration) [
 	}
 	if set("require-consent") {
 		r.RequireConsent = f.requireConsent
+	}
+	if set("id-token-alg") {
+		r.IDTokenSigningAlg = f.idTokenAlg
 	}
 	return changed
 }
@@ -321,6 +327,10 @@ func (c *cli) printClient(w io.Writer, v *admin.ClientView, secret string) error
 	if acr == "" {
 		acr = "any"
 	}
+	idTokenAlg := v.IDTokenSigningAlg
+	if idTokenAlg == "" {
+		idTokenAlg = "server default"
+	}
 	kv := []string{
 		"client_id", v.ID,
 		"name", v.Name,
@@ -336,6 +346,7 @@ func (c *cli) printClient(w io.Writer, v *admin.ClientView, secret string) error
 		"require_pkce", strconv.FormatBool(v.Public), // PKCE is required of public clients, and only of them
 		"require_consent", strconv.FormatBool(v.RequireConsent),
 		"required_acr", acr,
+		"id_token_alg", idTokenAlg,
 		"created", formatTime(v.CreatedAt),
 		"updated", formatTime(v.UpdatedAt),
 	}

@@ -56,20 +56,32 @@ func (c *cli) keysListCmd() *cobra.Command {
 func (c *cli) keysRotateCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "rotate",
-		Short: "Create a new signing key; it signs once every replica has published it",
+		Short: "Create a new signing key for each algorithm; each signs once every replica has published it",
 		Args:  cobra.NoArgs,
 		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
-			k, err := a.Keys.Rotate(cmd.Context())
+			rotated, err := a.Keys.Rotate(cmd.Context())
 			if err != nil {
 				return err
 			}
-			// The manager publishes a new key for two refresh periods before it signs.
-			active := k.CreatedAt.Add(2 * a.Config.Keys.RefreshInterval.Duration)
-			record(cmd.Context(), a, audit.Event{Type: "key.rotated", Details: map[string]string{"kid": k.ID, "alg": k.Algorithm}})
-			if c.json() {
-				return printJSON(cmd.OutOrStdout(), map[string]any{"kid": k.ID, "alg": k.Algorithm, "created_at": k.CreatedAt.UTC(), "signs_from": active.UTC()})
+			type created struct {
+				KID       string    `json:"kid"`
+				Alg       string    `json:"alg"`
+				CreatedAt time.Time `json:"created_at"`
+				SignsFrom time.Time `json:"signs_from"`
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "created signing key %s (%s); it is published now and signs from %s\n", k.ID, k.Algorithm, formatTime(active))
+			out := make([]created, len(rotated))
+			for i, k := range rotated {
+				// The manager publishes a new key for two refresh periods before it signs.
+				out[i] = created{KID: k.ID, Alg: k.Algorithm, CreatedAt: k.CreatedAt.UTC(),
+					SignsFrom: k.CreatedAt.Add(2 * a.Config.Keys.RefreshInterval.Duration).UTC()}
+				record(cmd.Context(), a, audit.Event{Type: "key.rotated", Details: map[string]string{"kid": k.ID, "alg": k.Algorithm}})
+			}
+			if c.json() {
+				return printJSON(cmd.OutOrStdout(), out)
+			}
+			for _, k := range out {
+				fmt.Fprintf(cmd.OutOrStdout(), "created signing key %s (%s); it is published now and signs from %s\n", k.KID, k.Alg, formatTime(k.SignsFrom))
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), "The previous keys stay published until the tokens they signed have expired.")
 			return nil
 		}),

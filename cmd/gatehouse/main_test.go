@@ -357,13 +357,23 @@ func TestUsersImport(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	g := newGatehouse(t)
-	g.ok("keys", "rotate")
+	var rotated []map[string]any
+	g.json(&rotated, "keys", "rotate")
+	if len(rotated) != 2 || rotated[0]["alg"] != "RS256" || rotated[1]["alg"] != "ES256" {
+		t.Fatalf("keys rotate: %v", rotated)
+	}
+	// One key per algorithm, each rotated: the new ones pending, the old
+	// ones still signing.
 	var keys []map[string]any
 	g.json(&keys, "keys", "list")
-	if len(keys) != 2 || keys[0]["state"] != "pending" || keys[1]["state"] != "active" {
+	states := map[string]int{}
+	for _, k := range keys {
+		states[k["alg"].(string)+" "+k["state"].(string)]++
+	}
+	if len(keys) != 4 || states["RS256 pending"] != 1 || states["RS256 active"] != 1 || states["ES256 pending"] != 1 || states["ES256 active"] != 1 {
 		t.Errorf("keys after one rotation: %v", keys)
 	}
-	if out := g.ok("keys", "list"); !strings.HasPrefix(out, "KID") || strings.Count(out, "\n") != 3 {
+	if out := g.ok("keys", "list"); !strings.HasPrefix(out, "KID") || strings.Count(out, "\n") != 5 {
 		t.Errorf("keys list:\n%s", out)
 	}
 }

@@ -81,7 +81,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, e
 	a.Admin = &admin.Service{Users: a.Users, Clients: a.Clients, Methods: db, Grants: db, Audit: a.Audit,
 		Policies: db, Resolver: a.Policy, Registrations: db}
 	a.Keys = keys.NewManager(db, box, keys.Options{
-		Algorithm: cfg.Keys.Algorithm, RSABits: cfg.Keys.RSABits, Refresh: cfg.Keys.RefreshInterval.Duration,
+		Algorithms: keyAlgorithms(cfg.Keys.Algorithm), RSABits: cfg.Keys.RSABits, Refresh: cfg.Keys.RefreshInterval.Duration,
 		// A retired key must verify every ID token it signed, and the
 		// id_token_hint of a logout a while after.
 		Retention: cfg.Tokens.IDTokenLifetime.Duration + cfg.Session.Lifetime.Duration,
@@ -135,6 +135,18 @@ func masterKey(cfg *config.Config, logger *slog.Logger) ([]byte, error) {
 	}
 	logger.Warn("generated a master key for the embedded default; set secrets.master_key in production", "file", path)
 	return key, nil
+}
+
+// keyAlgorithms keeps a key for every supported algorithm, so any client can
+// register any of them; the configured one first, as the default.
+func keyAlgorithms(preferred string) []string {
+	algs := []string{preferred}
+	for _, alg := range keys.Supported {
+		if alg != preferred {
+			algs = append(algs, alg)
+		}
+	}
+	return algs
 }
 
 func argon2Params(cfg *config.Config) identity.Argon2Params {

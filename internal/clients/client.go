@@ -32,6 +32,7 @@ type Client struct {
 	RequirePKCE             bool
 	RequireConsent          bool
 	RequiredACR             string // the lowest assurance level whose tokens this client accepts
+	IDTokenSigningAlg       string // id_token_signed_response_alg; empty: the server's default (keys.algorithm)
 	Disabled                bool
 	CreatedAt               time.Time
 	UpdatedAt               time.Time

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/secrets"
 )
 
@@ -79,6 +80,7 @@ type Registration struct {
 	JWKS                    string
 	RequireConsent          bool
 	RequiredACR             string
+	IDTokenSigningAlg       string // empty: the server's default
 }
 
 // Service registers and manages clients.
@@ -178,6 +180,7 @@ func (c *Client) Registration() Registration {
 		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		GrantTypes: c.GrantTypes, Scopes: c.Scopes, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		JWKSURI: c.JWKSURI, JWKS: c.JWKS, RequireConsent: c.RequireConsent, RequiredACR: c.RequiredACR,
+		IDTokenSigningAlg: c.IDTokenSigningAlg,
 	}
 }
 
@@ -241,6 +244,9 @@ func apply(c *Client, r Registration) error {
 	if r.RequiredACR != "" && ACRRank(r.RequiredACR) == 0 {
 		p = append(p, fmt.Sprintf("required assurance level %q is unknown (known: %s, %s)", r.RequiredACR, ACRPassword, ACRMFA))
 	}
+	if r.IDTokenSigningAlg != "" && !slices.Contains(keys.Supported, r.IDTokenSigningAlg) {
+		p = append(p, fmt.Sprintf("ID token signing algorithm %q is not supported (supported: %s)", r.IDTokenSigningAlg, strings.Join(keys.Supported, ", ")))
+	}
 	if len(p) > 0 {
 		return &ValidationError{Problems: p}
 	}
@@ -255,7 +261,7 @@ func apply(c *Client, r Registration) error {
 	// PKCE is always required of public clients and always accepted from
 	// confidential ones; fosite enforces both from the client type.
 	c.RequirePKCE = r.Public
-	c.RequireConsent, c.RequiredACR = r.RequireConsent, r.RequiredACR
+	c.RequireConsent, c.RequiredACR, c.IDTokenSigningAlg = r.RequireConsent, r.RequiredACR, r.IDTokenSigningAlg
 	return nil
 }
 

@@ -22,9 +22,9 @@ type Store interface {
 	CreateKey(ctx context.Context, k *SigningKey) error
 	// ListKeys returns every stored key, newest first.
 	ListKeys(ctx context.Context) ([]SigningKey, error)
-	// RetireKeys marks every key except keepID retired at the given time
-	// (keys already retired keep their original time).
-	RetireKeys(ctx context.Context, keepID string, at time.Time) error
+	// RetireKeys marks every key of algorithm except keepID retired at the
+	// given time (keys already retired keep their original time).
+	RetireKeys(ctx context.Context, algorithm, keepID string, at time.Time) error
 	// DeleteKeysRetiredBefore removes keys no token can still be verified with.
 	DeleteKeysRetiredBefore(ctx context.Context, t time.Time) (int64, error)
 }

@@ -9,7 +9,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -20,10 +19,18 @@ import (
 	"github.com/gatehouse/gatehouse/internal/secrets"
 )
 
+// Supported signing algorithms. RS256 is the one every OpenID Connect
+// relying party must accept; ES256 signs about 35 times faster and is what
+// an app can register for (id_token_signed_response_alg) when its library
+// supports it.
+var Supported = []string{"RS256", "ES256"}
+
 // Options configure a Manager.
 type Options struct {
-	Algorithm string // RS256 or ES256
-	RSABits   int
+	// Algorithms the manager keeps a signing key for, each from Supported;
+	// the first signs for clients that do not choose.
+	Algorithms []string
+	RSABits    int
 	// Refresh is how often each replica reloads keys. A new key is published
 	// for two refresh periods before it signs, so every replica's JWKS has it
 	// before any token signed with it exists.
@@ -71,20 +78,37 @@ func NewManager(st Store, box *secrets.Box, opt Options) *Manager {
 
 func (m *Manager) activationDelay() time.Duration { return 2 * m.opt.Refresh }
 
-// Load reads the keys from storage, creating the first one on an empty
-// database. The first key is back-dated so it signs at once.
+// Load reads the keys from storage and creates a key for each algorithm
+// that has none. On an empty database the first keys are back-dated so they
+// sign at once; a key for an algorithm added later is published first, like
+// a rotation.
 func (m *Manager) Load(ctx context.Context) error {
 	if err := m.reload(ctx); err != nil {
 		return err
 	}
 	m.mu.RLock()
 	empty := len(m.loaded) == 0
-	m.mu.RUnlock()
-	if !empty {
-		return nil
+	have := map[string]bool{}
+	for _, k := range m.loaded {
+		have[k.Algorithm] = true
 	}
-	if _, err := m.create(ctx, m.opt.Now().Add(-m.activationDelay())); err != nil {
-		return err
+	m.mu.RUnlock()
+	createdAt := m.opt.Now()
+	if empty {
+		createdAt = createdAt.Add(-m.activationDelay())
+	}
+	created := false
+	for _, alg := range m.opt.Algorithms {
+		if have[alg] {
+			continue
+		}
+		if _, err := m.create(ctx, alg, createdAt); err != nil {
+			return err
+		}
+		created = true
+	}
+	if !created {
+		return nil
 	}
 	return m.reload(ctx)
 }
@@ -127,16 +151,16 @@ func (m *Manager) reload(ctx context.Context) error {
 	return nil
 }
 
-func (m *Manager) create(ctx context.Context, createdAt time.Time) (*SigningKey, error) {
+func (m *Manager) create(ctx context.Context, alg string, createdAt time.Time) (*SigningKey, error) {
 	var priv crypto.Signer
 	var err error
-	switch m.opt.Algorithm {
+	switch alg {
 	case "ES256":
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	case "RS256":
 		priv, err = rsa.GenerateKey(rand.Reader, m.opt.RSABits)
 	default:
-		return nil, fmt.Errorf("unsupported signing algorithm %q", m.opt.Algorithm)
+		return nil, fmt.Errorf("unsupported signing algorithm %q", alg)
 	}
 	if err != nil {
 		return nil, err
@@ -146,35 +170,53 @@ func (m *Manager) create(ctx context.Context, createdAt time.Time) (*SigningKey,
 		return nil, err
 	}
 	id := hex.EncodeToString(secrets.RandomToken(8))
-	k := &SigningKey{ID: id, Algorithm: m.opt.Algorithm, Sealed: m.box.Seal(der, []byte(id)), CreatedAt: createdAt.UTC()}
+	k := &SigningKey{ID: id, Algorithm: alg, Sealed: m.box.Seal(der, []byte(id)), CreatedAt: createdAt.UTC()}
 	if err := m.store.CreateKey(ctx, k); err != nil {
 		return nil, fmt.Errorf("storing signing key: %w", err)
 	}
 	return k, nil
 }
 
-// Rotate creates a new key. It is published at once and starts signing after
-// the activation delay; the keys before it are retired from that moment and
-// stay published for the retention period.
-func (m *Manager) Rotate(ctx context.Context) (*SigningKey, error) {
+// Rotate creates a new key for each algorithm. Each is published at once and
+// starts signing after the activation delay; the keys of its algorithm
+// before it are retired from that moment and stay published for the
+// retention period.
+func (m *Manager) Rotate(ctx context.Context) ([]SigningKey, error) {
 	now := m.opt.Now()
-	k, err := m.create(ctx, now)
-	if err != nil {
-		return nil, err
+	created := make([]SigningKey, 0, len(m.opt.Algorithms))
+	for _, alg := range m.opt.Algorithms {
+		k, err := m.create(ctx, alg, now)
+		if err != nil {
+			return nil, err
+		}
+		if err := m.store.RetireKeys(ctx, alg, k.ID, now.Add(m.activationDelay())); err != nil {
+			return nil, err
+		}
+		created = append(created, *k)
 	}
-	if err := m.store.RetireKeys(ctx, k.ID, now.Add(m.activationDelay())); err != nil {
-		return nil, err
-	}
-	return k, m.reload(ctx)
+	return created, m.reload(ctx)
 }
 
-// Signing returns the key that signs now: the newest key past its activation
-// delay and not yet retired.
-func (m *Manager) Signing() (Signing, error) {
+// DefaultAlgorithm signs for clients that do not choose one.
+func (m *Manager) DefaultAlgorithm() string { return m.opt.Algorithms[0] }
+
+// Signing returns the key of alg ("": the default) that signs now: the
+// newest past its activation delay and not yet retired.
+func (m *Manager) Signing(alg string) (Signing, error) {
+	if alg == "" {
+		alg = m.DefaultAlgorithm()
+	}
 	now := m.opt.Now()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	for _, k := range m.loaded {
+	var newest *loadedKey
+	for i, k := range m.loaded {
+		if k.Algorithm != alg {
+			continue
+		}
+		if newest == nil {
+			newest = &m.loaded[i]
+		}
 		if now.Before(k.CreatedAt.Add(m.activationDelay())) {
 			continue
 		}
@@ -185,11 +227,10 @@ func (m *Manager) Signing() (Signing, error) {
 	}
 	// A replica whose clock ran ahead retired everything; sign with the newest
 	// key rather than fail sign-ins.
-	if len(m.loaded) > 0 {
-		k := m.loaded[0]
-		return Signing{ID: k.ID, Algorithm: k.Algorithm, Private: k.private}, nil
+	if newest != nil {
+		return Signing{ID: newest.ID, Algorithm: newest.Algorithm, Private: newest.private}, nil
 	}
-	return Signing{}, errors.New("no signing key loaded")
+	return Signing{}, fmt.Errorf("no %s signing key loaded", alg)
 }
 
 func (m *Manager) published(k loadedKey, now time.Time) bool {
@@ -250,7 +291,12 @@ func (m *Manager) List(ctx context.Context) ([]Status, error) {
 	if err := m.reload(ctx); err != nil {
 		return nil, err
 	}
-	signing, _ := m.Signing()
+	signing := map[string]bool{}
+	for _, alg := range m.opt.Algorithms {
+		if s, err := m.Signing(alg); err == nil {
+			signing[s.ID] = true
+		}
+	}
 	now := m.opt.Now()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -258,7 +304,7 @@ func (m *Manager) List(ctx context.Context) ([]Status, error) {
 	for _, k := range m.loaded {
 		state := "retired (published)"
 		switch {
-		case k.ID == signing.ID:
+		case signing[k.ID]:
 			state = "active"
 		case k.RetiredAt == nil:
 			state = "pending"

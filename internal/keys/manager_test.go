@@ -57,11 +57,11 @@ func (f *fakeStore) ListKeys(context.Context) ([]SigningKey, error) {
 	return out, nil
 }
 
-func (f *fakeStore) RetireKeys(_ context.Context, keepID string, at time.Time) error {
+func (f *fakeStore) RetireKeys(_ context.Context, algorithm, keepID string, at time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := range f.keys {
-		if f.keys[i].ID != keepID && f.keys[i].RetiredAt == nil {
+		if f.keys[i].Algorithm == algorithm && f.keys[i].ID != keepID && f.keys[i].RetiredAt == nil {
 			t := at
 			f.keys[i].RetiredAt = &t
 		}
@@ -112,14 +112,14 @@ func newBox(t *testing.T) *secrets.Box {
 
 func newManager(st Store, box *secrets.Box, clk *clock, alg string) *Manager {
 	return NewManager(st, box, Options{
-		Algorithm: alg, RSABits: 2048, Refresh: refresh, Retention: retention, Now: clk.Now,
+		Algorithms: []string{alg}, RSABits: 2048, Refresh: refresh, Retention: retention, Now: clk.Now,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 }
 
 func signingID(t *testing.T, m *Manager) string {
 	t.Helper()
-	s, err := m.Signing()
+	s, err := m.Signing("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func jwksIDs(m *Manager) []string {
 // checkSigns signs with the active key and verifies with the published one.
 func checkSigns(t *testing.T, m *Manager) {
 	t.Helper()
-	s, err := m.Signing()
+	s, err := m.Signing("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestLoadCreatesFirstKey(t *testing.T) {
 			if len(st.keys) != 1 {
 				t.Fatalf("%d keys stored, want 1", len(st.keys))
 			}
-			s, err := m.Signing()
+			s, err := m.Signing("")
 			if err != nil || s.ID != st.keys[0].ID || s.Algorithm != alg {
 				t.Fatalf("Signing = %+v, %v", s, err)
 			}
@@ -213,10 +213,11 @@ func TestRotation(t *testing.T) {
 	old := signingID(t, m)
 	clk.Advance(10 * time.Minute)
 
-	k, err := m.Rotate(ctx)
+	rotated, err := m.Rotate(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	k := rotated[0]
 	both := []string{old, k.ID}
 	slices.Sort(both)
 	if got := jwksIDs(m); !slices.Equal(got, both) {
@@ -273,10 +274,11 @@ func TestReplicaSeesRotation(t *testing.T) {
 	if signingID(t, a) != signingID(t, b) || len(st.keys) != 1 {
 		t.Fatal("replicas disagree on the first key")
 	}
-	k, err := a.Rotate(ctx)
+	rotated, err := a.Rotate(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	k := rotated[0]
 	// b has not reloaded, but PublicKey reloads once for an unknown kid.
 	if _, err := b.PublicKey(ctx, k.ID); err != nil {
 		t.Fatalf("replica cannot find the new key: %v", err)
@@ -313,7 +315,7 @@ func TestLoadWithOtherBoxFails(t *testing.T) {
 	if !errors.Is(err, secrets.ErrOpen) {
 		t.Fatalf("Load with another master key = %v, want ErrOpen", err)
 	}
-	if _, err := m.Signing(); err == nil {
+	if _, err := m.Signing(""); err == nil {
 		t.Fatal("a manager that failed to load still signs")
 	}
 	if len(st.keys) != 1 {
@@ -344,10 +346,68 @@ func TestUnsupportedAlgorithm(t *testing.T) {
 
 func TestSigningWithNoKeys(t *testing.T) {
 	m := newManager(&fakeStore{}, newBox(t), &clock{t: time.Now()}, "ES256")
-	if _, err := m.Signing(); err == nil {
+	if _, err := m.Signing(""); err == nil {
 		t.Fatal("Signing before Load succeeded")
 	}
 	if set := m.JWKS(); len(set.Keys) != 0 {
 		t.Fatal("JWKS before Load is not empty")
+	}
+}
+
+// TestKeyPerAlgorithm: one signing key per algorithm, each rotated and
+// retired on its own, all published; an algorithm added to a running
+// deployment gets a key that is published before it becomes the active one.
+func TestKeyPerAlgorithm(t *testing.T) {
+	ctx := context.Background()
+	st := &fakeStore{}
+	clk := &clock{t: time.Date(2025, 9, 1, 8, 0, 0, 0, time.UTC)}
+	box := newBox(t)
+	rsOnly := newManager(st, box, clk, "RS256")
+	if err := rsOnly.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m := NewManager(st, box, Options{Algorithms: []string{"RS256", "ES256"}, RSABits: 2048, Refresh: refresh,
+		Retention: retention, Now: clk.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := m.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.keys) != 2 || len(m.JWKS().Keys) != 2 {
+		t.Fatalf("after adding ES256: %d stored keys, %d published", len(st.keys), len(m.JWKS().Keys))
+	}
+	if list, _ := m.List(ctx); list[0].Algorithm != "ES256" || list[0].State != "active" {
+		t.Fatalf("a new algorithm's only key signs at once, and is listed so: %+v", list)
+	}
+	for _, alg := range []string{"", "RS256", "ES256"} {
+		s, err := m.Signing(alg)
+		want := alg
+		if want == "" {
+			want = "RS256"
+		}
+		if err != nil || s.Algorithm != want {
+			t.Fatalf("Signing(%q) = %s, %v", alg, s.Algorithm, err)
+		}
+		if _, isEC := s.Private.(*ecdsa.PrivateKey); isEC != (want == "ES256") {
+			t.Fatalf("Signing(%q) key is %T", alg, s.Private)
+		}
+	}
+	if _, err := m.Signing("PS256"); err == nil {
+		t.Fatal("Signing with an algorithm without keys succeeded")
+	}
+
+	rsBefore, _ := m.Signing("RS256")
+	esBefore, _ := m.Signing("ES256")
+	rotated, err := m.Rotate(ctx)
+	if err != nil || len(rotated) != 2 || rotated[0].Algorithm != "RS256" || rotated[1].Algorithm != "ES256" {
+		t.Fatalf("Rotate = %+v, %v", rotated, err)
+	}
+	if len(m.JWKS().Keys) != 4 {
+		t.Fatalf("after Rotate %d keys published, want 4", len(m.JWKS().Keys))
+	}
+	clk.Advance(2 * refresh)
+	rsAfter, _ := m.Signing("RS256")
+	esAfter, _ := m.Signing("ES256")
+	if rsAfter.ID != rotated[0].ID || esAfter.ID != rotated[1].ID || rsAfter.ID == rsBefore.ID || esAfter.ID == esBefore.ID {
+		t.Fatalf("after the activation delay: RS256 %s (was %s), ES256 %s (was %s), rotated %+v",
+			rsAfter.ID, rsBefore.ID, esAfter.ID, esBefore.ID, rotated)
 	}
 }

@@ -62,7 +62,7 @@ func NewProvider(opt Options, st *Storage, km *keys.Manager) fosite.OAuth2Provid
 	sig := &signer{keys: km}
 	strategy := &compose.CommonStrategy{
 		CoreStrategy:               compose.NewOAuth2HMACStrategy(cfg),
-		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: sig, Config: cfg},
+		OpenIDConnectTokenStrategy: &idTokenStrategy{DefaultStrategy: openid.DefaultStrategy{Signer: sig, Config: cfg}, defaultAlg: km.DefaultAlgorithm()},
 		Signer:                     sig,
 	}
 	return compose.Compose(cfg, st, strategy,

@@ -6,28 +6,27 @@ import (
 	"crypto/rsa"
 	"errors"
 	"strings"
+	"time"
 
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/gatehouse/gatehouse/internal/keys"
 )
 
-// signer signs with whichever key the key manager says is active now and
-// stamps its kid, so a rotation takes effect without rebuilding fosite.
+// signer signs with whichever key of the token's algorithm (chosen by
+// idTokenStrategy; the default otherwise) the key manager says is active now
+// and stamps its kid, so a rotation takes effect without rebuilding fosite.
 type signer struct{ keys *keys.Manager }
 
 var _ jwt.Signer = (*signer)(nil)
 
-func (s *signer) current() (*jwt.DefaultSigner, string, error) {
-	k, err := s.keys.Signing()
-	if err != nil {
-		return nil, "", err
-	}
-	return &jwt.DefaultSigner{GetPrivateKey: func(context.Context) (any, error) { return k.Private, nil }}, k.ID, nil
-}
+type algKey struct{}
 
 func (s *signer) Generate(ctx context.Context, claims jwt.MapClaims, header jwt.Mapper) (string, string, error) {
-	d, kid, err := s.current()
+	alg, _ := ctx.Value(algKey{}).(string)
+	k, err := s.keys.Signing(alg)
 	if err != nil {
 		return "", "", err
 	}
@@ -35,8 +34,30 @@ func (s *signer) Generate(ctx context.Context, claims jwt.MapClaims, header jwt.
 	for k, v := range header.ToMap() {
 		h.Extra[k] = v
 	}
-	h.Extra["kid"] = kid
+	h.Extra["kid"] = k.ID
+	// The key's type sets the alg header.
+	d := &jwt.DefaultSigner{GetPrivateKey: func(context.Context) (any, error) { return k.Private, nil }}
 	return d.Generate(ctx, claims, h)
+}
+
+// idTokenStrategy signs each client's ID tokens with the algorithm it
+// registered (OpenID Connect Registration's id_token_signed_response_alg),
+// looked up at every issue so a change applies to the next refresh.
+type idTokenStrategy struct {
+	openid.DefaultStrategy
+	defaultAlg string
+}
+
+func (s *idTokenStrategy) GenerateIDToken(ctx context.Context, lifespan time.Duration, r fosite.Requester) (string, error) {
+	alg := s.defaultAlg
+	if c, ok := r.GetClient().(*Client); ok && c.IDTokenSigningAlg != "" {
+		alg = c.IDTokenSigningAlg
+	}
+	// fosite picks the at_hash function from the session's alg header.
+	if sess, ok := r.GetSession().(openid.Session); ok {
+		sess.IDTokenHeaders().Add("alg", alg)
+	}
+	return s.DefaultStrategy.GenerateIDToken(context.WithValue(ctx, algKey{}, alg), lifespan, r)
 }
 
 // Decode verifies a token signed by any published key (for id_token_hint).

@@ -203,6 +203,7 @@ type clientBody struct {
 	JWKS                    *json.RawMessage `json:"jwks"`
 	RequireConsent          *bool            `json:"require_consent"`
 	RequiredACR             *string          `json:"required_acr"`
+	IDTokenSigningAlg       *string          `json:"id_token_signed_response_alg"`
 }
 
 func (b clientBody) apply(r *clients.Registration) {
@@ -225,6 +226,7 @@ func (b clientBody) apply(r *clients.Registration) {
 	set(&r.TokenEndpointAuthMethod, b.TokenEndpointAuthMethod)
 	set(&r.JWKSURI, b.JWKSURI)
 	set(&r.RequiredACR, b.RequiredACR)
+	set(&r.IDTokenSigningAlg, b.IDTokenSigningAlg)
 	if b.JWKS != nil {
 		r.JWKS = string(*b.JWKS)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/keys"
 )
 
 // Applications: admins only. The service checks the role on every call;
@@ -33,17 +34,18 @@ type clientForm struct {
 	JWKSURI, JWKS          string
 	RequireConsent         bool
 	RequiredACR            string
+	IDTokenAlg             string // empty: the server's default
 }
 
 // clientFormPage is the form with its choices.
 type clientFormPage struct {
-	Form                              clientForm
-	AllGrantTypes, AllScopes, Methods []string
+	Form                                         clientForm
+	AllGrantTypes, AllScopes, Methods, TokenAlgs []string
 }
 
 func newClientFormPage(f clientForm) clientFormPage {
 	return clientFormPage{Form: f, AllGrantTypes: clients.SupportedGrantTypes, AllScopes: clients.SupportedScopes,
-		Methods: clients.SupportedAuthMethods}
+		Methods: clients.SupportedAuthMethods, TokenAlgs: keys.Supported}
 }
 
 func readClientForm(r *http.Request) clientForm {
@@ -54,6 +56,7 @@ func readClientForm(r *http.Request) clientForm {
 		GrantTypes: v["grant_types"], Scopes: v["scopes"], AuthMethod: v.Get("token_endpoint_auth_method"),
 		JWKSURI: strings.TrimSpace(v.Get("jwks_uri")), JWKS: strings.TrimSpace(v.Get("jwks")),
 		RequireConsent: v.Get("require_consent") == "yes", RequiredACR: v.Get("required_acr"),
+		IDTokenAlg: v.Get("id_token_signed_response_alg"),
 	}
 }
 
@@ -61,7 +64,7 @@ func formFromView(c *admin.ClientView) clientForm {
 	return clientForm{ID: c.ID, Name: c.Name, Description: c.Description, Public: c.Public,
 		RedirectURIs: strings.Join(c.RedirectURIs, "\n"), PostLogoutRedirectURIs: strings.Join(c.PostLogoutRedirectURIs, "\n"),
 		GrantTypes: c.GrantTypes, Scopes: c.Scopes, AuthMethod: c.TokenEndpointAuthMethod, JWKSURI: c.JWKSURI,
-		RequireConsent: c.RequireConsent, RequiredACR: c.RequiredACR}
+		RequireConsent: c.RequireConsent, RequiredACR: c.RequiredACR, IDTokenAlg: c.IDTokenSigningAlg}
 }
 
 // apply copies the form onto a registration. An empty inline JWKS keeps
@@ -72,6 +75,7 @@ func (f clientForm) apply(r *clients.Registration) {
 	r.RedirectURIs, r.PostLogoutRedirectURIs = splitLines(f.RedirectURIs), splitLines(f.PostLogoutRedirectURIs)
 	r.GrantTypes, r.Scopes, r.TokenEndpointAuthMethod = f.GrantTypes, f.Scopes, f.AuthMethod
 	r.JWKSURI, r.RequireConsent, r.RequiredACR = f.JWKSURI, f.RequireConsent, f.RequiredACR
+	r.IDTokenSigningAlg = f.IDTokenAlg
 	if !keepJWKS {
 		r.JWKS = f.JWKS
 	}

@@ -44,10 +44,11 @@ func (d *DB) ListKeys(ctx context.Context) ([]keys.SigningKey, error) {
 	return out, nil
 }
 
-// RetireKeys retires every unretired key but keepID at the given time.
-func (d *DB) RetireKeys(ctx context.Context, keepID string, at time.Time) error {
+// RetireKeys retires every unretired key of algorithm but keepID at the
+// given time.
+func (d *DB) RetireKeys(ctx context.Context, algorithm, keepID string, at time.Time) error {
 	err := d.db.WithContext(ctx).Model(&keyRow{}).
-		Where("retired_at IS NULL AND id <> ?", keepID).
+		Where("retired_at IS NULL AND algorithm = ? AND id <> ?", algorithm, keepID).
 		Update("retired_at", dbTime(at)).Error
 	return wrap(err, "retire keys")
 }

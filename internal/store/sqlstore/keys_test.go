@@ -20,7 +20,8 @@ func TestKeys(t *testing.T) {
 	k1 := keys.SigningKey{ID: "k1", Algorithm: "RS256", Sealed: []byte("sealed-1"), CreatedAt: t0, RetiredAt: &oldRetired}
 	k2 := keys.SigningKey{ID: "k2", Algorithm: "ES256", Sealed: []byte("sealed-2"), CreatedAt: t0.Add(time.Hour)}
 	k3 := keys.SigningKey{ID: "k3", Algorithm: "ES256", Sealed: []byte("sealed-3"), CreatedAt: t0.Add(2 * time.Hour)}
-	for _, k := range []*keys.SigningKey{&k1, &k2, &k3} {
+	k4 := keys.SigningKey{ID: "k4", Algorithm: "RS256", Sealed: []byte("sealed-4"), CreatedAt: t0.Add(30 * time.Minute)}
+	for _, k := range []*keys.SigningKey{&k1, &k2, &k3, &k4} {
 		if err := db.CreateKey(ctx, k); err != nil {
 			t.Fatal(err)
 		}
@@ -32,17 +33,18 @@ func TestKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustEqual(t, list, []keys.SigningKey{k3, k2, k1})
+	mustEqual(t, list, []keys.SigningKey{k3, k2, k4, k1})
 
-	// Retiring keeps keepID and k1's original retirement time.
+	// Retiring the ES256 keys keeps keepID, the RS256 key k4 unretired and
+	// k1's original retirement time.
 	at := t0.Add(3 * time.Hour)
-	if err := db.RetireKeys(ctx, "k3", at); err != nil {
+	if err := db.RetireKeys(ctx, "ES256", "k3", at); err != nil {
 		t.Fatal(err)
 	}
 	list, _ = db.ListKeys(ctx)
 	atUTC := at.UTC().Truncate(time.Microsecond)
 	k2.RetiredAt = &atUTC
-	mustEqual(t, list, []keys.SigningKey{k3, k2, k1})
+	mustEqual(t, list, []keys.SigningKey{k3, k2, k4, k1})
 
 	tests := []struct {
 		name   string
@@ -50,9 +52,9 @@ func TestKeys(t *testing.T) {
 		want   int64
 		left   []string
 	}{
-		{"nothing retired that early", oldRetired, 0, []string{"k3", "k2", "k1"}},
-		{"only k1", oldRetired.Add(time.Microsecond), 1, []string{"k3", "k2"}},
-		{"never the unretired key", t0.Add(100 * time.Hour), 1, []string{"k3"}},
+		{"nothing retired that early", oldRetired, 0, []string{"k3", "k2", "k4", "k1"}},
+		{"only k1", oldRetired.Add(time.Microsecond), 1, []string{"k3", "k2", "k4"}},
+		{"never the unretired keys", t0.Add(100 * time.Hour), 1, []string{"k3", "k4"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
