@@ -250,6 +250,7 @@ func TestRegistrationValidation(t *testing.T) {
 			r.TokenEndpointAuthMethod, r.JWKS = AuthPrivateKeyJWT, `not json`
 		}, "at least one key"},
 		{"JWKS without private_key_jwt", func(r *Registration) { r.JWKS = testJWKS }, "only used with"},
+		{"unknown ID token algorithm", func(r *Registration) { r.IDTokenSigningAlg = "HS256" }, `ID token signing algorithm "HS256"`},
 		{"no redirect URI", func(r *Registration) { r.RedirectURIs = nil }, "at least one redirect URI"},
 		{"bad redirect URI", func(r *Registration) { r.RedirectURIs = []string{"http://app.example/cb"} }, "redirect URI"},
 		{"bad post-logout URI", func(r *Registration) { r.PostLogoutRedirectURIs = []string{"https://x.example/#f"} }, "post-logout redirect URI"},
