@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse/gatehouse/internal/admin/api"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/delivery"
 	"github.com/gatehouse/gatehouse/internal/flow"
 	"github.com/gatehouse/gatehouse/internal/identity"
@@ -153,7 +154,7 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 		mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	}
 	mux.HandleFunc("/", pages.NotFound)
-	return web.Instrument(mux, m, a.Logger, pages.Recover(mux)), nil
+	return web.Instrument(mux, m, a.Logger, pages.Recover(web.Deadline(mux, cfg.RequestTimeout.Duration, "/admin"))), nil
 }
 
 // sealer returns the AES-GCM box for one purpose.
@@ -188,7 +189,7 @@ func Serve(ctx context.Context, a *App, opt ServeOptions) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: config.WriteTimeout, IdleTimeout: 2 * time.Minute}
 	a.Background(ctx)
 	if addr := cfg.Debug.PprofListen; addr != "" {
 		stop, err := servePprof(addr, a.Logger)

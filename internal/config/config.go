@@ -12,6 +12,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// WriteTimeout is the longest a response may take to write; the HTTP
+// server closes the connection after it.
+const WriteTimeout = 30 * time.Second
+
 // Config is the whole server configuration. Its yaml tags define both the
 // file keys and the environment variable names (see EnvKeys).
 type Config struct {
@@ -19,6 +23,11 @@ type Config struct {
 	Issuer string `yaml:"issuer"`
 	// Listen is the host:port the HTTP server binds.
 	Listen string `yaml:"listen"`
+	// RequestTimeout bounds how long a sign-in or protocol request may wait
+	// for the database, Redis or a password check before it is answered
+	// 503 (busy, retry) instead of hanging. The admin console and API are
+	// not bounded: an import hashes every row's password.
+	RequestTimeout Duration `yaml:"request_timeout"`
 	// DataDir holds the embedded mode's SQLite file, generated master key
 	// and the delivery outbox.
 	DataDir string `yaml:"data_dir"`
@@ -228,14 +237,15 @@ func Default() *Config {
 // "set to the default" once data_dir is known.
 func base() *Config {
 	return &Config{
-		Issuer:   "http://localhost:8080",
-		Listen:   ":8080",
-		DataDir:  "data",
-		District: District{Name: "Example School District", Domain: "district.example"},
-		Log:      Log{Level: "info", Format: "text"},
-		Database: Database{Driver: "sqlite", MaxOpenConns: 20, MaxIdleConns: 10},
-		Redis:    Redis{KeyPrefix: "gatehouse:"},
-		Keys:     Keys{Algorithm: "RS256", RSABits: 2048, RefreshInterval: Duration{30 * time.Second}},
+		Issuer:         "http://localhost:8080",
+		Listen:         ":8080",
+		RequestTimeout: Duration{15 * time.Second},
+		DataDir:        "data",
+		District:       District{Name: "Example School District", Domain: "district.example"},
+		Log:            Log{Level: "info", Format: "text"},
+		Database:       Database{Driver: "sqlite", MaxOpenConns: 20, MaxIdleConns: 20},
+		Redis:          Redis{KeyPrefix: "gatehouse:"},
+		Keys:           Keys{Algorithm: "RS256", RSABits: 2048, RefreshInterval: Duration{30 * time.Second}},
 		Tokens: Tokens{
 			AuthorizationCodeLifetime: Duration{time.Minute},
 			AccessTokenLifetime:       Duration{time.Hour},

@@ -200,6 +200,11 @@ func TestLoad(t *testing.T) {
 			},
 		},
 		{
+			name:    "request timeout past the write timeout",
+			yaml:    "request_timeout: 45s\n",
+			wantErr: []string{"request_timeout: must be below 30s"},
+		},
+		{
 			name:    "unsupported driver",
 			yaml:    "database: {driver: mysql}\n",
 			wantErr: []string{`invalid configuration: database.driver: must be "sqlite" or "postgres" (got "mysql")`},

@@ -36,6 +36,10 @@ func (c *Config) Validate() error {
 	if _, port, err := net.SplitHostPort(c.Listen); err != nil || !isPort(port) {
 		p.add("listen", "must be host:port, e.g. \":8080\" (got %q)", c.Listen)
 	}
+	positive(&p, "request_timeout", c.RequestTimeout)
+	if c.RequestTimeout.Duration >= WriteTimeout {
+		p.add("request_timeout", "must be below %s, the time a response may take to write (got %s)", WriteTimeout, c.RequestTimeout)
+	}
 	if c.DataDir == "" {
 		p.add("data_dir", "required")
 	}

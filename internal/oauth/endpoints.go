@@ -185,6 +185,10 @@ func (e *Endpoints) checkGrant(ctx context.Context, client *Client, ar fosite.Ac
 }
 
 func (e *Endpoints) tokenError(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, err error) {
+	if busy(err) {
+		w.Header().Set("Retry-After", "1")
+		err = fosite.ErrTemporarilyUnavailable.WithWrap(err)
+	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.CodeField >= 500 {
 		e.Logger.Error("token endpoint", "err", err, "debug", rfc.DebugField)
@@ -196,6 +200,12 @@ func (e *Endpoints) tokenError(ctx context.Context, w http.ResponseWriter, ar fo
 func (e *Endpoints) Introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := WithRequestCache(r.Context())
 	ir, err := e.Provider.NewIntrospectionRequest(ctx, r, NewSession())
+	if busy(err) {
+		// fosite would answer {"active": false}: a token is not inactive
+		// because the server is busy.
+		writeBusy(w)
+		return
+	}
 	if err != nil {
 		e.Provider.WriteIntrospectionError(ctx, w, err)
 		return
@@ -206,7 +216,14 @@ func (e *Endpoints) Introspect(w http.ResponseWriter, r *http.Request) {
 // Revoke implements RFC 7009.
 func (e *Endpoints) Revoke(w http.ResponseWriter, r *http.Request) {
 	ctx := WithRequestCache(r.Context())
-	e.Provider.WriteRevocationResponse(ctx, w, e.Provider.NewRevocationRequest(ctx, r))
+	err := e.Provider.NewRevocationRequest(ctx, r)
+	if busy(err) {
+		// fosite would answer 200: the client must not believe the token
+		// revoked.
+		writeBusy(w)
+		return
+	}
+	e.Provider.WriteRevocationResponse(ctx, w, err)
 }
 
 // Userinfo returns the claims the access token's scopes release (OIDC Core §5.3).
@@ -219,6 +236,10 @@ func (e *Endpoints) Userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := NewSession()
 	_, ar, err := e.Provider.IntrospectToken(ctx, token, fosite.AccessToken, sess)
+	if busy(err) {
+		writeBusy(w)
+		return
+	}
 	if err != nil {
 		bearerError(w, http.StatusUnauthorized, "invalid_token", "The access token is not active.")
 		return
@@ -228,6 +249,10 @@ func (e *Endpoints) Userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := e.Users.Get(ctx, sess.Subject)
+	if busy(err) {
+		writeBusy(w)
+		return
+	}
 	if err != nil || u.Disabled {
 		bearerError(w, http.StatusUnauthorized, "invalid_token", "The account behind this token is no longer active.")
 		return
@@ -237,6 +262,20 @@ func (e *Endpoints) Userinfo(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(claims)
+}
+
+// busy reports whether err is the request's deadline passing while it
+// waited for the database, Redis or a password check.
+func busy(err error) bool { return errors.Is(err, context.DeadlineExceeded) }
+
+// writeBusy answers 503 with the RFC 6749 error for an overloaded server,
+// so the client retries rather than taking the failure as an answer.
+func writeBusy(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	json.NewEncoder(w).Encode(map[string]string{"error": "temporarily_unavailable", "error_description": "The server is busy; retry in a moment."})
 }
 
 func bearerError(w http.ResponseWriter, status int, code, desc string) {

@@ -33,4 +33,7 @@ type GrantStore interface {
 	// RevokeSubject deletes every refresh token issued to a user.
 	RevokeSubject(ctx context.Context, subject string) error
 	DeleteExpiredRefreshTokens(ctx context.Context, before time.Time) (int64, error)
+	// InTransaction runs fn's writes in one transaction, committed when fn
+	// returns nil and rolled back otherwise.
+	InTransaction(ctx context.Context, fn func(GrantStore) error) error
 }

@@ -314,11 +314,12 @@ func (s *Storage) CreateRefreshTokenSession(ctx context.Context, sig, accessSig 
 	if err != nil {
 		return err
 	}
-	return s.grants.CreateRefreshToken(ctx, &RefreshToken{
+	t := &RefreshToken{
 		Signature: sig, RequestID: r.GetID(), ClientID: r.GetClient().GetID(), Subject: r.GetSession().GetSubject(),
 		AccessSignature: accessSig, Active: true, RequestedAt: r.GetRequestedAt(),
 		ExpiresAt: r.GetSession().GetExpiresAt(fosite.RefreshToken), Data: s.box.Seal(data, []byte(sig)),
-	})
+	}
+	return s.writeGrants(ctx, func(ctx context.Context, g GrantStore) error { return g.CreateRefreshToken(ctx, t) })
 }
 
 // GetRefreshTokenSession returns inactive (rotated) tokens with
@@ -346,20 +347,29 @@ func (s *Storage) GetRefreshTokenSession(ctx context.Context, sig string, sessio
 }
 
 func (s *Storage) DeleteRefreshTokenSession(ctx context.Context, sig string) error {
-	if err := s.grants.DeleteRefreshToken(ctx, sig); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	return nil
+	return s.writeGrants(ctx, func(ctx context.Context, g GrantStore) error {
+		if err := g.DeleteRefreshToken(ctx, sig); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
 }
 
 // RotateRefreshToken retires the presented refresh token (kept, inactive, to
 // detect reuse) and the access tokens issued with it. Losing the race to a
-// concurrent refresh with the same token is a serialization failure.
+// concurrent refresh with the same token is a serialization failure, and
+// undoes the successor's write that shares its transaction.
 func (s *Storage) RotateRefreshToken(ctx context.Context, requestID, sig string) error {
-	err := s.grants.DeactivateRefreshToken(ctx, sig)
-	if errors.Is(err, store.ErrConflict) {
-		return fosite.ErrSerializationFailure
-	}
+	err := s.writeGrants(ctx, func(ctx context.Context, g GrantStore) error {
+		err := g.DeactivateRefreshToken(ctx, sig)
+		switch {
+		case errors.Is(err, store.ErrConflict):
+			return fosite.ErrSerializationFailure
+		case errors.Is(err, store.ErrNotFound): // revoked meanwhile
+			return fosite.ErrNotFound
+		}
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -368,5 +378,5 @@ func (s *Storage) RotateRefreshToken(ctx context.Context, requestID, sig string)
 
 // RevokeRefreshToken deletes every refresh token of one grant.
 func (s *Storage) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	return s.grants.RevokeGrant(ctx, requestID)
+	return s.writeGrants(ctx, func(ctx context.Context, g GrantStore) error { return g.RevokeGrant(ctx, requestID) })
 }

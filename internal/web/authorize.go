@@ -202,6 +202,10 @@ func (h *Handler) issue(w http.ResponseWriter, r *http.Request, ar fosite.Author
 // has verified its redirect URI; otherwise the user gets an error page, so
 // Gatehouse never redirects to an unregistered address.
 func (h *Handler) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	if errors.Is(err, context.DeadlineExceeded) {
+		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Gatehouse is busy. Try again in a moment.", err)
+		return
+	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.CodeField >= 500 {
 		h.logger.Error("authorization request", "err", err, "debug", rfc.DebugField, "request_id", RequestID(r.Context()))

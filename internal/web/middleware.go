@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/metrics"
@@ -81,4 +82,20 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// Deadline bounds each request's context to d, except under exempt: a
+// request that waits longer for the database, Redis or a password check
+// fails with context.DeadlineExceeded, which the handlers answer 503 (busy,
+// retry), rather than hanging until the connection is cut.
+func Deadline(next http.Handler, d time.Duration, exempt string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, exempt) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }

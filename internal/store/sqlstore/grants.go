@@ -83,6 +83,13 @@ func (d *DB) RevokeSubject(ctx context.Context, subject string) error {
 	return wrap(err, "revoke subject %q", subject)
 }
 
+// InTransaction runs fn against this database inside one transaction.
+func (d *DB) InTransaction(ctx context.Context, fn func(oauth.GrantStore) error) error {
+	return d.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(&DB{db: tx, sql: d.sql, driver: d.driver})
+	})
+}
+
 // DeleteExpiredRefreshTokens deletes tokens that expired strictly before
 // the given time.
 func (d *DB) DeleteExpiredRefreshTokens(ctx context.Context, before time.Time) (int64, error) {

@@ -71,10 +71,14 @@ func Open(ctx context.Context, driver, dsn string, maxOpen, maxIdle int) (*DB, e
 	}
 
 	g, err := gorm.Open(dialector, &gorm.Config{
-		TranslateError:       true,
-		Logger:               logger.Discard,
-		NowFunc:              now,
-		DisableAutomaticPing: true, // we ping below, with the caller's context
+		// A single statement is atomic on its own; gorm's default would wrap
+		// each in BEGIN/COMMIT, three round trips for one. Writes that
+		// belong together use explicit transactions.
+		SkipDefaultTransaction: true,
+		TranslateError:         true,
+		Logger:                 logger.Discard,
+		NowFunc:                now,
+		DisableAutomaticPing:   true, // we ping below, with the caller's context
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", driver, err)
