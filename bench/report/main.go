@@ -90,7 +90,7 @@ func main() {
 	update := flag.String("update", "", "replace the generated section of this markdown file (BENCHMARKS.md)")
 	metaPath := flag.String("meta", "", "meta.json from scripts/bench.sh: machine, versions, quiet")
 	opsPath := flag.String("opcounts", "", "opcounts.jsonl from scripts/bench.sh: database and Redis operations per operation")
-	expPath := flag.String("experiments", "", "experiments.jsonl from scripts/bench.sh: Gatehouse with the defaults, then two settings changed")
+	expPath := flag.String("experiments", "", "experiments.jsonl from scripts/bench.sh: the token workloads with each ID token signing algorithm")
 	link := flag.String("link", "", "the run's directory, relative to the -update file, for links to the plot and profiles")
 	flag.Parse()
 	rs, err := readResults(*resultsPath)
@@ -108,18 +108,18 @@ func main() {
 		}
 	}
 	var md strings.Builder
+	var m Meta
 	if *metaPath != "" {
 		b, err := os.ReadFile(*metaPath)
 		if err != nil {
 			log.Fatal(err)
 		}
-		var m Meta
 		if err := json.Unmarshal(b, &m); err != nil {
 			log.Fatal(err)
 		}
 		md.WriteString(metaSection(m, costs, *link))
 	}
-	md.WriteString(tables(rs, costs))
+	md.WriteString(tables(rs, costs, m.alg()))
 	if *opsPath != "" {
 		s, err := opcountSection(*opsPath)
 		if err != nil {
@@ -132,7 +132,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		md.WriteString(experimentsSection(es))
+		md.WriteString(experimentsSection(es, rs))
 	}
 	if len(costs) > 0 {
 		md.WriteString(costSection(costs))
@@ -290,11 +290,11 @@ func best(idx map[key]Result, server, w string, levels []int) (Result, bool) {
 	return out, found
 }
 
-func tables(rs []Result, costs []Cost) string {
+func tables(rs []Result, costs []Cost, alg string) string {
 	idx, levels := indexResults(rs)
 	var b strings.Builder
 	ws := workloadsIn(levels)
-	ceil := ceilings(costs)
+	ceil := ceilings(costs, alg)
 
 	fmt.Fprintf(&b, "### Summary: peak throughput, and p99 at 16 connections\n\n")
 	fmt.Fprintf(&b, "Ratio = Gatehouse ÷ Hydra. \"Peak\" is the best of the concurrency levels run; the ceiling is the estimate in [the ceiling](#how-far-from-the-ceiling).\n\n")
@@ -432,7 +432,9 @@ func tables(rs []Result, costs []Cost) string {
 // ceilings estimates each workload's ceiling on two cores from the unit
 // costs in the issue (an HTTP request ≈ 60 µs, a Redis round trip ≈ 26 µs,
 // a PostgreSQL primary-key select ≈ 50 µs) and the calibrated primitives.
-func ceilings(costs []Cost) map[string]float64 {
+// ceilings estimate each workload's best rate on two cores from the
+// primitives' costs, with the signature the ID tokens were made with.
+func ceilings(costs []Cost, alg string) map[string]float64 {
 	cost := func(prefix string, def float64) float64 {
 		for _, c := range costs {
 			if strings.HasPrefix(c.Name, prefix) {
@@ -441,16 +443,19 @@ func ceilings(costs []Cost) map[string]float64 {
 		}
 		return def
 	}
-	rs256 := cost("RS256 sign, 2048", 1000)
+	sign := cost("RS256 sign, 2048", 1000)
+	if alg == "ES256" {
+		sign = cost("ES256 sign", 50)
+	}
 	argon := cost("argon2id", 186000)
 	const http, redis, pg = 60.0, 26.0, 50.0
 	us := map[string]float64{
-		"cc":         http + 2*redis + pg,                      // client (cacheable), store the token
-		"introspect": http + redis + pg,                        // token lookup, client auth
-		"userinfo":   http + redis + pg,                        // token lookup, the user
-		"refresh":    http + 4*pg + 2*redis + rs256,            // grant read + rotate, new access token, ID token
-		"code":       5*http + 8*redis + 2*pg + rs256,          // the issue's flow, with the default RS256-2048 signature
-		"login":      7*http + 12*redis + 4*pg + rs256 + argon, // code flow + sign-in pages + argon2id
+		"cc":         http + 2*redis + pg,                     // client (cacheable), store the token
+		"introspect": http + redis + pg,                       // token lookup, client auth
+		"userinfo":   http + redis + pg,                       // token lookup, the user
+		"refresh":    http + 4*pg + 2*redis + sign,            // grant read + rotate, new access token, ID token
+		"code":       5*http + 8*redis + 2*pg + sign,          // the issue's flow: five requests, one signature
+		"login":      7*http + 12*redis + 4*pg + sign + argon, // code flow + sign-in pages + argon2id
 	}
 	out := map[string]float64{}
 	for w, u := range us {
@@ -619,6 +624,15 @@ type Meta struct {
 	} `json:"quiet"`
 	LoadAtEnd string            `json:"load1_at_end"`
 	FreshRSS  map[string]string `json:"fresh_rss_mib"`
+	// IDTokenAlg is what Gatehouse's bench app registered for its ID tokens.
+	IDTokenAlg string `json:"gatehouse_id_token_alg"`
+}
+
+func (m Meta) alg() string {
+	if m.IDTokenAlg == "" {
+		return "RS256"
+	}
+	return m.IDTokenAlg
 }
 
 func metaSection(m Meta, costs []Cost, link string) string {
@@ -632,6 +646,7 @@ func metaSection(m Meta, costs []Cost, link string) string {
 	}
 	fmt.Fprintf(&b, "- Versions: Gatehouse `%s`%s; Ory Hydra %s; PostgreSQL %s; Redis %s; %s.\n",
 		m.Versions.Commit, dirty, m.Versions.Hydra, m.Versions.Postgres, m.Versions.Redis, m.Versions.Go)
+	fmt.Fprintf(&b, "- ID tokens: Gatehouse's bench app is registered for %s (`--id-token-alg`; the server's default is RS256, 2048-bit; [both side by side](#the-id-token-signing-algorithm)); Hydra signs with its default, RS256 with a 4096-bit key.\n", m.alg())
 	fmt.Fprintf(&b, "- Each run: %s warm-up, then %s measured, at concurrency %s (first sign-ins: %s); the two servers alternate which goes first.\n",
 		m.Warmup, m.Duration, m.Levels, m.LoginLevels)
 	if m.Quiet.Achieved {
@@ -711,37 +726,55 @@ func costSection(costs []Cost) string {
 	return b.String()
 }
 
-// experimentsSection compares Gatehouse with its defaults, then with the
-// pool's idle connections raised, then also signing with ES256.
-func experimentsSection(rs []Result) string {
-	idx, levels := indexResults(rs)
-	labels := []string{"defaults", "idle20", "idle20-es256"}
+// experimentsSection sets the bench app's token workloads with ID tokens
+// signed ES256 (as the comparison ran) beside the same runs with the
+// server's default, RS256, and Hydra's runs at the same concurrency.
+func experimentsSection(es, main []Result) string {
+	idx, levels := indexResults(es)
+	mainIdx, _ := indexResults(main)
+	var labels []string
+	for _, r := range es {
+		if !slices.Contains(labels, r.Server) {
+			labels = append(labels, r.Server)
+		}
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n### Two settings tried (Gatehouse, the profiling build, one after the other)\n\n")
-	fmt.Fprintf(&b, "`defaults` is the configuration of the comparison; `idle20` sets `database.max_idle_conns` to `max_open_conns` (20, from 10); `idle20 + ES256` also signs ID tokens with an ES256 key (`gatehouse keys rotate` with `keys.algorithm: ES256`). Each cell: ops/s · p99 ms · server CPU ms/op.\n\n")
-	fmt.Fprintf(&b, "| workload | c | defaults | idle20 | idle20 + ES256 | gain over defaults |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "\n### The ID token signing algorithm\n\n")
+	fmt.Fprintf(&b, "The workloads that sign ID tokens, Gatehouse's bench app registered for %s (as in the comparison above), then re-registered for the server's default, one run after the other; Hydra's figures are its runs above at the same concurrency (RS256, 4096-bit, its default). Each cell: ops/s · p99 ms · server CPU ms/op.\n\n", strings.Join(labels, ", then "))
+	fmt.Fprintf(&b, "| workload | c |")
+	for _, l := range labels {
+		fmt.Fprintf(&b, " Gatehouse %s |", l)
+	}
+	fmt.Fprintf(&b, " Hydra |")
+	for _, l := range labels {
+		fmt.Fprintf(&b, " %s ÷ Hydra |", l)
+	}
+	fmt.Fprintf(&b, "\n|---|---|%s\n", strings.Repeat("---|", 2*len(labels)+1))
+	cell := func(r Result) string {
+		return fmt.Sprintf("%s · %s · %.2f", fmtRate(r.OpsPerSec), fmtMs(r.Latency.P99), r.ServerCPU)
+	}
 	for _, w := range workloadsIn(levels) {
 		for _, c := range levels[w] {
-			var cells []string
-			var first, last Result
-			n := 0
+			hy, hok := mainIdx[key{"hydra", w, c}]
+			row := []string{w, strconv.Itoa(c)}
+			var ratios []string
 			for _, l := range labels {
 				r, ok := idx[key{l, w, c}]
-				if !ok {
-					cells = append(cells, "–")
-					continue
+				switch {
+				case !ok:
+					row, ratios = append(row, "–"), append(ratios, "–")
+				case !hok:
+					row, ratios = append(row, cell(r)), append(ratios, "–")
+				default:
+					row, ratios = append(row, cell(r)), append(ratios, ratio(r.OpsPerSec, hy.OpsPerSec))
 				}
-				if n == 0 {
-					first = r
-				}
-				last = r
-				n++
-				cells = append(cells, fmt.Sprintf("%s · %s · %.2f", fmtRate(r.OpsPerSec), fmtMs(r.Latency.P99), r.ServerCPU))
 			}
-			if n == 0 {
-				continue
+			if hok {
+				row = append(row, cell(hy))
+			} else {
+				row = append(row, "–")
 			}
-			fmt.Fprintf(&b, "| %s | %d | %s | %s |\n", w, c, strings.Join(cells, " | "), ratio(last.OpsPerSec, first.OpsPerSec))
+			fmt.Fprintf(&b, "| %s |\n", strings.Join(append(row, ratios...), " | "))
 		}
 	}
 	return b.String()

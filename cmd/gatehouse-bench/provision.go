@@ -29,7 +29,7 @@ type provisionConfig struct {
 	prefix, password                     string
 	// Gatehouse: its CLI, against the server's own configuration.
 	gatehouseBin, gatehouseConfig string
-	argon2                        string
+	argon2, idTokenAlg            string
 	// Hydra: its admin API.
 	hydraAdmin string
 }
@@ -48,6 +48,7 @@ func provisionCmd(args []string, stdout io.Writer) error {
 	fs.StringVar(&c.gatehouseBin, "gatehouse-bin", "gatehouse", "Gatehouse binary, for its CLI")
 	fs.StringVar(&c.gatehouseConfig, "gatehouse-config", "", "Gatehouse configuration file (the server's; GATEHOUSE_* variables are passed on)")
 	fs.StringVar(&c.argon2, "argon2", "65536,3,2", "argon2id memory KiB, iterations, parallelism of the imported password hashes: the server's password.argon2, so sign-ins cost what they cost in production")
+	fs.StringVar(&c.idTokenAlg, "id-token-alg", "", "Gatehouse: the algorithm the bench client registers for its ID tokens (empty: the server's default)")
 	fs.StringVar(&c.hydraAdmin, "hydra-admin", "http://127.0.0.1:4445", "Hydra's admin API")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -112,7 +113,7 @@ func (c provisionConfig) gatehouse(ctx context.Context, stdin io.Reader, args ..
 func provisionGatehouse(ctx context.Context, c provisionConfig, st *State, stdout io.Writer) error {
 	out, err := c.gatehouse(ctx, nil, "clients", "create", "--name", "gatehouse-bench",
 		"--description", "load generator (cmd/gatehouse-bench)", "--redirect-uri", c.redirectURI,
-		"--grant-type", "authorization_code,refresh_token,client_credentials")
+		"--grant-type", "authorization_code,refresh_token,client_credentials", "--id-token-alg", c.idTokenAlg)
 	if err != nil {
 		return err
 	}
