@@ -4,7 +4,6 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
@@ -13,30 +12,18 @@ import (
 // TestTokenEndpointRechecksAssurance: a code or refresh token minted at the
 // password level cannot buy tokens once the client requires MFA.
 func TestTokenEndpointRechecksAssurance(t *testing.T) {
-	c := newCluster(t)
-	gh := c.start()
+	gh := newCluster(t).start()
 	ctx := t.Context()
 	gh.createUser(t, "clerk")
-	client, secret := gh.createClient(t, clients.Registration{Name: "Payroll", RedirectURIs: []string{rpRedirect}})
-	provider, err := oidc.NewProvider(ctx, gh.Issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := oauth2.Config{ClientID: client.ID, ClientSecret: secret, Endpoint: inHeader(provider.Endpoint()), RedirectURL: rpRedirect,
-		Scopes: []string{"openid", "offline_access"}}
-	pkce := oauth2.GenerateVerifier()
+	rp := gh.registerApp(t, clients.Registration{Name: "Payroll"}, "openid", "offline_access")
 	b := newBrowser(t, rpRedirect)
-	code := codeFrom(t, b.signIn(b.get(rp.AuthCodeURL("state-0001", oauth2.S256ChallengeOption(pkce))), "clerk", testPassword),
-		rpRedirect, "state-0001", gh.Issuer)
-	tok, err := rp.Exchange(ctx, code, oauth2.VerifierOption(pkce))
-	if err != nil {
-		t.Fatal(err)
-	}
-	code = codeFrom(t, b.get(rp.AuthCodeURL("state-0002", oauth2.S256ChallengeOption(pkce))), rpRedirect, "state-0002", gh.Issuer)
+	tok := rp.codeFlow(t, b, "clerk", "state-0001")
+	pkce := oauth2.GenerateVerifier()
+	code := codeFrom(t, b.get(rp.AuthCodeURL("state-0002", oauth2.S256ChallengeOption(pkce))), rpRedirect, "state-0002", gh.Issuer)
 
-	reg := client.Registration()
+	reg := rp.Client.Registration()
 	reg.RequiredACR = clients.ACRMFA
-	if _, _, err := gh.App.Clients.Update(ctx, client.ID, reg); err != nil {
+	if _, _, err := gh.App.Clients.Update(ctx, rp.ClientID, reg); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := rp.Exchange(ctx, code, oauth2.VerifierOption(pkce)); !isOAuthError(err, "invalid_grant") {

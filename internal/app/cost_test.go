@@ -37,16 +37,10 @@ func TestCodeFlowCost(t *testing.T) {
 	gh := c.start()
 	ctx := t.Context()
 	gh.createUser(t, "teacher")
-	client, secret := gh.createClient(t, clients.Registration{Name: "Gradebook", RedirectURIs: []string{rpRedirect}})
-	provider, err := oidc.NewProvider(ctx, gh.Issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := oauth2.Config{ClientID: client.ID, ClientSecret: secret, Endpoint: inHeader(provider.Endpoint()), RedirectURL: rpRedirect,
-		Scopes: []string{"openid", "profile", "email", "offline_access"}}
-	pkce := oauth2.GenerateVerifier()
+	rp := gh.registerApp(t, clients.Registration{Name: "Gradebook"}, "openid", "profile", "email", "offline_access")
 	b := newBrowser(t, rpRedirect)
-	codeFrom(t, b.signIn(b.get(rp.AuthCodeURL("state-0001", oauth2.S256ChallengeOption(pkce))), "teacher", testPassword), rpRedirect, "state-0001", gh.Issuer)
+	rp.codeFlow(t, b, "teacher", "state-0001")
+	pkce := oauth2.GenerateVerifier()
 
 	var redisOps, sqlOps atomic.Int64
 	c.redis.Client.AddHook(commandCounter{&redisOps})
@@ -58,7 +52,7 @@ func TestCodeFlowCost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := provider.Verifier(&oidc.Config{ClientID: client.ID}).Verify(ctx, tok.Extra("id_token").(string)); err != nil {
+	if _, err := rp.Provider.Verifier(&oidc.Config{ClientID: rp.ClientID}).Verify(ctx, tok.Extra("id_token").(string)); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("one code flow: %d Redis commands, %d SQL statements", redisOps.Load(), sqlOps.Load())

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/internal/app"
@@ -215,4 +216,45 @@ func codeFrom(t *testing.T, p pageResp, redirectURI, state, issuer string) strin
 func inHeader(e oauth2.Endpoint) oauth2.Endpoint {
 	e.AuthStyle = oauth2.AuthStyleInHeader
 	return e
+}
+
+// relyingParty is an application registered at a replica, which finds the
+// replica through discovery as a real one does.
+type relyingParty struct {
+	oauth2.Config
+	Client   *clients.Client
+	Provider *oidc.Provider
+	issuer   string
+}
+
+// registerApp registers r (redirecting to rpRedirect unless it says
+// otherwise) and discovers the replica; the app asks for scopes.
+func (in *instance) registerApp(t *testing.T, r clients.Registration, scopes ...string) *relyingParty {
+	t.Helper()
+	if r.RedirectURIs == nil {
+		r.RedirectURIs = []string{rpRedirect}
+	}
+	client, secret := in.createClient(t, r)
+	provider, err := oidc.NewProvider(t.Context(), in.Issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &relyingParty{Client: client, Provider: provider, issuer: in.Issuer, Config: oauth2.Config{
+		ClientID: client.ID, ClientSecret: secret, Endpoint: inHeader(provider.Endpoint()), RedirectURL: rpRedirect, Scopes: scopes}}
+}
+
+// codeFlow runs one authorization code + PKCE flow in b (signing in as
+// username first when it is not empty) and redeems the code.
+func (rp *relyingParty) codeFlow(t *testing.T, b *browser, username, state string) *oauth2.Token {
+	t.Helper()
+	pkce := oauth2.GenerateVerifier()
+	p := b.get(rp.AuthCodeURL(state, oauth2.S256ChallengeOption(pkce)))
+	if username != "" {
+		p = b.signIn(p, username, testPassword)
+	}
+	tok, err := rp.Exchange(t.Context(), codeFrom(t, p, rpRedirect, state, rp.issuer), oauth2.VerifierOption(pkce))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }

@@ -15,48 +15,35 @@ import (
 // accepting only ES256 verifies, and they serve as a logout hint; an app
 // that did not choose gets RS256, the OpenID Connect default.
 func TestIDTokenAlgorithmPerClient(t *testing.T) {
-	c := newCluster(t)
-	gh := c.start()
-	ctx := t.Context()
+	gh := newCluster(t).start()
 	gh.createUser(t, "jdoe")
-	provider, err := oidc.NewProvider(ctx, gh.Issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var disco struct {
-		Algs       []string `json:"id_token_signing_alg_values_supported"`
-		EndSession string   `json:"end_session_endpoint"`
-	}
-	if err := provider.Claims(&disco); err != nil || len(disco.Algs) != 2 {
-		t.Fatalf("discovery: %+v %v", disco, err)
-	}
 	b := newBrowser(t, rpRedirect)
-	signedIn := false
+	signInAs := "jdoe" // the first app signs the browser in; the second finds it signed in
 	for _, alg := range []string{"ES256", ""} {
 		want := alg
 		if want == "" {
 			want = "RS256"
 		}
-		client, secret := gh.createClient(t, clients.Registration{
-			Name: "App " + want, RedirectURIs: []string{rpRedirect}, PostLogoutRedirectURIs: []string{"http://127.0.0.1:9999/"},
-			Scopes: []string{"openid", "offline_access"}, IDTokenSigningAlg: alg,
-		})
-		rp := oauth2.Config{ClientID: client.ID, ClientSecret: secret, Endpoint: inHeader(provider.Endpoint()),
-			RedirectURL: rpRedirect, Scopes: []string{oidc.ScopeOpenID, "offline_access"}}
-		verifier := provider.Verifier(&oidc.Config{ClientID: client.ID, SupportedSigningAlgs: []string{want}})
-
-		pkce := oauth2.GenerateVerifier()
-		p := b.get(rp.AuthCodeURL("state-"+want, oauth2.S256ChallengeOption(pkce)))
-		if !signedIn {
-			p, signedIn = b.signIn(p, "jdoe", testPassword), true
+		rp := gh.registerApp(t, clients.Registration{Name: "App " + want, PostLogoutRedirectURIs: []string{"http://127.0.0.1:9999/"},
+			Scopes: []string{"openid", "offline_access"}, IDTokenSigningAlg: alg}, oidc.ScopeOpenID, "offline_access")
+		var disco struct {
+			Algs       []string `json:"id_token_signing_alg_values_supported"`
+			EndSession string   `json:"end_session_endpoint"`
 		}
-		tok, err := rp.Exchange(ctx, codeFrom(t, p, rpRedirect, "state-"+want, gh.Issuer), oauth2.VerifierOption(pkce))
+		if err := rp.Provider.Claims(&disco); err != nil || len(disco.Algs) != 2 {
+			t.Fatalf("discovery: %+v %v", disco, err)
+		}
+		verifier := rp.Provider.Verifier(&oidc.Config{ClientID: rp.ClientID, SupportedSigningAlgs: []string{want}})
+
+		tok := rp.codeFlow(t, b, signInAs, "state-"+want)
+		signInAs = ""
+		refreshed, err := rp.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
 		if err != nil {
 			t.Fatal(err)
 		}
-		for step, tok := range map[string]*oauth2.Token{"code": tok, "refresh": refreshed(t, rp, tok)} {
+		for step, tok := range map[string]*oauth2.Token{"code": tok, "refresh": refreshed} {
 			raw, _ := tok.Extra("id_token").(string)
-			idt, err := verifier.Verify(ctx, raw)
+			idt, err := verifier.Verify(t.Context(), raw)
 			if err != nil {
 				t.Fatalf("%s: %s ID token: %v", want, step, err)
 			}
@@ -67,19 +54,9 @@ func TestIDTokenAlgorithmPerClient(t *testing.T) {
 		if want == "ES256" {
 			raw, _ := tok.Extra("id_token").(string)
 			hint := disco.EndSession + "?" + url.Values{"id_token_hint": {raw}, "post_logout_redirect_uri": {"http://127.0.0.1:9999/"}}.Encode()
-			lb := newBrowser(t, "http://127.0.0.1:9999/")
-			if p := lb.get(hint); p.Location != "http://127.0.0.1:9999/" {
+			if p := newBrowser(t, "http://127.0.0.1:9999/").get(hint); p.Location != "http://127.0.0.1:9999/" {
 				t.Fatalf("logout with an ES256 hint: %d %q\n%s", p.Status, p.Location, p.Body)
 			}
 		}
 	}
-}
-
-func refreshed(t *testing.T, rp oauth2.Config, tok *oauth2.Token) *oauth2.Token {
-	t.Helper()
-	next, err := rp.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return next
 }

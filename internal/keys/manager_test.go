@@ -110,9 +110,9 @@ func newBox(t *testing.T) *secrets.Box {
 	return b
 }
 
-func newManager(st Store, box *secrets.Box, clk *clock, alg string) *Manager {
+func newManager(st Store, box *secrets.Box, clk *clock, algs ...string) *Manager {
 	return NewManager(st, box, Options{
-		Algorithms: []string{alg}, RSABits: 2048, Refresh: refresh, Retention: retention, Now: clk.Now,
+		Algorithms: algs, RSABits: 2048, Refresh: refresh, Retention: retention, Now: clk.Now,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 }
@@ -366,8 +366,7 @@ func TestKeyPerAlgorithm(t *testing.T) {
 	if err := rsOnly.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	m := NewManager(st, box, Options{Algorithms: []string{"RS256", "ES256"}, RSABits: 2048, Refresh: refresh,
-		Retention: retention, Now: clk.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	m := newManager(st, box, clk, "RS256", "ES256")
 	if err := m.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
