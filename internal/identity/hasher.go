@@ -44,9 +44,6 @@ func NewHasher(p Argon2Params, maxConcurrent int) *Hasher {
 		dummy: sync.OnceValue(func() string { return HashPassword(uuid.NewString(), p) })}
 }
 
-// Params are the parameters new hashes are made with.
-func (h *Hasher) Params() Argon2Params { return h.params }
-
 // Hash returns the PHC string of secret, waiting for a free slot until ctx
 // ends.
 func (h *Hasher) Hash(ctx context.Context, secret string) (string, error) {

@@ -225,8 +225,9 @@ func (m *Manager) Signing(alg string) (Signing, error) {
 		}
 		return Signing{ID: k.ID, Algorithm: k.Algorithm, Private: k.private}, nil
 	}
-	// A replica whose clock ran ahead retired everything; sign with the newest
-	// key rather than fail sign-ins.
+	// None active: a replica whose clock ran ahead retired everything, or
+	// the algorithm was just added. Sign with its newest key rather than fail
+	// sign-ins.
 	if newest != nil {
 		return Signing{ID: newest.ID, Algorithm: newest.Algorithm, Private: newest.private}, nil
 	}
