@@ -271,6 +271,10 @@ ${fence(s.created)}
 - \`--require-mfa\` makes the app accept only sign-ins with MFA (\`acr\`
   \`mfa\`), even if \`mfa.require_for_all_clients\` is turned off;
   \`--require-consent\` asks people before their data is shared.
+- \`--id-token-alg ES256\` signs the app's ID tokens with ES256 instead of
+  the server's default, RS256: far cheaper for Gatehouse, and accepted by
+  most current OpenID Connect libraries. Every library accepts RS256, so
+  leave it out when unsure.
 - \`gatehouse clients list | get | update | disable | enable | delete\` manage
   it later; \`update\` changes only the flags you give.
 

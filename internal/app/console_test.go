@@ -2,6 +2,9 @@ package app_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"html"
 	"mime/multipart"
 	"net/http"
@@ -12,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
@@ -27,6 +31,7 @@ import (
 // sessions exist, and the console must refuse them.
 type consoleRig struct {
 	t    *testing.T
+	c    *cluster
 	gh   *instance
 	keys map[string]string // authenticator keys by username
 	uses map[string]int    // codes entered since registration, by username
@@ -39,7 +44,7 @@ func newConsoleRig(t *testing.T) *consoleRig {
 		cfg.MFA.RequireForAllClients, cfg.MFA.RequiredMethods = false, 1
 		cfg.MFA.PolicyRefresh = config.Duration{Duration: 50 * time.Millisecond} // policy edits show at once
 	}
-	return &consoleRig{t: t, gh: c.start(), keys: map[string]string{}, uses: map[string]int{}}
+	return &consoleRig{t: t, c: c, gh: c.start(), keys: map[string]string{}, uses: map[string]int{}}
 }
 
 // person creates a user with roles.
@@ -591,5 +596,63 @@ func TestConsoleClientRegisteredOnce(t *testing.T) {
 	}
 	if before[0].RequiredACR != clients.ACRMFA || before[0].Public || before[0].RedirectURIs[0] != gh.Issuer+"/admin/callback" {
 		t.Fatalf("registration %+v", before[0])
+	}
+}
+
+// TestConsoleIdleTimeout: a console session nobody used for half an hour
+// ends, and the sign-in that follows must be as recent, so an unattended
+// console asks for the password and second factor again; activity keeps a
+// session alive.
+func TestConsoleIdleTimeout(t *testing.T) {
+	r := newConsoleRig(t)
+	r.person("itadmin", identity.RoleAdmin)
+	b, p := r.signIn("itadmin")
+	mustSee(t, p, "Signed in as itadmin@district.example")
+	issuer, _ := url.Parse(r.gh.Issuer + "/admin/")
+
+	// Twenty-nine minutes idle: still signed in.
+	r.backdate(sessionKeyOf(b, issuer, "gatehouse_admin", "admin-session:"), "last_seen", 29*time.Minute)
+	mustSee(t, b.get(r.gh.Issuer+"/admin/users"), "Signed in as itadmin@district.example")
+
+	// Thirty-one minutes idle, and the Gatehouse sign-in as old: the
+	// console sends the browser to sign in again, password first.
+	r.backdate(sessionKeyOf(b, issuer, "gatehouse_admin", "admin-session:"), "last_seen", 31*time.Minute)
+	r.backdate(sessionKeyOf(b, issuer, r.gh.App.Config.Session.CookieName, "session:"), "auth_time", 31*time.Minute)
+	p = b.get(r.gh.Issuer + "/admin/users")
+	mustSee(t, p, "Sign in")
+	p = r.secondFactor(b, b.signIn(p, "itadmin", testPassword), "itadmin")
+	mustSee(t, p, "Signed in as itadmin@district.example", "Users")
+}
+
+// sessionKeyOf is the Redis key (without the test's prefix) of the session
+// the browser's cookie names: prefix plus the SHA-256 of the cookie.
+func sessionKeyOf(b *browser, u *url.URL, cookie, prefix string) string {
+	for _, ck := range b.http.Jar.Cookies(u) {
+		if ck.Name == cookie {
+			sum := sha256.Sum256([]byte(ck.Value))
+			return prefix + hex.EncodeToString(sum[:])
+		}
+	}
+	return ""
+}
+
+// backdate moves a time field of the JSON stored at key ago into the past,
+// keeping its TTL: what half an hour of nobody touching it would leave.
+func (r *consoleRig) backdate(key, field string, ago time.Duration) {
+	t := r.t
+	t.Helper()
+	rdb, full := r.c.redis.Client, r.c.redis.Prefix+key
+	raw, err := rdb.Get(t.Context(), full).Bytes()
+	if err != nil {
+		t.Fatalf("reading %s: %v", key, err)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	v[field] = time.Now().Add(-ago).UTC().Format(time.RFC3339Nano)
+	raw, _ = json.Marshal(v)
+	if err := rdb.SetArgs(t.Context(), full, raw, redis.SetArgs{KeepTTL: true}).Err(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -85,9 +87,9 @@ func safeReturn(p string) string {
 	return p
 }
 
-// login starts the code flow with PKCE, state and nonce, asking for MFA;
-// the client's registration requires it too, so the token endpoint refuses
-// a code from any weaker sign-in.
+// login starts the code flow with PKCE, state and nonce, asking for MFA
+// (the client's registration requires it too, so the token endpoint refuses
+// a code from any weaker sign-in) no older than the console's idle timeout.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	rp, err := c.relyingParty(r.Context())
 	if err != nil {
@@ -104,7 +106,8 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	// state started elsewhere (login CSRF) is refused.
 	c.setCookie(w, loginCookie, state, loginLifetime)
 	http.Redirect(w, r, rp.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce),
-		oauth2.SetAuthURLParam("acr_values", clients.ACRMFA)), http.StatusFound)
+		oauth2.SetAuthURLParam("acr_values", clients.ACRMFA),
+		oauth2.SetAuthURLParam("max_age", strconv.Itoa(int(sessionIdle/time.Second)))), http.StatusFound)
 }
 
 func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
@@ -194,13 +197,18 @@ func (c *Console) redeem(ctx context.Context, rp *oidcClient, code string, p pen
 		return "", "", errors.New("the ID token's nonce does not match this sign-in")
 	}
 	var claims struct {
-		ACR string `json:"acr"`
+		ACR      string `json:"acr"`
+		AuthTime int64  `json:"auth_time"`
 	}
 	if err := idt.Claims(&claims); err != nil {
 		return "", "", err
 	}
 	if claims.ACR != clients.ACRMFA {
 		return "", "", &weakSignIn{acr: claims.ACR}
+	}
+	// The max_age the sign-in asked for, with a minute for clock skew.
+	if time.Since(time.Unix(claims.AuthTime, 0)) > sessionIdle+time.Minute {
+		return "", "", errors.New("the ID token's auth_time is older than the max_age asked for")
 	}
 	return idt.Subject, raw, nil
 }

@@ -41,6 +41,12 @@ const (
 	sessionCookie   = "gatehouse_admin"
 	loginCookie     = "gatehouse_admin_login"
 	sessionLifetime = 8 * time.Hour
+	// sessionIdle ends a console session nobody has used for this long; the
+	// next sign-in must then be this recent too (max_age), so an unattended
+	// console asks for the password and second factor again.
+	sessionIdle = 30 * time.Minute
+	// seenEvery is how often activity is written back: not on every page.
+	seenEvery = time.Minute
 	loginLifetime   = 10 * time.Minute
 	importLifetime  = 15 * time.Minute
 	maxUpload       = 32 << 20 // as the JSON API's import
@@ -148,6 +154,7 @@ type session struct {
 	UserID    string    `json:"user_id"`
 	IDToken   string    `json:"id_token"` // the hint that signs out of Gatehouse too
 	CreatedAt time.Time `json:"created_at"`
+	LastSeen  time.Time `json:"last_seen"`
 }
 
 func sessionKey(token string) string { return "admin-session:" + digest(token) }
@@ -167,7 +174,26 @@ func (c *Console) current(r *http.Request) (*session, string) {
 	if err := c.getJSON(r.Context(), sessionKey(ck.Value), &s); err != nil {
 		return nil, ""
 	}
+	if time.Since(s.LastSeen) > sessionIdle {
+		if err := c.kv.Delete(r.Context(), sessionKey(ck.Value)); err != nil {
+			c.logger.Warn("ending an idle console session", "err", err)
+		}
+		return nil, ""
+	}
 	return &s, ck.Value
+}
+
+// seen records activity on session s, at most once every seenEvery.
+func (c *Console) seen(r *http.Request, s *session, token string) {
+	now := time.Now().UTC()
+	left := s.CreatedAt.Add(sessionLifetime).Sub(now)
+	if now.Sub(s.LastSeen) < seenEvery || left <= 0 {
+		return
+	}
+	s.LastSeen = now
+	if err := c.putJSON(r.Context(), sessionKey(token), s, left); err != nil {
+		c.logger.Warn("recording console activity", "err", err)
+	}
 }
 
 // signedIn loads the person behind session s with the roles they hold now;
@@ -183,6 +209,7 @@ func (c *Console) signedIn(w http.ResponseWriter, r *http.Request, s *session, t
 		c.fail(w, r, http.StatusServiceUnavailable, "Console unavailable", "We couldn't load your account. Try again in a moment.", err)
 		return nil, false
 	}
+	c.seen(r, s, token)
 	return &request{w: w, r: r, actor: actor, user: u, csrf: c.csrfToken(token)}, true
 }
 
@@ -239,6 +266,7 @@ func (c *Console) startSession(w http.ResponseWriter, r *http.Request, s session
 	c.endSession(w, r)
 	token := base64.RawURLEncoding.EncodeToString(secrets.RandomToken(32))
 	s.CreatedAt = time.Now().UTC()
+	s.LastSeen = s.CreatedAt
 	if err := c.putJSON(r.Context(), sessionKey(token), s, sessionLifetime); err != nil {
 		return err
 	}
