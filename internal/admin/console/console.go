@@ -46,10 +46,10 @@ const (
 	// console asks for the password and second factor again.
 	sessionIdle = 30 * time.Minute
 	// seenEvery is how often activity is written back: not on every page.
-	seenEvery = time.Minute
-	loginLifetime   = 10 * time.Minute
-	importLifetime  = 15 * time.Minute
-	maxUpload       = 32 << 20 // as the JSON API's import
+	seenEvery      = time.Minute
+	loginLifetime  = 10 * time.Minute
+	importLifetime = 15 * time.Minute
+	maxUpload      = 32 << 20 // as the JSON API's import
 )
 
 // KV is the TTL-bound store (Redis) behind console sessions, pending
