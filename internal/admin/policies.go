@@ -3,10 +3,12 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // Effective resolves a person's policy and names the one that applied.
@@ -81,6 +83,38 @@ func (s *Service) DeletePolicy(ctx context.Context, a Actor, name string) error 
 	}
 	s.record(ctx, a, "policy.deleted", "", "", map[string]string{"name": name}, nil)
 	return nil
+}
+
+// PolicyVersion is one saved version of a policy (or its deletion) with
+// what changed from the version before it.
+type PolicyVersion struct {
+	policy.Revision
+	Changes []policy.Change `json:"changes"`
+}
+
+// PolicyHistory lists every version of a policy, newest first;
+// store.ErrNotFound for a name never saved.
+func (s *Service) PolicyHistory(ctx context.Context, a Actor, name string) ([]PolicyVersion, error) {
+	if !a.canManagePolicy() {
+		return nil, ErrForbidden
+	}
+	revs, err := s.Policies.PolicyHistory(ctx, strings.ToLower(strings.TrimSpace(name)))
+	if err != nil {
+		return nil, err
+	}
+	if len(revs) == 0 {
+		return nil, fmt.Errorf("policy %q: %w", name, store.ErrNotFound)
+	}
+	out := make([]PolicyVersion, len(revs))
+	for i := range revs {
+		out[i].Revision = revs[i]
+		// A first version, a deletion, or one recreated after a deletion
+		// has nothing to compare with.
+		if i+1 < len(revs) && !revs[i].Deleted && !revs[i+1].Deleted {
+			out[i].Changes = policy.Changes(&revs[i+1].Record, &revs[i].Record)
+		}
+	}
+	return out, nil
 }
 
 // EffectivePolicy is the policy a person signs in under.

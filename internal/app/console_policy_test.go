@@ -237,6 +237,19 @@ func TestConsolePolicies(t *testing.T) {
 	if p := b.get(r.gh.Issuer + "/admin/policies/k2/edit"); p.Status != http.StatusNotFound {
 		t.Fatalf("a deleted policy: %d", p.Status)
 	}
+
+	// Every version stays readable, with who saved it and what changed,
+	// after the policy itself is gone.
+	if p := b.get(r.gh.Issuer + "/admin/policies"); !strings.Contains(p.Body, `href="/admin/policies/default/history"`) {
+		t.Fatal("the policy list does not link to the history")
+	}
+	p = b.get(r.gh.Issuer + "/admin/policies/default/history")
+	mustSee(t, p, "History of default", "principal", "grace.skips: 0 → 2", "Created", "the configuration file")
+	p = b.get(r.gh.Issuer + "/admin/policies/k2/history")
+	mustSee(t, p, "History of k2", "Deleted", "grace.days: 0 → 30", "priority: 20 → 10", "the server CLI", "Created")
+	if p := b.get(r.gh.Issuer + "/admin/policies/k9/history"); p.Status != http.StatusNotFound {
+		t.Fatalf("the history of a policy never saved: %d", p.Status)
+	}
 }
 
 // TestConsolePoliciesHelpdesk: the Help Desk sees the registration report

@@ -55,6 +55,21 @@ func TestPolicyByGroupAcrossReplicas(t *testing.T) {
 	if status := api.json("PUT", "/policies/k2", map[string]any{"priority": 10, "groups": []string{"students-k2"}, "settings": k2}, nil); status != http.StatusOK {
 		t.Fatalf("save policy: %d", status)
 	}
+	var history struct {
+		Items []struct {
+			Version int64 `json:"version"`
+			Deleted bool  `json:"deleted"`
+			Changes []struct {
+				Field, Before, After string
+			} `json:"changes"`
+		} `json:"items"`
+	}
+	if status := api.json("GET", "/policies/k2/versions", nil, &history); status != http.StatusOK || len(history.Items) != 1 || history.Items[0].Changes != nil {
+		t.Fatalf("k2's history: %d %+v", status, history)
+	}
+	if status := api.json("GET", "/policies/k3/versions", nil, nil); status != http.StatusNotFound {
+		t.Fatalf("the history of a policy never saved: %d", status)
+	}
 
 	// The other replica picks it up by itself.
 	deadline := time.Now().Add(10 * time.Second)

@@ -37,6 +37,9 @@ type Store interface {
 	// keeps that version in the history; it sets r.Version.
 	SavePolicy(ctx context.Context, r *Record) error
 	DeletePolicy(ctx context.Context, name, by string) error
+	// PolicyHistory is every version of the named policy, its deletions
+	// included, newest first; empty for a name never saved.
+	PolicyHistory(ctx context.Context, name string) ([]Revision, error)
 }
 
 // Live resolves policies from the database and keeps them fresh: each

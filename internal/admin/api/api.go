@@ -96,6 +96,7 @@ func (a *API) Mount(mux *http.ServeMux) {
 	route("GET /policies", a.listPolicies)
 	route("PUT /policies/{name}", a.savePolicy)
 	route("DELETE /policies/{name}", a.deletePolicy)
+	route("GET /policies/{name}/versions", a.policyVersions)
 	route("GET /users/{id}/policy", a.userPolicy)
 	route("PUT /users/{id}/groups", a.setGroups)
 	route("GET /reports/registration", a.registrationReport)
@@ -474,6 +475,17 @@ func (a *API) listPolicies(w http.ResponseWriter, r *http.Request, act admin.Act
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": list})
+}
+
+// policyVersions is a policy's history, newest first, each version with
+// what changed from the one before.
+func (a *API) policyVersions(w http.ResponseWriter, r *http.Request, act admin.Actor) {
+	versions, err := a.Service.PolicyHistory(r.Context(), act, r.PathValue("name"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": versions})
 }
 
 // savePolicy creates or replaces a policy; the body is a policy record

@@ -132,6 +132,7 @@ func (c *Console) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+Prefix+"/policies/{name}/edit", c.form(c.updatePolicy))
 	mux.HandleFunc("GET "+Prefix+"/policies/{name}/delete", c.page(c.confirmDeletePolicy))
 	mux.HandleFunc("POST "+Prefix+"/policies/{name}/delete", c.form(c.deletePolicy))
+	mux.HandleFunc("GET "+Prefix+"/policies/{name}/history", c.page(c.policyHistory))
 	mux.HandleFunc("GET "+Prefix+"/registration", c.page(c.registrationReport))
 
 	mux.HandleFunc("GET "+Prefix+"/audit", c.page(c.auditPage))
@@ -318,7 +319,7 @@ func (c *Console) view(q *request, title string, data any) view {
 
 var pageNames = []string{"landing", "error", "dashboard", "clients", "client_form", "client", "client_secret", "client_delete",
 	"users", "user", "user_form", "user_password", "import", "import_preview", "import_result", "audit",
-	"policies", "policy_form", "policy_delete", "registration"}
+	"policies", "policy_form", "policy_delete", "policy_history", "registration"}
 
 var funcs = template.FuncMap{
 	"join": strings.Join,

@@ -348,6 +348,30 @@ func (c *Console) listPolicies(q *request) {
 	c.render(q.w, http.StatusOK, "policies", v)
 }
 
+// policyVersionRow is one line of a policy's history.
+type policyVersionRow struct {
+	admin.PolicyVersion
+	By      string
+	Created bool // the first version, or the first after a deletion
+}
+
+// policyHistory lists every version of a policy, deletions included, with
+// what each changed; a deleted policy's history stays readable.
+func (c *Console) policyHistory(q *request) {
+	name := q.r.PathValue("name")
+	versions, err := c.svc.PolicyHistory(q.r.Context(), q.actor, name)
+	if err != nil {
+		c.serviceError(q, "policy", err)
+		return
+	}
+	rows := make([]policyVersionRow, len(versions))
+	for i, v := range versions {
+		rows[i] = policyVersionRow{PolicyVersion: v, By: c.actorName(q, v.UpdatedBy),
+			Created: i == len(versions)-1 || versions[i+1].Deleted}
+	}
+	c.render(q.w, http.StatusOK, "policy_history", c.view(q, "History of "+versions[0].Name, rows))
+}
+
 // newPolicy offers a group policy that starts as a copy of the default,
 // tried before every existing one.
 func (c *Console) newPolicy(q *request) {

@@ -114,6 +114,22 @@ func (d *DB) DeletePolicy(ctx context.Context, name, by string) error {
 	})
 }
 
+func (d *DB) PolicyHistory(ctx context.Context, name string) ([]policy.Revision, error) {
+	var rows []policyVersionRow
+	if err := d.db.WithContext(ctx).Where("name = ?", name).Order("version DESC").Find(&rows).Error; err != nil {
+		return nil, wrap(err, "policy history %q", name)
+	}
+	out := make([]policy.Revision, len(rows))
+	for i, r := range rows {
+		out[i] = policy.Revision{Deleted: r.Deleted, Record: policy.Record{Name: r.Name, Priority: r.Priority,
+			Groups: []string(r.Groups), Version: r.Version, UpdatedBy: r.UpdatedBy, UpdatedAt: r.UpdatedAt.UTC()}}
+		if err := json.Unmarshal([]byte(r.Settings), &out[i].Policy); err != nil {
+			return nil, wrap(err, "decode policy %q version %d", r.Name, r.Version)
+		}
+	}
+	return out, nil
+}
+
 // lockPolicies serialises policy writes, so two admins saving at once get
 // distinct versions (SQLite's single writer does this by itself).
 func (d *DB) lockPolicies(tx *gorm.DB) error {
