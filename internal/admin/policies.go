@@ -107,11 +107,11 @@ func (s *Service) PolicyHistory(ctx context.Context, a Actor, name string) ([]Po
 	}
 	out := make([]PolicyVersion, len(revs))
 	for i := range revs {
-		out[i].Revision = revs[i]
+		out[i] = PolicyVersion{Revision: revs[i], Changes: []policy.Change{}}
 		// A first version, a deletion, or one recreated after a deletion
 		// has nothing to compare with.
 		if i+1 < len(revs) && !revs[i].Deleted && !revs[i+1].Deleted {
-			out[i].Changes = policy.Changes(&revs[i+1].Record, &revs[i].Record)
+			out[i].Changes = policy.Changes(revs[i+1].Record, revs[i].Record)
 		}
 	}
 	return out, nil

@@ -64,7 +64,7 @@ func TestPolicyByGroupAcrossReplicas(t *testing.T) {
 			} `json:"changes"`
 		} `json:"items"`
 	}
-	if status := api.json("GET", "/policies/k2/versions", nil, &history); status != http.StatusOK || len(history.Items) != 1 || history.Items[0].Changes != nil {
+	if status := api.json("GET", "/policies/k2/versions", nil, &history); status != http.StatusOK || len(history.Items) != 1 || history.Items[0].Changes == nil || len(history.Items[0].Changes) != 0 {
 		t.Fatalf("k2's history: %d %+v", status, history)
 	}
 	if status := api.json("GET", "/policies/k3/versions", nil, nil); status != http.StatusNotFound {

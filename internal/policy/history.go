@@ -22,13 +22,9 @@ type Change struct {
 }
 
 // Changes lists what differs from before to after: priority, groups and
-// every setting, in field order. A nil before (the first version) lists
-// nothing.
-func Changes(before, after *Record) []Change {
-	if before == nil || after == nil {
-		return nil
-	}
-	b, a := flatten(*before), flatten(*after)
+// every setting, in field order.
+func Changes(before, after Record) []Change {
+	b, a := flatten(before), flatten(after)
 	fields := make([]string, 0, len(a))
 	for f := range a {
 		fields = append(fields, f)
@@ -39,7 +35,7 @@ func Changes(before, after *Record) []Change {
 		}
 	}
 	slices.Sort(fields)
-	var out []Change
+	out := []Change{}
 	for _, f := range fields {
 		if b[f] != a[f] {
 			out = append(out, Change{Field: f, Before: b[f], After: a[f]})
@@ -49,7 +45,7 @@ func Changes(before, after *Record) []Change {
 }
 
 // flatten renders a record's priority, groups and settings as field path
-// to value, lists and dates as their JSON text.
+// to value: lists joined with commas, dates as RFC 3339.
 func flatten(r Record) map[string]string {
 	out := map[string]string{"priority": fmt.Sprint(r.Priority), "groups": strings.Join(r.Groups, ", ")}
 	raw, _ := json.Marshal(r.Policy) // a Policy always marshals
