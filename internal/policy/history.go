@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -49,8 +50,11 @@ func Changes(before, after Record) []Change {
 func flatten(r Record) map[string]string {
 	out := map[string]string{"priority": fmt.Sprint(r.Priority), "groups": strings.Join(r.Groups, ", ")}
 	raw, _ := json.Marshal(r.Policy) // a Policy always marshals
+	// Numbers keep their text: 1000000, not float64's 1e+06.
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
 	var settings map[string]any
-	_ = json.Unmarshal(raw, &settings)
+	_ = dec.Decode(&settings)
 	var walk func(prefix string, v any)
 	walk = func(prefix string, v any) {
 		switch v := v.(type) {
