@@ -508,6 +508,12 @@ func (s *Service) Unlock(ctx context.Context, a Actor, ref string) error {
 }
 
 func (s *Service) endEverything(ctx context.Context, userID string) error {
+	// The stamp in the database ends browser and console sessions and
+	// access tokens on every replica, even from the CLI; the Redis clean-up
+	// below only frees their keys early.
+	if err := s.Users.EndSessions(ctx, userID); err != nil {
+		return err
+	}
 	if err := s.Grants.RevokeSubject(ctx, userID); err != nil {
 		return err
 	}

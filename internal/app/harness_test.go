@@ -139,6 +139,7 @@ type pageResp struct {
 	URL      *url.URL
 	Body     string
 	Location string
+	Header   http.Header
 }
 
 func (b *browser) do(req *http.Request) pageResp {
@@ -149,7 +150,7 @@ func (b *browser) do(req *http.Request) pageResp {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	return pageResp{Status: resp.StatusCode, URL: resp.Request.URL, Body: string(body), Location: resp.Header.Get("Location")}
+	return pageResp{Status: resp.StatusCode, URL: resp.Request.URL, Body: string(body), Location: resp.Header.Get("Location"), Header: resp.Header}
 }
 
 func (b *browser) get(u string) pageResp {

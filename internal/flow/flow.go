@@ -65,6 +65,9 @@ type Flow struct {
 	// someone who lost every method: it must be entered before registering
 	// new ones, so a stolen password alone cannot register an attacker's.
 	AccessCode bool `json:"access_code,omitempty"`
+	// Deferred is set when the person put registration off within the
+	// policy's grace.
+	Deferred bool `json:"deferred,omitempty"`
 }
 
 // Enrollment is the "Keep your account secure" wizard's progress.

@@ -339,6 +339,12 @@ func (s *Service) SetDisabled(ctx context.Context, id string, disabled bool) err
 	return s.store.UpdateUser(ctx, u)
 }
 
+// EndSessions ends every session and access token the user holds now, on
+// every replica: each checks SessionValid against the stored moment.
+func (s *Service) EndSessions(ctx context.Context, id string) error {
+	return s.store.EndSessions(ctx, id, s.opt.Now())
+}
+
 // Get returns a user by ID.
 func (s *Service) Get(ctx context.Context, id string) (*User, error) { return s.store.GetUser(ctx, id) }
 

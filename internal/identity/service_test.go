@@ -99,6 +99,18 @@ func (f *fakeStore) UpdateUser(_ context.Context, u *User) error {
 	return nil
 }
 
+func (f *fakeStore) EndSessions(_ context.Context, id string, at time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u, ok := f.users[id]
+	if !ok {
+		return store.ErrNotFound
+	}
+	u.SessionsValidAfter = &at
+	f.users[id] = u
+	return nil
+}
+
 func (f *fakeStore) DeleteUser(_ context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -28,8 +28,17 @@ type User struct {
 	Groups             []string // populations policies are chosen by, e.g. staff, students-k2
 	Disabled           bool
 	MustChangePassword bool
+	// SessionsValidAfter ends every browser session, console session and
+	// access token the person got before it (nil: none ended).
+	SessionsValidAfter *time.Time
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
+}
+
+// SessionValid reports whether a session or token begun at start may still
+// be used: the account is enabled and nothing ended its sessions since.
+func (u *User) SessionValid(start time.Time) bool {
+	return !u.Disabled && (u.SessionsValidAfter == nil || !start.Before(*u.SessionsValidAfter))
 }
 
 // HasRole reports whether the user holds role.
@@ -78,6 +87,8 @@ type Store interface {
 	GetUserByUsername(ctx context.Context, username string) (*User, error)
 	ListUsers(ctx context.Context, q ListQuery) ([]User, error)
 	UpdateUser(ctx context.Context, u *User) error
+	// EndSessions sets the user's SessionsValidAfter to at.
+	EndSessions(ctx context.Context, id string, at time.Time) error
 	DeleteUser(ctx context.Context, id string) error
 	CountUsers(ctx context.Context) (int64, error)
 	// UpsertUsers writes every user (matched by username) in one transaction:

@@ -210,6 +210,18 @@ func (e *Endpoints) Introspect(w http.ResponseWriter, r *http.Request) {
 		e.Provider.WriteIntrospectionError(ctx, w, err)
 		return
 	}
+	if ir.GetTokenUse() == fosite.AccessToken {
+		active, err := e.holderActive(ctx, ir.GetAccessRequester())
+		if err != nil {
+			e.Logger.Error("introspection", "err", err)
+			writeBusy(w)
+			return
+		}
+		if !active {
+			e.Provider.WriteIntrospectionError(ctx, w, fosite.ErrInactiveToken)
+			return
+		}
+	}
 	e.Provider.WriteIntrospectionResponse(ctx, w, ir)
 }
 
@@ -253,7 +265,7 @@ func (e *Endpoints) Userinfo(w http.ResponseWriter, r *http.Request) {
 		writeBusy(w)
 		return
 	}
-	if err != nil || u.Disabled {
+	if err != nil || !u.SessionValid(ar.GetRequestedAt()) {
 		bearerError(w, http.StatusUnauthorized, "invalid_token", "The account behind this token is no longer active.")
 		return
 	}
@@ -262,6 +274,25 @@ func (e *Endpoints) Userinfo(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(claims)
+}
+
+// holderActive reports whether the person an access token was issued to
+// may still use it: not disabled or deleted, and not signed out everywhere
+// (a password reset, a method reset) since it was issued. Client
+// credentials tokens have no person behind them.
+func (e *Endpoints) holderActive(ctx context.Context, ar fosite.Requester) (bool, error) {
+	subject := ar.GetSession().GetSubject()
+	if subject == "" {
+		return true, nil
+	}
+	u, err := e.Users.Get(ctx, subject)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return u.SessionValid(ar.GetRequestedAt()), nil
 }
 
 // busy reports whether err is the request's deadline passing while it

@@ -33,18 +33,37 @@ const noticeRemoved = "A security method was removed from your account. If this 
 const noticePassword = "The password for your account was changed. If this wasn't you, contact the Help Desk."
 
 // accountUser returns the signed-in person, or starts a sign-in that comes
-// back to returnTo.
+// back to returnTo. The session must meet what the person's policy asks of
+// a sign-in now: a second factor where the policy requires one (unless
+// registration was put off within its grace), and no password change
+// pending.
 func (h *Handler) accountUser(w http.ResponseWriter, r *http.Request, returnTo string) (*browserSession, *identity.User, bool) {
-	bs := h.sessions.current(r)
-	if bs != nil {
-		u, err := h.users.Get(r.Context(), bs.UserID)
-		if err == nil && !u.Disabled {
-			return bs, u, true
-		}
-		h.sessions.end(w, r)
+	bs, u, err := h.signedIn(w, r)
+	switch {
+	case err != nil:
+		h.fail(w, r, http.StatusServiceUnavailable, "My Account unavailable", "We couldn't check your sign-in. Try again in a moment.", err)
+		return nil, nil, false
+	case bs == nil || u.MustChangePassword:
+		h.startLocalFlow(w, r, &flow.Flow{ReturnTo: returnTo})
+		return nil, nil, false
+	case h.needsMFA(r.Context(), bs, u) && !bs.HasMethods:
+		// Nothing to challenge: sign in again, which ends in registration.
+		h.startLocalFlow(w, r, &flow.Flow{ReturnTo: returnTo, Username: u.Username})
+		return nil, nil, false
+	case h.needsMFA(r.Context(), bs, u):
+		h.startLocalFlow(w, r, &flow.Flow{
+			ReturnTo: returnTo, UserID: u.ID, Username: u.Username, AuthTime: bs.AuthTime, AMR: bs.AMR,
+			ACR: bs.ACR, RequiredACR: clients.ACRMFA, HasMethods: bs.HasMethods, PolicyMFA: true,
+		})
+		return nil, nil, false
 	}
-	h.startLocalFlow(w, r, &flow.Flow{ReturnTo: returnTo})
-	return nil, nil, false
+	return bs, u, true
+}
+
+// needsMFA reports whether the person's policy requires a second factor the
+// session has not proved.
+func (h *Handler) needsMFA(ctx context.Context, bs *browserSession, u *identity.User) bool {
+	return !bs.Deferred && clients.ACRRank(bs.ACR) < clients.ACRRank(clients.ACRMFA) && h.policy.For(ctx, u).RequireMFA
 }
 
 // startLocalFlow runs the sign-in steps for a Gatehouse page of its own.
@@ -72,6 +91,19 @@ func (h *Handler) requireFresh(w http.ResponseWriter, r *http.Request, bs *brows
 	}
 	fresh := time.Now().Add(-h.opt.SecurityInfoFreshness)
 	if len(methods) == 0 {
+		// After the Help Desk reset someone's methods, their password alone
+		// must not register new ones: the access code comes first, here as
+		// in the sign-in.
+		pending, err := h.mfa.AccessCodePending(r.Context(), u.ID)
+		if err != nil {
+			h.fail(w, r, http.StatusServiceUnavailable, "Security info unavailable", "We couldn't load your security info. Try again in a moment.", err)
+			return false
+		}
+		if pending {
+			h.startLocalFlow(w, r, &flow.Flow{ReturnTo: returnTo, UserID: u.ID, Username: u.Username, AuthTime: bs.AuthTime,
+				AMR: []string{"pwd"}, ACR: clients.ACRPassword, AccessCode: true, PolicyMFA: bs.PolicyMFA})
+			return false
+		}
 		if bs.AuthTime.After(fresh) {
 			return true
 		}
@@ -127,10 +159,8 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, u *ident
 		v.AddKinds = append(v.AddKinds, choice{Value: "questions", Label: "Security questions"})
 	}
 	p := h.page("My Account")
+	// Only the fixed notices: text from the URL is never shown as Gatehouse's.
 	p.CSRF, p.Error, p.Notice, p.Account = h.csrf.token(h.csrf.browserID(w, r)), errMsg, accountNotices[notice], v
-	if notice != "" && p.Notice == "" {
-		p.Notice = notice
-	}
 	h.pages.render(w, status, "account", p)
 }
 
@@ -277,7 +307,7 @@ func (h *Handler) passwordChange(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusForbidden, "Page expired", "This page was open too long or came from somewhere else. Open My Account and try again.", nil)
 		return
 	}
-	_, u, ok := h.accountUser(w, r, "/account/password")
+	bs, u, ok := h.accountUser(w, r, "/account/password")
 	if !ok {
 		return
 	}
@@ -305,8 +335,13 @@ func (h *Handler) passwordChange(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusServiceUnavailable, "Password not changed", "We couldn't change your password. Try again in a moment.", err)
 		return
 	}
-	if err := h.signOutEverywhere(ctx, u.ID, h.sessions.currentKey(r)); err != nil {
+	if err := h.signOutEverywhere(ctx, u.ID); err != nil {
 		h.logger.Error("signing out other sessions", "err", err)
+	}
+	// This browser stays signed in, under a session begun after the stamp
+	// that ended all the others.
+	if err := h.sessions.start(w, r, *bs); err != nil {
+		h.logger.Error("keeping this browser signed in", "err", err)
 	}
 	h.audit.Record(ctx, audit.Event{Type: "user.password_changed", ActorID: u.ID, SubjectID: u.ID, IP: clientIP(r), UserAgent: r.UserAgent()})
 	if methods, err := h.mfa.Methods(ctx, u.ID); err == nil {
@@ -315,10 +350,14 @@ func (h *Handler) passwordChange(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/account?notice=password", http.StatusSeeOther)
 }
 
-// signOutEverywhere ends a person's browser sessions (but keep) and revokes
-// every refresh token apps hold for them.
-func (h *Handler) signOutEverywhere(ctx context.Context, userID, keep string) error {
-	if err := h.sessions.endAll(ctx, userID, keep); err != nil {
+// signOutEverywhere ends every browser and console session and access
+// token of a person (the stamp every replica checks), frees their session
+// keys and revokes every refresh token apps hold for them.
+func (h *Handler) signOutEverywhere(ctx context.Context, userID string) error {
+	if err := h.users.EndSessions(ctx, userID); err != nil {
+		return err
+	}
+	if err := h.sessions.endAll(ctx, userID); err != nil {
 		return err
 	}
 	return h.grants.RevokeSubject(ctx, userID)

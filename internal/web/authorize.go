@@ -15,7 +15,9 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/flow"
+	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // authorize starts (or, for a browser already signed in, completes) an
@@ -46,7 +48,11 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 
 	now := time.Now()
-	bs := h.sessions.current(r)
+	bs, u, err := h.signedIn(w, r)
+	if err != nil {
+		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't check your sign-in. Try again in a moment.", err)
+		return
+	}
 	fresh := bs != nil && !slices.Contains(prompts, "login") && withinMaxAge(form.Get("max_age"), bs.AuthTime, now)
 	if slices.Contains(prompts, "none") {
 		switch {
@@ -68,12 +74,13 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		RequiredACR: required, RequireConsent: client.RequireConsent, CreatedAt: now.UTC(),
 	}
 	if fresh {
-		f.UserID, f.AuthTime, f.AMR, f.ACR = bs.UserID, bs.AuthTime, bs.AMR, bs.ACR
-		f.PolicyMFA, f.HasMethods, f.MFAAt = bs.PolicyMFA, bs.HasMethods, bs.MFAAt
+		f.UserID, f.Username, f.AuthTime, f.AMR, f.ACR = bs.UserID, u.Username, bs.AuthTime, bs.AMR, bs.ACR
+		f.PolicyMFA, f.HasMethods, f.MFAAt, f.Deferred = bs.PolicyMFA, bs.HasMethods, bs.MFAAt, bs.Deferred
+		f.MustChangePassword = u.MustChangePassword
 	}
 	// The common case, a second app for a signed-in browser, needs no flow.
 	if f.Next() == flow.StepIssue {
-		h.issue(w, r, ar, f)
+		h.issue(w, r, ar, f, u)
 		return
 	}
 	if err := h.flows.Create(ctx, f); err != nil {
@@ -139,20 +146,37 @@ func (h *Handler) replay(ctx context.Context, f *flow.Flow) (fosite.AuthorizeReq
 	return h.provider.NewAuthorizeRequest(ctx, req)
 }
 
-// finish ends a flow by issuing the code to the application.
+// finish ends a completed sign-in: only now does the browser get a
+// session, and then the code goes to the application (or the person back to
+// the Gatehouse page that asked).
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
+	ctx := r.Context()
+	u, err := h.users.Get(ctx, f.UserID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't sign you in. Try again in a moment.", err)
+		return
+	}
+	if err != nil || u.Disabled {
+		h.flows.Delete(ctx, f.ID)
+		h.fail(w, r, http.StatusForbidden, "Account not active", "This account can't sign in. Contact the Help Desk.", nil)
+		return
+	}
+	if err := h.sessions.start(w, r, sessionFromFlow(f)); err != nil {
+		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't sign you in. Try again in a moment.", err)
+		return
+	}
 	if f.ReturnTo != "" {
-		h.flows.Delete(r.Context(), f.ID)
+		h.flows.Delete(ctx, f.ID)
 		http.Redirect(w, r, f.ReturnTo, http.StatusSeeOther)
 		return
 	}
-	ar, err := h.replay(r.Context(), f)
-	h.flows.Delete(r.Context(), f.ID)
+	ar, err := h.replay(ctx, f)
+	h.flows.Delete(ctx, f.ID)
 	if err != nil {
 		h.authorizeError(w, r, ar, err)
 		return
 	}
-	h.issue(w, r, ar, f)
+	h.issue(w, r, ar, f, u)
 }
 
 // deny ends a flow by sending an error to the application.
@@ -173,15 +197,10 @@ func (h *Handler) deny(w http.ResponseWriter, r *http.Request, f *flow.Flow, cau
 	h.authorizeError(w, r, ar, err)
 }
 
-// issue grants the requested scopes and redirects with the code and `iss`.
-func (h *Handler) issue(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, f *flow.Flow) {
+// issue grants the requested scopes to u, whose sign-in f completed, and
+// redirects with the code and `iss`.
+func (h *Handler) issue(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, f *flow.Flow, u *identity.User) {
 	ctx := r.Context()
-	u, err := h.users.Get(ctx, f.UserID)
-	if err != nil || u.Disabled {
-		h.sessions.end(w, r)
-		h.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The account is no longer active."))
-		return
-	}
 	for _, scope := range ar.GetRequestedScopes() {
 		ar.GrantScope(scope)
 	}

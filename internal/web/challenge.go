@@ -250,7 +250,7 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 		if f.Remember {
 			h.remember(w, r, cc.u, cc.pol.RememberDeviceDays)
 		}
-		h.finishMFAStep(w, r, f)
+		h.saveAndAdvance(w, r, f)
 		return
 	default:
 		retry("That step is not available now. Continue from this page.")
@@ -303,21 +303,6 @@ func checkFailure(err error) (string, bool) {
 		return err.Error(), true
 	}
 	return "", false
-}
-
-// finishMFAStep upgrades the browser session to what the flow has proved,
-// under a new session ID, and moves on.
-func (h *Handler) finishMFAStep(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
-	if err := h.sessions.start(w, r, sessionFromFlow(f)); err != nil {
-		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't sign you in. Try again in a moment.", err)
-		return
-	}
-	h.saveAndAdvance(w, r, f)
-}
-
-func sessionFromFlow(f *flow.Flow) browserSession {
-	return browserSession{UserID: f.UserID, AuthTime: f.AuthTime, AMR: f.AMR, ACR: f.ACR, MFAAt: f.MFAAt,
-		PolicyMFA: f.PolicyMFA, HasMethods: f.HasMethods || f.Enroll != nil && len(f.Enroll.Done) > 0}
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

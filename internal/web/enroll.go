@@ -101,6 +101,10 @@ type enrollContext struct {
 	have []mfa.Method
 }
 
+// loadEnroll loads what an enrollment step needs. Whether the person has
+// methods is decided again on every step, not once at the password: a
+// sign-in parked here while the owner registered elsewhere must now prove
+// one of the owner's methods before it may add its own.
 func (h *Handler) loadEnroll(w http.ResponseWriter, r *http.Request, f *flow.Flow) (*enrollContext, bool) {
 	ctx := r.Context()
 	u, err := h.users.Get(ctx, f.UserID)
@@ -109,12 +113,33 @@ func (h *Handler) loadEnroll(w http.ResponseWriter, r *http.Request, f *flow.Flo
 		ec.f, ec.u, ec.pol = f, u, h.policy.For(ctx, u)
 		if ec.st, err = h.mfa.State(ctx, u.ID); err == nil {
 			if ec.have, err = h.mfa.Methods(ctx, u.ID); err == nil {
-				return &ec, true
+				return &ec, !h.methodsAppeared(w, r, &ec)
 			}
 		}
 	}
 	h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't load your security info. Try again in a moment.", err)
 	return nil, false
+}
+
+// methodsAppeared sends a flow that has proved no second factor to the
+// challenge when the person now has methods it did not know of, dropping
+// from its plan the kinds registered meanwhile. It reports whether it
+// answered the request.
+func (h *Handler) methodsAppeared(w http.ResponseWriter, r *http.Request, ec *enrollContext) bool {
+	f := ec.f
+	if len(ec.have) == 0 || f.ACR == clients.ACRMFA {
+		return false
+	}
+	f.HasMethods = true
+	f.Enroll.Existing = len(ec.have)
+	f.Enroll.Plan = slices.DeleteFunc(f.Enroll.Plan, func(k string) bool { return registered(ec.have, mfa.Kind(k)) })
+	clearPending(f.Enroll)
+	f.Enroll.Stage = stageSetup
+	if len(f.Enroll.Plan) == 0 {
+		f.Enroll.Finished = true
+	}
+	h.saveAndAdvance(w, r, f)
+	return true
 }
 
 func (h *Handler) enrollPage(w http.ResponseWriter, r *http.Request) {
@@ -392,12 +417,6 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request, ec *enrollCon
 	h.notifyChange(r.Context(), ec.u, m.Phone+m.Email, noticeAdded)
 	h.creditMFA(ec.f, factor)
 	ec.f.Enroll.Stage = stageVerified
-	// The browser session is upgraded at once: a person who leaves after
-	// the first method has still proved it.
-	if err := h.sessions.start(w, r, sessionFromFlow(ec.f)); err != nil {
-		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't sign you in. Try again in a moment.", err)
-		return false
-	}
 	return true
 }
 
@@ -433,10 +452,10 @@ func (h *Handler) skip(w http.ResponseWriter, r *http.Request, ec *enrollContext
 	}
 	h.audit.Record(r.Context(), audit.Event{Type: "mfa.enroll_skipped", SubjectID: f.UserID, ActorID: f.UserID, IP: clientIP(r),
 		Details: map[string]string{"skips": itoa(ec.st.Skips)}})
-	f.Enroll.Finished = true
+	f.Enroll.Finished, f.Deferred = true, true
 	if !f.HasMethods && f.ACR != clients.ACRMFA {
 		f.PolicyMFA = false // the grace waives the policy's MFA for this sign-in
 	}
-	h.finishMFAStep(w, r, f)
+	h.saveAndAdvance(w, r, f)
 	return true
 }

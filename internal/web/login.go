@@ -165,10 +165,6 @@ func (h *Handler) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 	if f.HasMethods && f.Enroll == nil && h.policy.For(ctx, u).RememberDeviceDays > 0 && h.remembered(r, u) {
 		f.ACR, f.AMR = clients.ACRMFA, []string{"pwd", "mfa"}
 	}
-	if err := h.sessions.start(w, r, sessionFromFlow(f)); err != nil {
-		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't sign you in. Try again in a moment.", err)
-		return
-	}
 	h.metrics.SignIns.WithLabelValues("success").Inc()
 	h.audit.Record(ctx, audit.Event{Type: "signin.success", SubjectID: u.ID, ActorID: u.ID, ClientID: f.ClientID, IP: ip, UserAgent: r.UserAgent(),
 		Details: map[string]string{"amr": "pwd"}})

@@ -74,7 +74,11 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	bs := h.sessions.current(r)
+	bs, err := h.sessions.current(r)
+	if err != nil {
+		h.fail(w, r, http.StatusServiceUnavailable, "Sign-out unavailable", "We couldn't sign you out. Try again in a moment.", err)
+		return
+	}
 	confirmed := r.Method == http.MethodPost && r.PostForm.Get("confirm") == "yes" && h.csrf.valid(r)
 	hinted := hint != nil && (bs == nil || bs.UserID == hint.Subject)
 	if bs != nil && !confirmed && !hinted {

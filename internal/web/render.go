@@ -15,6 +15,7 @@ type page struct {
 	Title, District, Domain, CSRF, FlowID  string
 	ClientName, Username, Error            string
 	Message, Detail, RequestID             string
+	RetryURL                               string // "Try again" after an outage
 	Scopes                                 []string
 	MinPasswordLength                      int
 	PostLogoutRedirectURI, State, ClientID string

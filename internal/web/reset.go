@@ -527,7 +527,7 @@ func (h *Handler) resetSetPassword(w http.ResponseWriter, r *http.Request, rc *r
 	for _, step := range []func() error{
 		func() error { return h.lockout.Unlock(ctx, rs.Username) },
 		func() error { return h.lockout.SSPRReset(ctx, rs.Username) },
-		func() error { return h.signOutEverywhere(ctx, rs.UserID, "") },
+		func() error { return h.signOutEverywhere(ctx, rs.UserID) },
 	} {
 		if err := step(); err != nil {
 			h.logger.Error("after a password reset", "err", err, "request_id", RequestID(ctx))

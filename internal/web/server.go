@@ -140,15 +140,33 @@ func (h *Handler) page(title string) page {
 		HelpDeskURL: h.opt.HelpDeskURL, TroubleshootingURL: h.opt.TroubleshootingURL}
 }
 
-// fail shows an error page; details go to the log, never to the user.
+// fail shows an error page; details go to the log, never to the user. A
+// 503 (storage or a dependency did not answer) says when to retry and
+// offers a button that repeats the page.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, title, msg string, err error) {
 	p := h.page(title)
 	p.Title, p.Message = title, msg
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		p.RetryURL = retryURL(r)
+	}
 	if err != nil {
 		p.RequestID = RequestID(r.Context())
 		h.logger.Error(title, "err", err, "path", r.URL.Path, "request_id", p.RequestID)
 	}
 	h.pages.render(w, status, "error", p)
+}
+
+const retryAfterSeconds = "5"
+
+// retryURL is the page to load again after an outage: the same address for
+// a GET, the form's page for a POST, and the whole authorization request
+// for a POSTed one.
+func retryURL(r *http.Request) string {
+	if r.Method == http.MethodPost && r.URL.Path == oauth.PathAuthorize && r.Form != nil {
+		return oauth.PathAuthorize + "?" + r.Form.Encode()
+	}
+	return r.URL.RequestURI()
 }
 
 // NotFound renders the error page for unknown paths.
@@ -175,10 +193,8 @@ func (h *Handler) Recover(next http.Handler) http.Handler {
 func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 	p := h.page("Sign in")
 	p.CSRF = h.csrf.token(h.csrf.browserID(w, r))
-	if bs := h.sessions.current(r); bs != nil {
-		if u, err := h.users.Get(r.Context(), bs.UserID); err == nil {
-			p.Username = u.Username
-		}
+	if _, u, err := h.signedIn(w, r); err == nil && u != nil {
+		p.Username = u.Username
 	}
 	h.pages.render(w, http.StatusOK, "home", p)
 }

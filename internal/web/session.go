@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/flow"
+	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/secrets"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // browserSession is a signed-in browser. It lives in Redis under a hash of
@@ -24,6 +28,10 @@ type browserSession struct {
 	PolicyMFA  bool      `json:"policy_mfa,omitempty"`
 	HasMethods bool      `json:"has_methods,omitempty"`
 	MFAAt      time.Time `json:"mfa_at,omitzero"` // when a second factor was last proved
+	// Deferred is set when the sign-in put registration off within the
+	// policy's grace, so My Account does not demand a second factor the
+	// person has not registered yet.
+	Deferred bool `json:"deferred,omitempty"`
 }
 
 // KV is the TTL-bound store behind sessions and counters.
@@ -47,22 +55,26 @@ type sessions struct {
 
 func sessionKey(token string) string { return session.Key(token) }
 
-// current returns the browser's live session, or nil.
-func (s *sessions) current(r *http.Request) *browserSession {
+// current returns the browser's live session, nil when it has none, and an
+// error only when Redis did not answer: an outage is not a sign-out.
+func (s *sessions) current(r *http.Request) (*browserSession, error) {
 	ck, err := r.Cookie(s.cookie)
 	if err != nil || ck.Value == "" {
-		return nil
+		return nil, nil
 	}
 	data, err := s.kv.Get(r.Context(), sessionKey(ck.Value))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	var bs browserSession
 	if json.Unmarshal(data, &bs) != nil || time.Since(bs.CreatedAt) > s.lifetime {
-		return nil
+		return nil, nil
 	}
 	s.kv.Touch(r.Context(), sessionKey(ck.Value), s.idle)
-	return &bs
+	return &bs, nil
 }
 
 // start replaces any session the browser had with a new one under a new ID,
@@ -95,15 +107,33 @@ func (s *sessions) end(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 }
 
-// endAll ends every session of a user except the one keyed keep.
-func (s *sessions) endAll(ctx context.Context, userID, keep string) error {
-	return session.Revoker{KV: s.kv, Lifetime: s.lifetime}.RevokeAll(ctx, userID, keep)
+// endAll ends every session of a user.
+func (s *sessions) endAll(ctx context.Context, userID string) error {
+	return session.Revoker{KV: s.kv, Lifetime: s.lifetime}.RevokeAll(ctx, userID, "")
 }
 
-// currentKey is the storage key of the browser's session, or "".
-func (s *sessions) currentKey(r *http.Request) string {
-	if ck, err := r.Cookie(s.cookie); err == nil && ck.Value != "" {
-		return sessionKey(ck.Value)
+// signedIn returns the browser's session and the person behind it. A
+// session whose person was disabled, deleted or signed out everywhere since
+// it began is ended here and reported as none; an error means storage did
+// not answer.
+func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request) (*browserSession, *identity.User, error) {
+	bs, err := h.sessions.current(r)
+	if err != nil || bs == nil {
+		return nil, nil, err
 	}
-	return ""
+	u, err := h.users.Get(r.Context(), bs.UserID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, nil, err
+	}
+	if err != nil || !u.SessionValid(bs.CreatedAt) {
+		h.sessions.end(w, r)
+		return nil, nil, nil
+	}
+	return bs, u, nil
+}
+
+// sessionFromFlow is the session a completed sign-in starts.
+func sessionFromFlow(f *flow.Flow) browserSession {
+	return browserSession{UserID: f.UserID, AuthTime: f.AuthTime, AMR: f.AMR, ACR: f.ACR, MFAAt: f.MFAAt,
+		PolicyMFA: f.PolicyMFA, HasMethods: f.HasMethods || f.Enroll != nil && len(f.Enroll.Done) > 0, Deferred: f.Deferred}
 }

@@ -209,6 +209,10 @@ func (c *Console) signedIn(w http.ResponseWriter, r *http.Request, s *session, t
 	case err != nil:
 		c.fail(w, r, http.StatusServiceUnavailable, "Console unavailable", "We couldn't load your account. Try again in a moment.", err)
 		return nil, false
+	case !u.SessionValid(s.CreatedAt):
+		c.endSession(w, r)
+		http.Redirect(w, r, Prefix+"/login?return="+url.QueryEscape(r.URL.EscapedPath()), http.StatusSeeOther)
+		return nil, false
 	}
 	c.seen(r, s, token)
 	return &request{w: w, r: r, actor: actor, user: u, csrf: c.csrfToken(token)}, true

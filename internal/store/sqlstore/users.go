@@ -32,6 +32,7 @@ type userRow struct {
 	Groups             stringList `gorm:"column:groups"`
 	Disabled           bool       `gorm:"column:disabled"`
 	MustChangePassword bool       `gorm:"column:must_change_password"`
+	SessionsValidAfter *time.Time `gorm:"column:sessions_valid_after"`
 	CreatedAt          time.Time  `gorm:"column:created_at;autoCreateTime:false"`
 	UpdatedAt          time.Time  `gorm:"column:updated_at;autoUpdateTime:false"`
 }
@@ -43,7 +44,7 @@ func toUserRow(u *identity.User) userRow {
 		ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified,
 		DisplayName: u.DisplayName, PasswordHash: u.PasswordHash, Roles: stringList(u.Roles),
 		Groups: stringList(u.Groups), Disabled: u.Disabled, MustChangePassword: u.MustChangePassword,
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		SessionsValidAfter: optTime(u.SessionsValidAfter), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
 	}
 }
 
@@ -52,8 +53,16 @@ func (r *userRow) user() identity.User {
 		ID: r.ID, Username: r.Username, Email: r.Email, EmailVerified: r.EmailVerified,
 		DisplayName: r.DisplayName, PasswordHash: r.PasswordHash, Roles: []string(r.Roles),
 		Groups: []string(r.Groups), Disabled: r.Disabled, MustChangePassword: r.MustChangePassword,
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		SessionsValidAfter: utcTime(r.SessionsValidAfter), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
+}
+
+func utcTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.UTC()
+	return &v
 }
 
 // stampNew and stamp keep the caller's timestamps (domain services own the
@@ -160,6 +169,13 @@ func (d *DB) UpdateUser(ctx context.Context, u *identity.User) error {
 		"updated_at":           u.UpdatedAt,
 	})
 	return affected(res, "update user %q", u.ID)
+}
+
+// EndSessions writes only sessions_valid_after, so it never races a
+// concurrent UpdateUser of the other fields.
+func (d *DB) EndSessions(ctx context.Context, id string, at time.Time) error {
+	res := d.db.WithContext(ctx).Model(&userRow{}).Where("id = ?", id).Update("sessions_valid_after", dbTime(at))
+	return affected(res, "end sessions of user %q", id)
 }
 
 func (d *DB) DeleteUser(ctx context.Context, id string) error {

@@ -316,3 +316,36 @@ func TestUpsertUsersAllOrNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestEndSessions: the stamp is stored at the store's precision, survives
+// an UpdateUser of the other fields, and names a missing user.
+func TestEndSessions(t *testing.T) {
+	ctx := t.Context()
+	db := testenv.SQL(t)
+	u := newUser("u1", "alice@district.example")
+	if err := db.CreateUser(ctx, &u); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.GetUser(ctx, "u1"); got.SessionsValidAfter != nil {
+		t.Fatalf("a new user starts with sessions ended at %v", got.SessionsValidAfter)
+	}
+	if err := db.EndSessions(ctx, "u1", t0); err != nil {
+		t.Fatal(err)
+	}
+	u.DisplayName = "Alice"
+	if err := db.UpdateUser(ctx, &u); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.GetUser(ctx, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := t0.UTC().Truncate(time.Microsecond)
+	if got.SessionsValidAfter == nil || !got.SessionsValidAfter.Equal(want) || got.SessionsValidAfter.Location() != time.UTC {
+		t.Fatalf("SessionsValidAfter = %v, want %v", got.SessionsValidAfter, want)
+	}
+	if got.SessionValid(want.Add(-time.Microsecond)) || !got.SessionValid(want) {
+		t.Fatal("SessionValid disagrees with the stamp")
+	}
+	mustIs(t, db.EndSessions(ctx, "nobody", t0), store.ErrNotFound)
+}
