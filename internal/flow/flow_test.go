@@ -155,9 +155,7 @@ func TestSaveAfterLifetime(t *testing.T) {
 func TestExpiresInRedis(t *testing.T) {
 	ctx := context.Background()
 	s, r := newStore(t)
-	if r.Mini == nil {
-		t.Skip("needs miniredis to move time")
-	}
+	r.NeedClock(t)
 	f := &flow.Flow{Browser: "b", CreatedAt: time.Now()}
 	if err := s.Create(ctx, f); err != nil {
 		t.Fatal(err)

@@ -39,9 +39,7 @@ func (e *env) advance(d time.Duration) {
 
 // needTTLs skips the rest of a test that needs Redis TTLs to run out.
 func (e *env) needTTLs() {
-	if e.r.Mini == nil {
-		e.t.Skip("needs miniredis FastForward")
-	}
+	e.r.NeedClock(e.t)
 }
 
 func (e *env) check(until time.Time, err error, want time.Duration, what string) {

@@ -125,9 +125,7 @@ func TestCodesReissueReplaces(t *testing.T) {
 
 func TestCodesExpire(t *testing.T) {
 	c, r := newCodes(t)
-	if r.Mini == nil {
-		t.Skip("needs miniredis to move time")
-	}
+	r.NeedClock(t)
 	c.TTL = time.Minute
 	code := issue(t, c, "s")
 	r.Mini.FastForward(time.Minute + time.Second)

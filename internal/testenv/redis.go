@@ -62,3 +62,13 @@ func NewRedis(t testing.TB) *Redis {
 	})
 	return &Redis{Client: client, Prefix: prefix, URL: url}
 }
+
+// NeedClock stops t here, saying why, when it runs against a real Redis:
+// only the in-process one can move its clock. .ci/run runs the suite a
+// second time on the embedded stores, where such tests run whole.
+func (r *Redis) NeedClock(t testing.TB) {
+	t.Helper()
+	if r.Mini == nil {
+		t.Skip("time-based: a real Redis's clock cannot be moved; the embedded-store pass of .ci/run runs this test whole")
+	}
+}

@@ -216,9 +216,7 @@ func TestEveryKeyHasTTL(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	ctx := context.Background()
 	s, r := newStore(t)
-	if r.Mini == nil {
-		t.Skip("needs miniredis to move time")
-	}
+	r.NeedClock(t)
 	if err := s.Put(ctx, "k", []byte("v"), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
