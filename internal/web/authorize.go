@@ -151,14 +151,8 @@ func (h *Handler) replay(ctx context.Context, f *flow.Flow) (fosite.AuthorizeReq
 // the Gatehouse page that asked).
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
 	ctx := r.Context()
-	u, err := h.users.Get(ctx, f.UserID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't sign you in. Try again in a moment.", err)
-		return
-	}
-	if err != nil || u.Disabled {
-		h.flows.Delete(ctx, f.ID)
-		h.fail(w, r, http.StatusForbidden, "Account not active", "This account can't sign in. Contact the Help Desk.", nil)
+	u, ok := h.flowUser(w, r, f)
+	if !ok {
 		return
 	}
 	if err := h.sessions.start(w, r, sessionFromFlow(f)); err != nil {
@@ -263,6 +257,23 @@ func (w *issWriter) WriteHeader(code int) {
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// flowUser loads the person a flow signs in. A flow begun before the
+// person was signed out everywhere (a password or method reset) is over,
+// like their sessions; so is one for an account disabled or deleted since.
+func (h *Handler) flowUser(w http.ResponseWriter, r *http.Request, f *flow.Flow) (*identity.User, bool) {
+	u, err := h.users.Get(r.Context(), f.UserID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't load your account. Try again in a moment.", err)
+		return nil, false
+	}
+	if err != nil || !u.SessionValid(f.CreatedAt) {
+		h.flows.Delete(r.Context(), f.ID)
+		h.fail(w, r, http.StatusBadRequest, "Sign-in expired", flow.ErrNotFound.Error(), nil)
+		return nil, false
+	}
+	return u, true
 }
 
 // loadFlow reads the flow named in the URL; a missing or foreign flow gets

@@ -30,19 +30,21 @@ type challengeContext struct {
 
 func (h *Handler) loadChallenge(w http.ResponseWriter, r *http.Request, f *flow.Flow) (*challengeContext, bool) {
 	ctx := r.Context()
-	u, err := h.users.Get(ctx, f.UserID)
-	if err == nil {
-		cc := &challengeContext{f: f, u: u, pol: h.policy.For(ctx, u)}
-		if cc.methods, err = h.mfa.Methods(ctx, u.ID); err == nil {
-			if len(cc.methods) == 0 && !f.AccessCode {
-				h.deny(w, r, f, errNoMethods)
-				return nil, false
-			}
-			return cc, true
-		}
+	u, ok := h.flowUser(w, r, f)
+	if !ok {
+		return nil, false
 	}
-	h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't load your security info. Try again in a moment.", err)
-	return nil, false
+	cc := &challengeContext{f: f, u: u, pol: h.policy.For(ctx, u)}
+	var err error
+	if cc.methods, err = h.mfa.Methods(ctx, u.ID); err != nil {
+		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't load your security info. Try again in a moment.", err)
+		return nil, false
+	}
+	if len(cc.methods) == 0 && !f.AccessCode {
+		h.deny(w, r, f, errNoMethods)
+		return nil, false
+	}
+	return cc, true
 }
 
 // options are the ways this person can answer the challenge.

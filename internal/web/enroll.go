@@ -101,19 +101,24 @@ type enrollContext struct {
 	have []mfa.Method
 }
 
-// loadEnroll loads what an enrollment step needs. Whether the person has
-// methods is decided again on every step, not once at the password: a
-// sign-in parked here while the owner registered elsewhere must now prove
-// one of the owner's methods before it may add its own.
+// loadEnroll loads what an enrollment step needs. What guards
+// registration is decided again on every step, not once at the password: a
+// sign-in parked here must prove one of the owner's methods once the owner
+// has registered one, and the access code once the Help Desk has issued
+// one.
 func (h *Handler) loadEnroll(w http.ResponseWriter, r *http.Request, f *flow.Flow) (*enrollContext, bool) {
 	ctx := r.Context()
-	u, err := h.users.Get(ctx, f.UserID)
-	if err == nil {
-		var ec enrollContext
-		ec.f, ec.u, ec.pol = f, u, h.policy.For(ctx, u)
-		if ec.st, err = h.mfa.State(ctx, u.ID); err == nil {
-			if ec.have, err = h.mfa.Methods(ctx, u.ID); err == nil {
-				return &ec, !h.methodsAppeared(w, r, &ec)
+	u, ok := h.flowUser(w, r, f)
+	if !ok {
+		return nil, false
+	}
+	ec := enrollContext{f: f, u: u, pol: h.policy.For(ctx, u)}
+	var err error
+	if ec.st, err = h.mfa.State(ctx, u.ID); err == nil {
+		if ec.have, err = h.mfa.Methods(ctx, u.ID); err == nil {
+			var moved bool
+			if moved, err = h.guardChanged(w, r, &ec); err == nil {
+				return &ec, !moved
 			}
 		}
 	}
@@ -121,14 +126,26 @@ func (h *Handler) loadEnroll(w http.ResponseWriter, r *http.Request, f *flow.Flo
 	return nil, false
 }
 
-// methodsAppeared sends a flow that has proved no second factor to the
-// challenge when the person now has methods it did not know of, dropping
-// from its plan the kinds registered meanwhile. It reports whether it
-// answered the request.
-func (h *Handler) methodsAppeared(w http.ResponseWriter, r *http.Request, ec *enrollContext) bool {
+// guardChanged sends a flow that has proved no second factor to the
+// challenge when the person now has methods it did not know of (dropping
+// from its plan the kinds registered meanwhile), or an access code is now
+// pending. It reports whether it answered the request.
+func (h *Handler) guardChanged(w http.ResponseWriter, r *http.Request, ec *enrollContext) (bool, error) {
 	f := ec.f
-	if len(ec.have) == 0 || f.ACR == clients.ACRMFA {
-		return false
+	if f.ACR == clients.ACRMFA {
+		return false, nil
+	}
+	if len(ec.have) == 0 {
+		if f.AccessCode {
+			return false, nil
+		}
+		pending, err := h.mfa.AccessCodePending(r.Context(), f.UserID)
+		if err != nil || !pending {
+			return false, err
+		}
+		f.AccessCode = true
+		h.saveAndAdvance(w, r, f)
+		return true, nil
 	}
 	f.HasMethods = true
 	f.Enroll.Existing = len(ec.have)
@@ -139,7 +156,7 @@ func (h *Handler) methodsAppeared(w http.ResponseWriter, r *http.Request, ec *en
 		f.Enroll.Finished = true
 	}
 	h.saveAndAdvance(w, r, f)
-	return true
+	return true, nil
 }
 
 func (h *Handler) enrollPage(w http.ResponseWriter, r *http.Request) {
