@@ -213,3 +213,33 @@ func TestAccountNoticeIsFixed(t *testing.T) {
 		t.Fatal("text from the URL was shown as a notice")
 	}
 }
+
+// TestStaleSignInCannotSetPassword: a sign-in begun with a temporary
+// password the Help Desk has since replaced cannot set the password: it is
+// over, like every session begun before the reset.
+func TestStaleSignInCannotSetPassword(t *testing.T) {
+	c := newCluster(t)
+	gh := c.start()
+	u := gh.createUser(t, "teacher")
+	principal := admin.Actor{ID: "principal", Roles: []string{identity.RoleAdmin}, IP: "127.0.0.1"}
+	first, err := gh.App.Admin.ResetPassword(t.Context(), principal, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := gh.registerApp(t, clients.Registration{Name: "Gradebook"}, "openid")
+	b := newBrowser(t, rpRedirect)
+	pkce := oauth2.GenerateVerifier()
+	stale := b.signIn(b.get(rp.AuthCodeURL("state-0001", oauth2.S256ChallengeOption(pkce))), "teacher", first)
+	mustSee(t, stale, "Update your password")
+
+	time.Sleep(time.Millisecond) // the second reset comes after the sign-in began
+	second, err := gh.App.Admin.ResetPassword(t.Context(), principal, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := b.submit(stale, url.Values{"new_password": {"blue-kettle-river-stone"}, "confirm_password": {"blue-kettle-river-stone"}})
+	mustSee(t, p, "Sign-in expired")
+	if _, err := gh.App.Users.Authenticate(t.Context(), "teacher", second); err != nil {
+		t.Fatalf("the Help Desk's second temporary password stopped working: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"fmt"
+	"html"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -23,10 +24,11 @@ import (
 )
 
 // TestSignInInvariants drives random interleavings of what people do —
-// the owner of an account and a classmate who knows the password, each in
-// several browsers, pressing back, reusing stale pages, opening My Account,
-// while the Help Desk resets methods, issues access codes and signs the
-// person out everywhere — against the real handlers. After every step it
+// the owner of an account and a classmate who saw the password,
+// each in several browsers, pressing back, reusing stale pages, opening My
+// Account, changing the password, while the Help Desk resets methods and
+// the password, issues access codes and signs the person out everywhere —
+// against the real handlers. After every step it
 // checks the invariants:
 //
 //   - every code issued redeems to an ID token at the level the policy and
@@ -50,8 +52,8 @@ func TestSignInInvariants(t *testing.T) {
 }
 
 const (
-	modelSequences = 200
-	modelSteps     = 24
+	modelSequences = 120
+	modelSteps     = 40
 )
 
 var modelRuns atomic.Int64
@@ -120,18 +122,29 @@ type modelSequence struct {
 	username string
 	userID   string
 	actors   []*modelActor
+	current  *modelActor
 	script   []string
 	epoch    int // sign-outs everywhere so far
 	// accessCode is the pending temporary access code only the owner knows.
 	accessCode string
-	totpUses   int
-	audited    map[string]int // Help Desk actions done, by audit event type
+	// ownerPassword is the owner's current password; classmateKnows says
+	// whether the classmate saw it. Nobody types a password they do not
+	// know: wrong passwords would only lock the shared test address out.
+	ownerPassword  string
+	classmateKnows bool
+	passwords      int
+	totpUses       int
+	// classmateMethods counts the account's methods the classmate registered
+	// (first, while it had none): the classmate, one person in two browsers,
+	// can prove those.
+	classmateMethods int
+	audited          map[string]int // Help Desk actions done, by audit event type
 }
 
 func (w *modelWorld) play(seed uint64) {
 	t := w.t
 	s := &modelSequence{w: w, rnd: rand.New(rand.NewPCG(seed, 0x6761746568)), seed: seed,
-		username: fmt.Sprintf("model-%d", seed), audited: map[string]int{}}
+		username: fmt.Sprintf("model-%d", seed), audited: map[string]int{}, ownerPassword: testPassword, classmateKnows: true}
 	u := w.gh.createUser(t, s.username)
 	s.userID = u.ID
 	for i, owner := range []bool{true, true, false, false} {
@@ -158,37 +171,75 @@ func (s *modelSequence) violated(format string, args ...any) {
 }
 
 func (s *modelSequence) step() {
-	a := s.actors[s.rnd.IntN(len(s.actors))]
+	// People mostly carry on with what they were doing.
+	if s.current == nil || s.rnd.IntN(10) < 3 {
+		s.current = s.actors[s.rnd.IntN(len(s.actors))]
+	}
+	a := s.current
 	before := s.methodCount()
 	pending := s.accessCode != ""
-	switch n := s.rnd.IntN(100); {
-	case n < 15:
+	switch s.pick() {
+	case "open app":
 		app := s.rnd.IntN(len(s.w.apps))
 		s.say("%s opens %s", a.name, s.w.apps[app].rp.Client.Name)
 		s.land(a, a.b.get(s.w.apps[app].rp.AuthCodeURL("state-model", oauth2.S256ChallengeOption(s.w.apps[app].pkce))), app)
-	case n < 22:
+	case "add method":
 		s.say("%s opens My Account → Add method", a.name)
 		s.land(a, a.b.get(s.w.gh.Issuer+"/account/add"), -1)
-	case n < 30 && len(a.history) > 1:
-		i := s.rnd.IntN(len(a.history))
+	case "change password":
+		s.say("%s opens My Account → Change password", a.name)
+		s.land(a, a.b.get(s.w.gh.Issuer+"/account/password"), -1)
+	case "back":
+		if len(a.history) < 2 {
+			s.act(a)
+			break
+		}
+		i := s.rnd.IntN(len(a.history) - 1)
 		s.say("%s goes back to page %d (%s)", a.name, i, a.history[i].URL.Path)
 		a.page = a.history[i]
-	case n < 34:
+	case "reset methods":
 		s.helpdeskReset()
-	case n < 37:
+	case "sign out everywhere":
 		s.say("the Help Desk signs %s out everywhere", s.username)
 		if err := s.w.gh.App.Admin.RevokeSessions(s.w.t.Context(), s.w.admin, s.username); err != nil {
 			s.w.t.Fatal(err)
 		}
 		s.audited["user.sessions_revoked"]++
 		s.epoch++
-	case n < 45:
+	case "temporary password":
+		s.temporaryPassword()
+	case "probe":
 		s.probe(a)
 	default:
 		s.act(a)
 	}
 	s.checkMethods(a, before, pending)
 	s.checkAudit()
+}
+
+// modelWeights say how often each kind of step is taken; most steps answer
+// the page in front of the person.
+var modelWeights = []struct {
+	step   string
+	weight int
+}{
+	{"act", 55}, {"open app", 12}, {"probe", 8}, {"add method", 6}, {"back", 6}, {"change password", 3},
+	{"reset methods", 3}, {"sign out everywhere", 2}, {"temporary password", 2},
+}
+
+func (s *modelSequence) pick() string {
+	total := 0
+	for _, w := range modelWeights {
+		total += w.weight
+	}
+	n := s.rnd.IntN(total)
+	for _, w := range modelWeights {
+		if n < w.weight {
+			return w.step
+		}
+		n -= w.weight
+	}
+	return "act"
 }
 
 // land records where a request ended: a code for an app is redeemed and
@@ -202,6 +253,9 @@ func (s *modelSequence) land(a *modelActor, p pageResp, app int) {
 		s.signedIn(a, "My Account opened")
 	}
 	a.page = p
+	if h := heading.FindStringSubmatch(p.Body); h != nil {
+		s.say("  → %d %s", p.Status, html.UnescapeString(tags.ReplaceAllString(h[1], "")))
+	}
 	if formAction.MatchString(p.Body) {
 		a.history = append(a.history, p)
 	}
@@ -274,7 +328,19 @@ func (s *modelSequence) act(a *modelActor) {
 	case strings.Contains(body, `name="username"`):
 		fields = url.Values{"username": {s.username}}
 	case strings.Contains(body, `name="password"`) && strings.Contains(body, "Enter password"):
-		fields = url.Values{"password": {testPassword}}
+		if !a.owner && !s.classmateKnows {
+			return
+		}
+		fields = url.Values{"password": {s.ownerPassword}}
+	case strings.Contains(body, `name="new_password"`):
+		if !a.owner {
+			return
+		}
+		fields = url.Values{"new_password": {s.newPassword()}}
+		fields.Set("confirm_password", fields.Get("new_password"))
+		if strings.Contains(body, `name="current_password"`) {
+			fields.Set("current_password", s.ownerPassword)
+		}
 	case strings.Contains(body, "More information required"):
 		fields = act("next")
 	case strings.Contains(body, `name="kind"`):
@@ -301,7 +367,11 @@ func (s *modelSequence) act(a *modelActor) {
 		return
 	}
 	s.say("%s submits %s %v", a.name, p.URL.Path, redactCodes(fields))
+	hash := s.passwordHash()
 	next := a.b.submit(p, fields)
+	if pw := fields.Get("new_password"); pw != "" && s.passwordHash() != hash {
+		s.passwordChanged(a, pw, fields.Get("current_password") != "")
+	}
 	if genuine && next.Status < 400 && !strings.Contains(next.Body, "didn't work") {
 		a.proved = s.epoch
 		if strings.Contains(body, "temporary access code") {
@@ -332,7 +402,10 @@ func (s *modelSequence) codeFor(a *modelActor, body string) (string, bool) {
 	return "000000", false
 }
 
-var digitsOnly = regexp.MustCompile(`\D`)
+var (
+	digitsOnly = regexp.MustCompile(`\D`)
+	heading    = regexp.MustCompile(`(?s)<h1[^>]*>(.*?)</h1>`)
+)
 
 // outboxCode is the newest code the dev outbox sent to to, or "".
 func outboxCode(t *testing.T, outbox, to string) string {
@@ -353,12 +426,54 @@ func outboxCode(t *testing.T, outbox, to string) string {
 func redactCodes(v url.Values) string {
 	out := url.Values{}
 	for k, vs := range v {
-		if k == "code" || k == "password" {
+		if k == "code" || strings.Contains(k, "password") {
 			vs = []string{"…"}
 		}
 		out[k] = vs
 	}
 	return out.Encode()
+}
+
+func (s *modelSequence) passwordHash() string {
+	u, err := s.w.gh.App.Users.Get(s.w.t.Context(), s.userID)
+	if err != nil {
+		s.w.t.Fatal(err)
+	}
+	return u.PasswordHash
+}
+
+func (s *modelSequence) newPassword() string {
+	s.passwords++
+	return fmt.Sprintf("blue-kettle-%d-%d-river", s.seed, s.passwords)
+}
+
+// passwordChanged follows a password the owner set: on My Account it signs
+// every other browser out and keeps this one; at sign-in the sign-in goes on.
+func (s *modelSequence) passwordChanged(a *modelActor, pw string, onMyAccount bool) {
+	s.ownerPassword, s.classmateKnows = pw, s.rnd.IntN(2) == 0
+	s.say("  (the classmate saw the new password: %v)", s.classmateKnows)
+	if onMyAccount {
+		s.say("  → the password changed; every other browser is signed out")
+		s.audited["user.password_changed"]++
+		s.epoch++
+		a.proved = s.epoch
+		return
+	}
+	s.audited["user.password_changed"]++
+	s.say("  → the required password change is done")
+}
+
+// temporaryPassword has the Help Desk give the owner a temporary password,
+// to be changed at the next sign-in.
+func (s *modelSequence) temporaryPassword() {
+	s.say("the Help Desk gives %s a temporary password", s.username)
+	temp, err := s.w.gh.App.Admin.ResetPassword(s.w.t.Context(), s.w.admin, s.username)
+	if err != nil {
+		s.w.t.Fatal(err)
+	}
+	s.ownerPassword, s.classmateKnows = temp, false
+	s.audited["user.password_reset"]++
+	s.epoch++
 }
 
 func (s *modelSequence) helpdeskReset() {
@@ -372,7 +487,7 @@ func (s *modelSequence) helpdeskReset() {
 	if status := s.w.helpdesk.json("POST", "/users/"+s.username+"/access-code", nil, &issued); status != http.StatusOK {
 		s.w.t.Fatalf("access code: %d", status)
 	}
-	s.accessCode = issued.Code
+	s.accessCode, s.classmateMethods = issued.Code, 0
 	s.audited["mfa.methods_reset"]++
 	s.audited["mfa.access_code_issued"]++
 	s.epoch++
@@ -387,12 +502,17 @@ func (s *modelSequence) methodCount() int {
 }
 
 // checkMethods: a classmate's step may add a method only to an account
-// with none and no access code pending.
+// with none and no access code pending, or with methods the classmate
+// registered and so can prove.
 func (s *modelSequence) checkMethods(a *modelActor, before int, pending bool) {
 	after := s.methodCount()
-	if after > before && !a.owner && (before > 0 || pending) {
-		s.violated("%s added a method to an account that had %d (access code pending: %v)", a.name, before, pending)
+	if after <= before || a.owner {
+		return
 	}
+	if pending || before > 0 && s.classmateMethods == 0 {
+		s.violated("%s added a method to an account that had %d, none of them theirs (access code pending: %v)", a.name, before, pending)
+	}
+	s.classmateMethods += after - before
 }
 
 // checkAudit: every Help Desk action of this sequence is in the audit log.

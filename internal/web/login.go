@@ -233,6 +233,11 @@ func (h *Handler) changePasswordSubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok || !h.onStep(w, r, f, flow.StepChangePassword) {
 		return
 	}
+	// A sign-in begun before the Help Desk reset the password again must
+	// not overwrite the new temporary one.
+	if _, ok := h.flowUser(w, r, f); !ok {
+		return
+	}
 	retry := func(msg string) {
 		p := h.stepPage(w, r, f, "Update your password")
 		p.Error = msg
