@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse/gatehouse/internal/admin/api"
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/delivery"
 	"github.com/gatehouse/gatehouse/internal/flow"
@@ -154,7 +155,11 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 		mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	}
 	mux.HandleFunc("/", pages.NotFound)
-	return web.Instrument(mux, m, a.Logger, pages.Recover(web.Deadline(mux, cfg.RequestTimeout.Duration, "/admin"))), nil
+	clientAddr, err := clientip.New(cfg.Network.TrustedProxies, cfg.Network.ForwardedHeader)
+	if err != nil {
+		return nil, err
+	}
+	return clientAddr.Middleware(web.Instrument(mux, m, a.Logger, pages.Recover(web.Deadline(mux, cfg.RequestTimeout.Duration, "/admin")))), nil
 }
 
 // sealer returns the AES-GCM box for one purpose.
