@@ -1,12 +1,19 @@
 package app_test
 
 import (
+	"fmt"
 	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
 	"testing"
+
+	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/lockout"
 )
 
 // forwardedBy makes b's requests arrive through a proxy that says they
@@ -38,9 +45,89 @@ func newLimitsRig(t *testing.T, configure func(*config.Config)) *limitsRig {
 	return &limitsRig{t: t, gh: gh, rp: gh.registerApp(t, clients.Registration{Name: "LMS"}, "openid")}
 }
 
-// signIn signs in as username with password from b's first sign-in page.
+// signIn signs in as username with password in b, even if b has a session.
 func (l *limitsRig) signIn(b *browser, username, password string) pageResp {
-	return b.signIn(b.get(l.rp.AuthCodeURL("state-0001")), username, password)
+	return b.signIn(b.get(l.rp.AuthCodeURL("state-0001", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
+		oauth2.SetAuthURLParam("prompt", "login"))), username, password)
+}
+
+// signedIn checks that a sign-in reached the app with a code.
+func signedIn(t *testing.T, p pageResp, who string) {
+	t.Helper()
+	if !strings.HasPrefix(p.Location, rpRedirect) || !strings.Contains(p.Location, "code=") {
+		t.Fatalf("%s was not signed in: %d %s\n%s", who, p.Status, p.Location, p.Body)
+	}
+}
+
+// TestClassmateCannotLockOwnerOut: ten wrong passwords from a classmate's
+// device, behind the same school address, lock the classmate out of the
+// owner's account but not the owner, on the device they sign in from.
+func TestClassmateCannotLockOwnerOut(t *testing.T) {
+	l := newLimitsRig(t, nil)
+	l.gh.createUser(t, "student")
+	owner := newBrowser(t, rpRedirect)
+	signedIn(t, l.signIn(owner, "student", testPassword), "the owner")
+
+	classmate := newBrowser(t, rpRedirect)
+	var p pageResp
+	for range 10 {
+		p = l.signIn(classmate, "student", "a guess at it")
+	}
+	mustSee(t, p, lockout.MsgSignInLocked)
+	mustSee(t, l.signIn(classmate, "student", testPassword), lockout.MsgSignInLocked)
+
+	signedIn(t, l.signIn(owner, "student", testPassword), "the owner, after the classmate's guesses")
+}
+
+// TestSprayingCannotLockOutTheAdmin: 31 wrong passwords for different
+// usernames from one student's device block unfamiliar devices behind that
+// address for a while, but not an administrator on the device they sign in
+// from, nor anyone when the address is a listed school network.
+func TestSprayingCannotLockOutTheAdmin(t *testing.T) {
+	spray := func(t *testing.T, l *limitsRig) {
+		student := newBrowser(t, rpRedirect)
+		for i := range 31 {
+			if p := l.signIn(student, fmt.Sprintf("student%02d", i), "a guess at it"); p.Status == http.StatusOK || strings.Contains(p.Location, "code=") {
+				t.Fatalf("guess %d did not fail: %d", i+1, p.Status)
+			}
+		}
+	}
+	t.Run("the admin's device", func(t *testing.T) {
+		l := newLimitsRig(t, nil)
+		l.gh.createUser(t, "admin")
+		admin := newBrowser(t, rpRedirect)
+		signedIn(t, l.signIn(admin, "admin", testPassword), "the admin")
+		spray(t, l)
+		stranger := newBrowser(t, rpRedirect)
+		mustSee(t, l.signIn(stranger, "admin", testPassword), "Too many failed sign-in attempts")
+		signedIn(t, l.signIn(admin, "admin", testPassword), "the admin, after the spraying")
+	})
+	t.Run("a school network", func(t *testing.T) {
+		l := newLimitsRig(t, func(cfg *config.Config) { cfg.Network.SchoolNetworks = []string{"127.0.0.0/8"} })
+		l.gh.createUser(t, "admin")
+		spray(t, l)
+		signedIn(t, l.signIn(newBrowser(t, rpRedirect), "admin", testPassword), "the admin on a new device")
+	})
+}
+
+// TestOneStudentCannotUseUpResets: 31 password resets started by one
+// student stop at the student's own limit; a classmate behind the same
+// address still starts theirs.
+func TestOneStudentCannotUseUpResets(t *testing.T) {
+	l := newLimitsRig(t, nil)
+	l.gh.createUser(t, "student")
+	l.gh.createUser(t, "classmate")
+	student := newBrowser(t, rpRedirect)
+	var p pageResp
+	for range 31 {
+		p = student.submit(student.get(l.gh.Issuer+"/reset"), url.Values{"username": {"student"}})
+	}
+	mustSee(t, p, "Too many password resets")
+	classmate := newBrowser(t, rpRedirect)
+	p = classmate.submit(classmate.get(l.gh.Issuer+"/reset"), url.Values{"username": {"classmate"}})
+	if p.Status == http.StatusTooManyRequests || strings.Contains(p.Body, "Too many") {
+		t.Fatalf("the classmate's reset was refused: %d\n%s", p.Status, p.Body)
+	}
 }
 
 // TestClientAddressFromTrustedProxyOnly: the address in the audit log is the
@@ -68,4 +155,29 @@ func TestClientAddressFromTrustedProxyOnly(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestClassmateCannotLockOwnersReset: five wrong answers from a classmate's
+// device lock that device out of resetting the owner's password, not the
+// owner on the device they sign in from.
+func TestClassmateCannotLockOwnersReset(t *testing.T) {
+	m := newMFARig(t, func(cfg *config.Config) { cfg.MFA.RequiredMethods = 1; cfg.SSPR.MethodsRequired = 1 })
+	m.registerQuestions()
+	owner := newBrowser(t, rpRedirect)
+	mustSee(t, m.start(owner), "Enter code")
+
+	classmate := newBrowser(t, rpRedirect)
+	p := classmate.submit(classmate.get(m.gh.Issuer+"/reset"), url.Values{"username": {"student"}})
+	p = classmate.submit(p, act("choose", "option", optionValue(t, p, "Answer my security questions")))
+	for range 5 {
+		fields := act("verify")
+		for _, id := range regexp.MustCompile(`name="answer_(q\d\d)"`).FindAllStringSubmatch(p.Body, -1) {
+			fields.Set("answer_"+id[1], "wrong answer")
+		}
+		p = classmate.submit(p, fields)
+	}
+	mustSee(t, p, lockout.MsgSSPRLocked)
+
+	p = owner.submit(owner.get(m.gh.Issuer+"/reset"), url.Values{"username": {"student"}})
+	mustSee(t, p, "Answer my security questions")
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"time"
 
@@ -85,8 +86,19 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 	if err != nil {
 		return nil, err
 	}
+	schools, err := clientip.ParseNetworks(cfg.Network.SchoolNetworks)
+	if err != nil {
+		return nil, fmt.Errorf("network.school_networks: %w", err)
+	}
+	addressScale := func(addr string) int {
+		if a, err := netip.ParseAddr(addr); err == nil && clientip.Contains(schools, a) {
+			return cfg.Network.SchoolMultiplier
+		}
+		return 1
+	}
 	mfaService := mfa.NewService(a.DB, a.sealer("totp-secrets"), kv, secrets.Derive(a.masterKey, "codes"), sender, a.Audit,
 		cfg.District.Name, cfg.MFA.CodeLifetime.Duration, cfg.MFA.CodeAttempts)
+	mfaService.ScaleAddressLimits(addressScale)
 
 	catalog, err := questions.NewCatalog(cfg.SSPR.CustomQuestions)
 	if err != nil {
@@ -95,7 +107,7 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 	locks := lockout.New(kv, lockout.Options{
 		SignInThreshold: cfg.Password.Lockout.Threshold, SignInLock: cfg.Password.Lockout.Duration.Duration,
 		SignInMaxLock: cfg.Password.Lockout.Max.Duration, SSPRProofFailures: cfg.SSPR.ProofFailures,
-		SSPREmails: cfg.SSPR.EmailsPer10m, SSPRLock: cfg.SSPR.LockFor.Duration,
+		SSPREmails: cfg.SSPR.EmailsPer10m, SSPRLock: cfg.SSPR.LockFor.Duration, AddressScale: addressScale,
 	})
 
 	mux := http.NewServeMux()
