@@ -181,3 +181,17 @@ func TestClassmateCannotLockOwnersReset(t *testing.T) {
 	p = owner.submit(owner.get(m.gh.Issuer+"/reset"), url.Values{"username": {"student"}})
 	mustSee(t, p, "Answer my security questions")
 }
+
+// TestForwardedAddressesHaveTheirOwnLimits: behind a trusted load balancer,
+// password spraying blocks the sprayer's own address, not a school that
+// reaches Gatehouse through the same balancer.
+func TestForwardedAddressesHaveTheirOwnLimits(t *testing.T) {
+	l := newLimitsRig(t, func(cfg *config.Config) { cfg.Network.TrustedProxies = []string{"127.0.0.1"} })
+	l.gh.createUser(t, "teacher")
+	sprayer := forwardedBy(newBrowser(t, rpRedirect), "203.0.113.5")
+	for i := range 30 {
+		mustSee(t, l.signIn(sprayer, fmt.Sprintf("student%02d", i), "a guess at it"), "Your username or password is incorrect.")
+	}
+	mustSee(t, l.signIn(forwardedBy(newBrowser(t, rpRedirect), "203.0.113.5"), "teacher", testPassword), "Too many failed sign-in attempts")
+	signedIn(t, l.signIn(forwardedBy(newBrowser(t, rpRedirect), "198.51.100.7"), "teacher", testPassword), "the teacher at another school")
+}
