@@ -45,6 +45,12 @@ type Options struct {
 	SSPREmails        int           // emails allowed in 10 min; one more locks SSPR [10]
 	SSPRLock          time.Duration // [24h]
 
+	// UnfamiliarFactor: all of a user's unfamiliar sources together are
+	// locked at this many times a single source's threshold, so that a
+	// guesser with many addresses is stopped too, while the owner's
+	// familiar devices are not [5].
+	UnfamiliarFactor int
+
 	AddressFailures       int           // failed passwords from unfamiliar devices at one address that block it [30]
 	AddressWindow         time.Duration // the window of AddressFailures [5m]
 	ResetStartsPerSource  int           // resets one source may start for one user in an hour [10]
@@ -103,6 +109,9 @@ func New(kv KV, o Options) *Lockout {
 	if o.SSPRLock <= 0 {
 		o.SSPRLock = 24 * time.Hour
 	}
+	if o.UnfamiliarFactor <= 0 {
+		o.UnfamiliarFactor = 5
+	}
 	if o.AddressFailures <= 0 {
 		o.AddressFailures = 30
 	}
@@ -160,14 +169,40 @@ func (l *Lockout) nextGeneration(ctx context.Context, generation, userID string)
 	return err
 }
 
+// counted lists what a try from src counts toward, each with the factor on
+// its threshold: src itself and, for an unfamiliar source, all of them.
+func (l *Lockout) counted(src Source) map[Source]int {
+	if src.familiar() {
+		return map[Source]int{src: 1}
+	}
+	return map[Source]int{src: 1, unfamiliar: l.o.UnfamiliarFactor}
+}
+
+// latest returns the later end of the locks each of src's counts gives.
+func (l *Lockout) latest(src Source, each func(Source, int) (time.Time, error)) (time.Time, error) {
+	var until time.Time
+	for s, factor := range l.counted(src) {
+		u, err := each(s, factor)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if u.After(until) {
+			until = u
+		}
+	}
+	return until, nil
+}
+
 // SignInLocked returns when the user's sign-in lock for src ends; zero when
 // unlocked.
 func (l *Lockout) SignInLocked(ctx context.Context, userID string, src Source) (time.Time, error) {
-	h, err := l.scope(ctx, keySignInGen, userID, src)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return l.lockedUntil(ctx, keySignInUntil+h)
+	return l.latest(src, func(s Source, _ int) (time.Time, error) {
+		h, err := l.scope(ctx, keySignInGen, userID, s)
+		if err != nil {
+			return time.Time{}, err
+		}
+		return l.lockedUntil(ctx, keySignInUntil+h)
+	})
 }
 
 // SignInFailed counts a failed password from src. The failure that reaches
@@ -175,6 +210,12 @@ func (l *Lockout) SignInLocked(ctx context.Context, userID string, src Source) (
 // last one, and clears the count; its end is returned. While a lock runs the
 // failure is not counted and the running lock's end is returned.
 func (l *Lockout) SignInFailed(ctx context.Context, userID string, src Source) (time.Time, error) {
+	return l.latest(src, func(s Source, factor int) (time.Time, error) {
+		return l.signInFailed(ctx, userID, s, l.o.SignInThreshold*factor)
+	})
+}
+
+func (l *Lockout) signInFailed(ctx context.Context, userID string, src Source, threshold int) (time.Time, error) {
 	h, err := l.scope(ctx, keySignInGen, userID, src)
 	if err != nil {
 		return time.Time{}, err
@@ -186,7 +227,7 @@ func (l *Lockout) SignInFailed(ctx context.Context, userID string, src Source) (
 	if err != nil {
 		return time.Time{}, fmt.Errorf("lockout: count sign-in failure: %w", err)
 	}
-	if n < int64(l.o.SignInThreshold) {
+	if n < int64(threshold) {
 		return time.Time{}, nil
 	}
 	level, err := l.readInt(ctx, keySignInLevel+h)
@@ -223,14 +264,17 @@ func (l *Lockout) signInLockFor(level int64) time.Duration {
 // SignInSucceeded clears src's failure count; the escalation level stays,
 // so a guesser who also knows the password cannot reset the doubling.
 func (l *Lockout) SignInSucceeded(ctx context.Context, userID string, src Source) error {
-	h, err := l.scope(ctx, keySignInGen, userID, src)
-	if err != nil {
-		return err
-	}
-	if err := l.kv.Delete(ctx, keySignInFailures+h); err != nil {
-		return fmt.Errorf("lockout: reset sign-in failures: %w", err)
-	}
-	return nil
+	_, err := l.latest(src, func(s Source, _ int) (time.Time, error) {
+		h, err := l.scope(ctx, keySignInGen, userID, s)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if err := l.kv.Delete(ctx, keySignInFailures+h); err != nil {
+			return time.Time{}, fmt.Errorf("lockout: reset sign-in failures: %w", err)
+		}
+		return time.Time{}, nil
+	})
+	return err
 }
 
 // Unlock clears every source's sign-in lock, failures and escalation,
@@ -245,11 +289,13 @@ func (l *Lockout) Unlock(ctx context.Context, userID string) error {
 // SSPRLocked returns when the user's SSPR lock for src ends; zero when
 // unlocked.
 func (l *Lockout) SSPRLocked(ctx context.Context, userID string, src Source) (time.Time, error) {
-	h, err := l.scope(ctx, keySSPRGen, userID, src)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return l.lockedUntil(ctx, keySSPRUntil+h)
+	return l.latest(src, func(s Source, _ int) (time.Time, error) {
+		h, err := l.scope(ctx, keySSPRGen, userID, s)
+		if err != nil {
+			return time.Time{}, err
+		}
+		return l.lockedUntil(ctx, keySSPRUntil+h)
+	})
 }
 
 // SSPRProofFailed counts a failed identity proof from src; the
@@ -269,6 +315,12 @@ func (l *Lockout) SSPREmailSent(ctx context.Context, userID string, src Source) 
 // ssprHit counts one hit on a counter and locks SSPR at the trip-th hit in
 // the window. A running lock is returned without counting.
 func (l *Lockout) ssprHit(ctx context.Context, userID string, src Source, counter string, window time.Duration, trip int) (time.Time, error) {
+	return l.latest(src, func(s Source, factor int) (time.Time, error) {
+		return l.ssprHitOne(ctx, userID, s, counter, window, trip*factor)
+	})
+}
+
+func (l *Lockout) ssprHitOne(ctx context.Context, userID string, src Source, counter string, window time.Duration, trip int) (time.Time, error) {
 	h, err := l.scope(ctx, keySSPRGen, userID, src)
 	if err != nil {
 		return time.Time{}, err

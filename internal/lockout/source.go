@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -14,6 +15,16 @@ import (
 // Source is who is trying to sign in or reset as a user: a device the user
 // has signed in from before, or else an address. See Attempt.
 type Source string
+
+const (
+	devicePrefix  = "device:"
+	addressPrefix = "address:"
+	// unfamiliar is what every unfamiliar source of a user counts toward
+	// as well; see Options.UnfamiliarFactor.
+	unfamiliar Source = "unfamiliar"
+)
+
+func (s Source) familiar() bool { return strings.HasPrefix(string(s), devicePrefix) }
 
 const (
 	// familiarFor is how long after a user's last sign-in from a device it
@@ -49,7 +60,7 @@ func digest(parts ...string) string {
 // userID has signed in from it before, as Entra's smart lockout tells
 // familiar from unfamiliar locations, and otherwise the address.
 func (l *Lockout) Attempt(ctx context.Context, userID, device, addr string) (Attempt, error) {
-	a := Attempt{Source: Source("address:" + addr), addr: addr}
+	a := Attempt{Source: Source(addressPrefix + addr), addr: addr}
 	if device == "" || userID == "" {
 		return a, nil
 	}
@@ -60,7 +71,7 @@ func (l *Lockout) Attempt(ctx context.Context, userID, device, addr string) (Att
 	case err != nil:
 		return a, fmt.Errorf("lockout: read device: %w", err)
 	}
-	a.Source, a.Familiar = Source("device:"+digest(device)), true
+	a.Source, a.Familiar = Source(devicePrefix+digest(device)), true
 	return a, nil
 }
 

@@ -108,3 +108,35 @@ func TestResetStartsPerSourceSpareTheAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestUnfamiliarSourcesLockTogether: a guesser spreading tries over many
+// addresses is locked out of every unfamiliar source at five times the
+// threshold; the owner's familiar device is not.
+func TestUnfamiliarSourcesLockTogether(t *testing.T) {
+	e := newEnv(t, lockout.Options{})
+	ctx := t.Context()
+	if err := e.l.SignedIn(ctx, user, "owner-device"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		guesser, _ := e.l.Attempt(ctx, user, "", "192.0.2."+string(rune('1'+i)))
+		for range 9 {
+			if _, err := e.l.SignInFailed(ctx, user, guesser.Source); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i < 4 {
+			until, err := e.l.SignInFailed(ctx, user, guesser.Source)
+			e.check(until, err, time.Minute, "a guesser's address")
+		}
+	}
+	last, _ := e.l.Attempt(ctx, user, "", "192.0.2.5")
+	until, err := e.l.SignInFailed(ctx, user, last.Source)
+	e.check(until, err, time.Minute, "the fiftieth failure")
+	fresh, _ := e.l.Attempt(ctx, user, "", "198.51.100.1")
+	until, err = e.l.SignInLocked(ctx, user, fresh.Source)
+	e.check(until, err, time.Minute, "a new address")
+	owner, _ := e.l.Attempt(ctx, user, "owner-device", "198.51.100.1")
+	until, err = e.l.SignInLocked(ctx, user, owner.Source)
+	e.check(until, err, 0, "the owner's device")
+}
