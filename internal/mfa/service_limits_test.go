@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/delivery"
 	"github.com/gatehouse/gatehouse/internal/mfa"
 )
 
@@ -18,10 +19,33 @@ func (discardEvents) ListEvents(context.Context, audit.Filter) ([]audit.Event, e
 }
 func (discardEvents) DeleteEventsBefore(context.Context, time.Time) (int64, error) { return 0, nil }
 
+type discardMessages struct{}
+
+func (discardMessages) Send(context.Context, delivery.Message) error { return nil }
+
 func newLimitService(t *testing.T) *mfa.Service {
 	kv, _ := newKV(t)
-	return mfa.NewService(nil, nil, kv, []byte("test hmac key"), nil, audit.NewRecorder(discardEvents{}, slog.New(slog.DiscardHandler)),
+	return mfa.NewService(nil, nil, kv, []byte("test hmac key"), discardMessages{}, audit.NewRecorder(discardEvents{}, slog.New(slog.DiscardHandler)),
 		"Example School District", 10*time.Minute, 5)
+}
+
+// TestOneAccountsSendsCannotUseUpTheAddress: a student asking for code
+// after code is stopped at their own limit, and the sends refused there do
+// not use up the school address's, so a teacher's code is still sent.
+func TestOneAccountsSendsCannotUseUpTheAddress(t *testing.T) {
+	s := newLimitService(t)
+	ctx := t.Context()
+	lim := mfa.Limits{SendsPerUser: 10, SendsPerIP: 50, SendsPerDestination: 100}
+	send := func(user string) error {
+		return s.SendCode(ctx, mfa.CodeRequest{Scope: user + "-sign-in", UserID: user, IP: "192.0.2.1", Factor: mfa.FactorEmail,
+			To: user + "@home.example"}, lim)
+	}
+	for range 60 {
+		send("student")
+	}
+	if err := send("teacher"); err != nil {
+		t.Errorf("the teacher's code: %v", err)
+	}
 }
 
 // TestOneAccountCannotUseUpTheAddress: 201 wrong codes from one student's
