@@ -285,7 +285,11 @@ func TestUsersSharedRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	locks := lockout.New(kv, lockout.Options{SignInThreshold: 1})
-	if until, err := locks.SignInFailed(ctx, "jdoe@district.example"); err != nil || until.IsZero() {
+	from, err := locks.Attempt(ctx, "jdoe@district.example", "", "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if until, err := locks.SignInFailed(ctx, "jdoe@district.example", from.Source); err != nil || until.IsZero() {
 		t.Fatalf("locking jdoe: %v, %v", until, err)
 	}
 
@@ -294,7 +298,7 @@ func TestUsersSharedRedis(t *testing.T) {
 		t.Errorf("the session survived revoke-sessions: %v", err)
 	}
 	g.ok("users", "unlock", "jdoe")
-	if until, err := locks.SignInLocked(ctx, "jdoe@district.example"); err != nil || !until.IsZero() {
+	if until, err := locks.SignInLocked(ctx, "jdoe@district.example", from.Source); err != nil || !until.IsZero() {
 		t.Errorf("still locked after unlock: %v, %v", until, err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse/gatehouse/internal/admin/api"
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/delivery"
 	"github.com/gatehouse/gatehouse/internal/flow"
@@ -84,8 +86,19 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 	if err != nil {
 		return nil, err
 	}
+	schools, err := clientip.ParseNetworks(cfg.Network.SchoolNetworks)
+	if err != nil {
+		return nil, fmt.Errorf("network.school_networks: %w", err)
+	}
+	addressScale := func(addr string) int {
+		if a, err := netip.ParseAddr(addr); err == nil && clientip.Contains(schools, a) {
+			return cfg.Network.SchoolMultiplier
+		}
+		return 1
+	}
 	mfaService := mfa.NewService(a.DB, a.sealer("totp-secrets"), kv, secrets.Derive(a.masterKey, "codes"), sender, a.Audit,
 		cfg.District.Name, cfg.MFA.CodeLifetime.Duration, cfg.MFA.CodeAttempts)
+	mfaService.ScaleAddressLimits(addressScale)
 
 	catalog, err := questions.NewCatalog(cfg.SSPR.CustomQuestions)
 	if err != nil {
@@ -94,7 +107,7 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 	locks := lockout.New(kv, lockout.Options{
 		SignInThreshold: cfg.Password.Lockout.Threshold, SignInLock: cfg.Password.Lockout.Duration.Duration,
 		SignInMaxLock: cfg.Password.Lockout.Max.Duration, SSPRProofFailures: cfg.SSPR.ProofFailures,
-		SSPREmails: cfg.SSPR.EmailsPer10m, SSPRLock: cfg.SSPR.LockFor.Duration,
+		SSPREmails: cfg.SSPR.EmailsPer10m, SSPRLock: cfg.SSPR.LockFor.Duration, AddressScale: addressScale,
 	})
 
 	mux := http.NewServeMux()
@@ -154,7 +167,11 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 		mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	}
 	mux.HandleFunc("/", pages.NotFound)
-	return web.Instrument(mux, m, a.Logger, pages.Recover(web.Deadline(mux, cfg.RequestTimeout.Duration, "/admin"))), nil
+	clientAddr, err := clientip.New(cfg.Network.TrustedProxies, cfg.Network.ForwardedHeader)
+	if err != nil {
+		return nil, err
+	}
+	return clientAddr.Middleware(web.Instrument(mux, m, a.Logger, pages.Recover(web.Deadline(mux, cfg.RequestTimeout.Duration, "/admin")))), nil
 }
 
 // sealer returns the AES-GCM box for one purpose.

@@ -50,6 +50,7 @@ type Config struct {
 	Audit    Audit    `yaml:"audit"`
 	Metrics  Metrics  `yaml:"metrics"`
 	Debug    Debug    `yaml:"debug"`
+	Network  Network  `yaml:"network"`
 }
 
 // District identifies the organisation Gatehouse serves.
@@ -245,6 +246,7 @@ func base() *Config {
 		Log:            Log{Level: "info", Format: "text"},
 		Database:       Database{Driver: "sqlite", MaxOpenConns: 20, MaxIdleConns: 20},
 		Redis:          Redis{KeyPrefix: "gatehouse:"},
+		Network:        defaultNetwork(),
 		Keys:           Keys{Algorithm: "RS256", RSABits: 2048, RefreshInterval: Duration{30 * time.Second}},
 		Tokens: Tokens{
 			AuthorizationCodeLifetime: Duration{time.Minute},

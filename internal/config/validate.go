@@ -108,6 +108,7 @@ func (c *Config) Validate() error {
 	c.MFA.validate(&p)
 	c.SSPR.validate(&p)
 	c.Password.Lockout.validate(&p)
+	c.Network.validate(&p)
 	if h := c.Password.History; h < 0 || h > 24 {
 		p.add("password.history", "must be between 0 (off) and 24 (got %d)", h)
 	}

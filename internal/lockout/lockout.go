@@ -1,6 +1,8 @@
 // Package lockout locks sign-in after repeated password failures and
 // throttles self-service password reset (SSPR), the way Microsoft Entra's
-// smart lockout and SSPR throttling do, with its state kept in Redis.
+// smart lockout and SSPR throttling do, with its state kept in Redis. Locks
+// are kept per user and Source, so one person's wrong guesses lock out only
+// their own device or address, never the owner on the owner's device.
 package lockout
 
 import (
@@ -43,6 +45,20 @@ type Options struct {
 	SSPREmails        int           // emails allowed in 10 min; one more locks SSPR [10]
 	SSPRLock          time.Duration // [24h]
 
+	// UnfamiliarFactor: all of a user's unfamiliar sources together are
+	// locked at this many times a single source's threshold, so that a
+	// guesser with many addresses is stopped too, while the owner's
+	// familiar devices are not [5].
+	UnfamiliarFactor int
+
+	AddressFailures       int           // failed passwords from unfamiliar devices at one address that block it [30]
+	AddressWindow         time.Duration // the window of AddressFailures [5m]
+	ResetStartsPerSource  int           // resets one source may start for one user in an hour [10]
+	ResetStartsPerAddress int           // resets unfamiliar devices at one address may start in an hour [30]
+	// AddressScale multiplies the per-address limits for addr, e.g. for a
+	// school's shared egress address [1 everywhere].
+	AddressScale func(addr string) int
+
 	Now func() time.Time // [time.Now]
 }
 
@@ -60,6 +76,11 @@ const (
 	keySSPRProofs     = prefix + "sspr-proofs:"
 	keySSPREmails     = prefix + "sspr-emails:"
 	keySSPRUntil      = prefix + "sspr-until:"
+	keySignInGen      = prefix + "signin-generation:"
+	keySSPRGen        = prefix + "sspr-generation:"
+	// generationMemory outlives every key a generation names, so a
+	// generation that expires and restarts at 0 finds none of its old keys.
+	generationMemory = 400 * 24 * time.Hour
 )
 
 // Lockout keeps per-user sign-in and SSPR lock state.
@@ -88,6 +109,24 @@ func New(kv KV, o Options) *Lockout {
 	if o.SSPRLock <= 0 {
 		o.SSPRLock = 24 * time.Hour
 	}
+	if o.UnfamiliarFactor <= 0 {
+		o.UnfamiliarFactor = 5
+	}
+	if o.AddressFailures <= 0 {
+		o.AddressFailures = 30
+	}
+	if o.AddressWindow <= 0 {
+		o.AddressWindow = 5 * time.Minute
+	}
+	if o.ResetStartsPerSource <= 0 {
+		o.ResetStartsPerSource = 10
+	}
+	if o.ResetStartsPerAddress <= 0 {
+		o.ResetStartsPerAddress = 30
+	}
+	if o.AddressScale == nil {
+		o.AddressScale = func(string) int { return 1 }
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -104,21 +143,80 @@ func userHash(userID string) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// SignInLocked returns when the user's sign-in lock ends; zero when unlocked.
-func (l *Lockout) SignInLocked(ctx context.Context, userID string) (time.Time, error) {
+// scope names one user and source in keys. It includes the user's current
+// generation, which Unlock and SSPRReset move on, so that they clear every
+// source's state without having to find it.
+func (l *Lockout) scope(ctx context.Context, generation, userID string, src Source) (string, error) {
 	h, err := userHash(userID)
 	if err != nil {
-		return time.Time{}, err
+		return "", err
 	}
-	return l.lockedUntil(ctx, keySignInUntil+h)
+	gen, err := l.readInt(ctx, generation+h)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(userID + "\x00" + strconv.FormatInt(gen, 10) + "\x00" + string(src)))
+	return hex.EncodeToString(sum[:]), nil
 }
 
-// SignInFailed counts a failed password. The failure that reaches
-// SignInThreshold within an hour starts a lock, twice as long as the last
-// one, and clears the count; its end is returned. While a lock runs the
-// failure is not counted and the running lock's end is returned.
-func (l *Lockout) SignInFailed(ctx context.Context, userID string) (time.Time, error) {
+// nextGeneration ends every source's state for userID at once.
+func (l *Lockout) nextGeneration(ctx context.Context, generation, userID string) error {
 	h, err := userHash(userID)
+	if err != nil {
+		return err
+	}
+	_, err = l.kv.Incr(ctx, generation+h, generationMemory)
+	return err
+}
+
+// counted lists what a try from src counts toward, each with the factor on
+// its threshold: src itself and, for an unfamiliar source, all of them.
+func (l *Lockout) counted(src Source) map[Source]int {
+	if src.familiar() {
+		return map[Source]int{src: 1}
+	}
+	return map[Source]int{src: 1, unfamiliar: l.o.UnfamiliarFactor}
+}
+
+// latest returns the later end of the locks each of src's counts gives.
+func (l *Lockout) latest(src Source, each func(Source, int) (time.Time, error)) (time.Time, error) {
+	var until time.Time
+	for s, factor := range l.counted(src) {
+		u, err := each(s, factor)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if u.After(until) {
+			until = u
+		}
+	}
+	return until, nil
+}
+
+// SignInLocked returns when the user's sign-in lock for src ends; zero when
+// unlocked.
+func (l *Lockout) SignInLocked(ctx context.Context, userID string, src Source) (time.Time, error) {
+	return l.latest(src, func(s Source, _ int) (time.Time, error) {
+		h, err := l.scope(ctx, keySignInGen, userID, s)
+		if err != nil {
+			return time.Time{}, err
+		}
+		return l.lockedUntil(ctx, keySignInUntil+h)
+	})
+}
+
+// SignInFailed counts a failed password from src. The failure that reaches
+// SignInThreshold within an hour starts a lock of src, twice as long as its
+// last one, and clears the count; its end is returned. While a lock runs the
+// failure is not counted and the running lock's end is returned.
+func (l *Lockout) SignInFailed(ctx context.Context, userID string, src Source) (time.Time, error) {
+	return l.latest(src, func(s Source, factor int) (time.Time, error) {
+		return l.signInFailed(ctx, userID, s, l.o.SignInThreshold*factor)
+	})
+}
+
+func (l *Lockout) signInFailed(ctx context.Context, userID string, src Source, threshold int) (time.Time, error) {
+	h, err := l.scope(ctx, keySignInGen, userID, src)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -129,7 +227,7 @@ func (l *Lockout) SignInFailed(ctx context.Context, userID string) (time.Time, e
 	if err != nil {
 		return time.Time{}, fmt.Errorf("lockout: count sign-in failure: %w", err)
 	}
-	if n < int64(l.o.SignInThreshold) {
+	if n < int64(threshold) {
 		return time.Time{}, nil
 	}
 	level, err := l.readInt(ctx, keySignInLevel+h)
@@ -163,58 +261,67 @@ func (l *Lockout) signInLockFor(level int64) time.Duration {
 	return min(d, limit)
 }
 
-// SignInSucceeded clears the failure count; the escalation level stays, so a
-// guesser who also knows the password cannot reset the doubling.
-func (l *Lockout) SignInSucceeded(ctx context.Context, userID string) error {
-	h, err := userHash(userID)
-	if err != nil {
-		return err
-	}
-	if err := l.kv.Delete(ctx, keySignInFailures+h); err != nil {
-		return fmt.Errorf("lockout: reset sign-in failures: %w", err)
-	}
-	return nil
+// SignInSucceeded clears src's failure count; the escalation level stays,
+// so a guesser who also knows the password cannot reset the doubling.
+func (l *Lockout) SignInSucceeded(ctx context.Context, userID string, src Source) error {
+	_, err := l.latest(src, func(s Source, _ int) (time.Time, error) {
+		h, err := l.scope(ctx, keySignInGen, userID, s)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if err := l.kv.Delete(ctx, keySignInFailures+h); err != nil {
+			return time.Time{}, fmt.Errorf("lockout: reset sign-in failures: %w", err)
+		}
+		return time.Time{}, nil
+	})
+	return err
 }
 
-// Unlock clears the sign-in lock, failures and escalation, after a
-// successful SSPR or by the Help Desk.
+// Unlock clears every source's sign-in lock, failures and escalation,
+// after a successful SSPR or by the Help Desk.
 func (l *Lockout) Unlock(ctx context.Context, userID string) error {
-	h, err := userHash(userID)
-	if err != nil {
-		return err
-	}
-	if err := l.kv.Delete(ctx, keySignInUntil+h, keySignInFailures+h, keySignInLevel+h); err != nil {
+	if err := l.nextGeneration(ctx, keySignInGen, userID); err != nil {
 		return fmt.Errorf("lockout: unlock sign-in: %w", err)
 	}
 	return nil
 }
 
-// SSPRLocked returns when the user's SSPR lock ends; zero when unlocked.
-func (l *Lockout) SSPRLocked(ctx context.Context, userID string) (time.Time, error) {
-	h, err := userHash(userID)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return l.lockedUntil(ctx, keySSPRUntil+h)
+// SSPRLocked returns when the user's SSPR lock for src ends; zero when
+// unlocked.
+func (l *Lockout) SSPRLocked(ctx context.Context, userID string, src Source) (time.Time, error) {
+	return l.latest(src, func(s Source, _ int) (time.Time, error) {
+		h, err := l.scope(ctx, keySSPRGen, userID, s)
+		if err != nil {
+			return time.Time{}, err
+		}
+		return l.lockedUntil(ctx, keySSPRUntil+h)
+	})
 }
 
-// SSPRProofFailed counts a failed identity proof; the SSPRProofFailures-th
-// in 24 h locks SSPR for SSPRLock and its end is returned.
-func (l *Lockout) SSPRProofFailed(ctx context.Context, userID string) (time.Time, error) {
-	return l.ssprHit(ctx, userID, keySSPRProofs, ssprProofWindow, l.o.SSPRProofFailures)
+// SSPRProofFailed counts a failed identity proof from src; the
+// SSPRProofFailures-th in 24 h locks SSPR for src for SSPRLock and its end
+// is returned.
+func (l *Lockout) SSPRProofFailed(ctx context.Context, userID string, src Source) (time.Time, error) {
+	return l.ssprHit(ctx, userID, src, keySSPRProofs, ssprProofWindow, l.o.SSPRProofFailures)
 }
 
-// SSPREmailSent counts an email about to be sent; the one after SSPREmails
-// in 10 min locks SSPR instead. Call it before sending and do not send when
-// it returns a lock end.
-func (l *Lockout) SSPREmailSent(ctx context.Context, userID string) (time.Time, error) {
-	return l.ssprHit(ctx, userID, keySSPREmails, ssprEmailWindow, l.o.SSPREmails+1)
+// SSPREmailSent counts an email about to be sent at src's request; the one
+// after SSPREmails in 10 min locks SSPR for src instead. Call it before
+// sending and do not send when it returns a lock end.
+func (l *Lockout) SSPREmailSent(ctx context.Context, userID string, src Source) (time.Time, error) {
+	return l.ssprHit(ctx, userID, src, keySSPREmails, ssprEmailWindow, l.o.SSPREmails+1)
 }
 
 // ssprHit counts one hit on a counter and locks SSPR at the trip-th hit in
 // the window. A running lock is returned without counting.
-func (l *Lockout) ssprHit(ctx context.Context, userID, counter string, window time.Duration, trip int) (time.Time, error) {
-	h, err := userHash(userID)
+func (l *Lockout) ssprHit(ctx context.Context, userID string, src Source, counter string, window time.Duration, trip int) (time.Time, error) {
+	return l.latest(src, func(s Source, factor int) (time.Time, error) {
+		return l.ssprHitOne(ctx, userID, s, counter, window, trip*factor)
+	})
+}
+
+func (l *Lockout) ssprHitOne(ctx context.Context, userID string, src Source, counter string, window time.Duration, trip int) (time.Time, error) {
+	h, err := l.scope(ctx, keySSPRGen, userID, src)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -239,13 +346,10 @@ func (l *Lockout) ssprHit(ctx context.Context, userID, counter string, window ti
 	return until, nil
 }
 
-// SSPRReset clears the SSPR counters and lock after a successful reset.
+// SSPRReset clears every source's SSPR counters and lock after a
+// successful reset.
 func (l *Lockout) SSPRReset(ctx context.Context, userID string) error {
-	h, err := userHash(userID)
-	if err != nil {
-		return err
-	}
-	if err := l.kv.Delete(ctx, keySSPRUntil+h, keySSPRProofs+h, keySSPREmails+h); err != nil {
+	if err := l.nextGeneration(ctx, keySSPRGen, userID); err != nil {
 		return fmt.Errorf("lockout: reset SSPR: %w", err)
 	}
 	return nil

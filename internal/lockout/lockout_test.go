@@ -10,7 +10,10 @@ import (
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
-const user = "0b7c6f0e-user-ID"
+const (
+	user = "0b7c6f0e-user-ID"
+	src  = lockout.Source("address:192.0.2.1")
+)
 
 // env is a Lockout on a fresh Redis with a fake clock.
 type env struct {
@@ -60,42 +63,42 @@ func (e *env) check(until time.Time, err error, want time.Duration, what string)
 func (e *env) fail(n int, want time.Duration) {
 	e.t.Helper()
 	for i := 1; i < n; i++ {
-		until, err := e.l.SignInFailed(e.t.Context(), user)
+		until, err := e.l.SignInFailed(e.t.Context(), user, src)
 		e.check(until, err, 0, "SignInFailed")
 	}
-	until, err := e.l.SignInFailed(e.t.Context(), user)
+	until, err := e.l.SignInFailed(e.t.Context(), user, src)
 	e.check(until, err, want, "last SignInFailed")
 }
 
 func (e *env) signInLocked(want time.Duration) {
 	e.t.Helper()
-	until, err := e.l.SignInLocked(e.t.Context(), user)
+	until, err := e.l.SignInLocked(e.t.Context(), user, src)
 	e.check(until, err, want, "SignInLocked")
 }
 
 func (e *env) ssprLocked(want time.Duration) {
 	e.t.Helper()
-	until, err := e.l.SSPRLocked(e.t.Context(), user)
+	until, err := e.l.SSPRLocked(e.t.Context(), user, src)
 	e.check(until, err, want, "SSPRLocked")
 }
 
 func (e *env) proofsFail(n int, want time.Duration) {
 	e.t.Helper()
 	for i := 1; i < n; i++ {
-		until, err := e.l.SSPRProofFailed(e.t.Context(), user)
+		until, err := e.l.SSPRProofFailed(e.t.Context(), user, src)
 		e.check(until, err, 0, "SSPRProofFailed")
 	}
-	until, err := e.l.SSPRProofFailed(e.t.Context(), user)
+	until, err := e.l.SSPRProofFailed(e.t.Context(), user, src)
 	e.check(until, err, want, "last SSPRProofFailed")
 }
 
 func (e *env) emails(n int, want time.Duration) {
 	e.t.Helper()
 	for i := 1; i < n; i++ {
-		until, err := e.l.SSPREmailSent(e.t.Context(), user)
+		until, err := e.l.SSPREmailSent(e.t.Context(), user, src)
 		e.check(until, err, 0, "SSPREmailSent")
 	}
-	until, err := e.l.SSPREmailSent(e.t.Context(), user)
+	until, err := e.l.SSPREmailSent(e.t.Context(), user, src)
 	e.check(until, err, want, "last SSPREmailSent")
 }
 
@@ -140,8 +143,9 @@ func TestSignInLockExpiresByTTL(t *testing.T) {
 	}
 	e.needTTLs()
 	e.advance(time.Minute)
-	if ks := keys(t, e, "*"); len(ks) != 1 || !strings.Contains(ks[0], "signin-level:") {
-		t.Errorf("keys %q after the lock ended, want only the escalation level", ks)
+	// The count toward all unfamiliar sources' lock outlives this one.
+	if ks := keys(t, e, "*"); len(ks) != 2 || len(keys(t, e, "lockout:signin-level:*")) != 1 || len(keys(t, e, "lockout:signin-failures:*")) != 1 {
+		t.Errorf("keys %q after the lock ended, want the escalation level and the unfamiliar sources' count", ks)
 	}
 	e.signInLocked(0)
 }
@@ -181,7 +185,7 @@ func TestSignInSucceededKeepsEscalation(t *testing.T) {
 	e.fail(10, time.Minute)
 	e.advance(time.Minute)
 	e.fail(9, 0)
-	if err := e.l.SignInSucceeded(t.Context(), user); err != nil {
+	if err := e.l.SignInSucceeded(t.Context(), user, src); err != nil {
 		t.Fatal(err)
 	}
 	e.fail(9, 0)
@@ -208,7 +212,7 @@ func TestUnlock(t *testing.T) {
 func TestUsersAreSeparate(t *testing.T) {
 	e := newEnv(t, lockout.Options{})
 	e.fail(10, time.Minute)
-	until, err := e.l.SignInLocked(t.Context(), "another-user")
+	until, err := e.l.SignInLocked(t.Context(), "another-user", src)
 	e.check(until, err, 0, "another user's SignInLocked")
 }
 
@@ -279,9 +283,9 @@ func TestKeysHaveTTLAndHideUser(t *testing.T) {
 	e.proofsFail(1, 0)
 	e.emails(1, 0)
 	e.fail(1, 0)
-	checkKeys(t, e, 3)
+	checkKeys(t, e, 6) // each count for the source and for all unfamiliar ones
 	e.fail(9, time.Minute)
-	checkKeys(t, e, 4) // the lock and escalation level replace the failure count
+	checkKeys(t, e, 7) // the source's lock and escalation level replace its failure count
 }
 
 func checkKeys(t *testing.T, e *env, want int) {
@@ -303,10 +307,10 @@ func checkKeys(t *testing.T, e *env, want int) {
 
 func TestEmptyUserID(t *testing.T) {
 	e := newEnv(t, lockout.Options{})
-	if _, err := e.l.SignInFailed(t.Context(), ""); err == nil {
+	if _, err := e.l.SignInFailed(t.Context(), "", src); err == nil {
 		t.Error("SignInFailed accepted an empty user ID")
 	}
-	if _, err := e.l.SSPREmailSent(t.Context(), ""); err == nil {
+	if _, err := e.l.SSPREmailSent(t.Context(), "", src); err == nil {
 		t.Error("SSPREmailSent accepted an empty user ID")
 	}
 }

@@ -42,6 +42,8 @@ type Service struct {
 	audit       *audit.Recorder
 	district    string
 	codeTTL     time.Duration
+	// addressScale multiplies the per-address limits for an address.
+	addressScale func(addr string) int
 }
 
 // NewService wires the MFA primitives.
@@ -49,11 +51,21 @@ func NewService(st Store, box *secrets.Box, kv KV, codeKey []byte, sender delive
 	district string, codeTTL time.Duration, attempts int) *Service {
 	return &Service{
 		store: st, box: box, sender: sender, audit: rec, district: district, codeTTL: codeTTL,
-		codes:       &Codes{KV: kv, Key: codeKey, TTL: codeTTL, MaxAttempts: attempts},
-		accessCodes: &Codes{KV: kv, Key: codeKey, TTL: AccessCodeLifetime, MaxAttempts: attempts},
-		totp:        &TOTPVerifier{KV: kv, Now: time.Now},
-		limiter:     &Limiter{KV: kv},
+		codes:        &Codes{KV: kv, Key: codeKey, TTL: codeTTL, MaxAttempts: attempts},
+		accessCodes:  &Codes{KV: kv, Key: codeKey, TTL: AccessCodeLifetime, MaxAttempts: attempts},
+		totp:         &TOTPVerifier{KV: kv, Now: time.Now},
+		limiter:      &Limiter{KV: kv},
+		addressScale: func(string) int { return 1 },
 	}
+}
+
+// ScaleAddressLimits multiplies the per-address limits by scale(addr), for
+// addresses a whole school shares.
+func (s *Service) ScaleAddressLimits(scale func(addr string) int) { s.addressScale = scale }
+
+// addressLimit is lim scaled for addr.
+func (s *Service) addressLimit(name string, lim int, addr string) Limit {
+	return Limit{name, lim * max(s.addressScale(addr), 1), limitWindow}
 }
 
 // AccessCodeLifetime is how long a temporary access code from the Help
@@ -167,7 +179,6 @@ func (s *Service) SendCode(ctx context.Context, r CodeRequest, lim Limits) error
 	}
 	checks := []Check{
 		{Limit{"send-user-" + string(r.Factor), lim.SendsPerUser, limitWindow}, r.UserID},
-		{Limit{"send-ip", lim.SendsPerIP, limitWindow}, r.IP},
 		{Limit{"send-dest", lim.SendsPerDestination, limitWindow}, r.To},
 	}
 	if country != "" {
@@ -176,6 +187,14 @@ func (s *Service) SendCode(ctx context.Context, r CodeRequest, lim Limits) error
 	exceeded, err := s.limiter.AllowAll(ctx, checks...)
 	if err != nil {
 		return err
+	}
+	// The address is counted only for sends its own limits allowed, so one
+	// person past theirs uses up nothing of a school's shared address.
+	if exceeded == nil {
+		exceeded, err = s.limiter.AllowAll(ctx, Check{s.addressLimit("send-ip", lim.SendsPerIP, r.IP), r.IP})
+		if err != nil {
+			return err
+		}
 	}
 	if exceeded != nil {
 		return refuse(exceeded.Name, &LimitError{Msg: limitWords[r.Factor]})
@@ -203,11 +222,14 @@ func maskFor(f Factor, to string) string {
 }
 
 // checkVerifyLimits counts one verification against the per-user and per-IP
-// limits, so no one can guess codes faster than the limits allow.
+// limits, so no one can guess codes faster than the limits allow. The
+// address is counted only while the user is within theirs: one student
+// entering wrong codes cannot use up the school's shared address.
 func (s *Service) checkVerifyLimits(ctx context.Context, userID, ip string, lim Limits) error {
-	exceeded, err := s.limiter.AllowAll(ctx,
-		Check{Limit{"verify-user", lim.VerifiesPerUser, limitWindow}, userID},
-		Check{Limit{"verify-ip", lim.VerifiesPerIP, limitWindow}, ip})
+	exceeded, err := s.limiter.AllowAll(ctx, Check{Limit{"verify-user", lim.VerifiesPerUser, limitWindow}, userID})
+	if err == nil && exceeded == nil {
+		exceeded, err = s.limiter.AllowAll(ctx, Check{s.addressLimit("verify-ip", lim.VerifiesPerIP, ip), ip})
+	}
 	if err != nil {
 		return err
 	}

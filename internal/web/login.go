@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,12 +14,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/flow"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/lockout"
-)
-
-// Failed passwords allowed from one address per window before it must wait.
-const (
-	ipFailureLimit  = 30
-	ipFailureWindow = 5 * time.Minute
 )
 
 const msgBadCredentials = "Your username or password is incorrect."
@@ -118,13 +111,14 @@ func (h *Handler) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 			Details: map[string]string{"username": f.Username, "reason": reason}})
 		retry(status, msg)
 	}
-	if h.count(r, "signin-fail-ip:"+ip) >= ipFailureLimit {
+	try := h.attempt(w, r, f.Username)
+	if blocked, err := h.lockout.AddressBlocked(ctx, try); err == nil && blocked {
 		refuse(http.StatusTooManyRequests, "too many failures from this address", "Too many failed sign-in attempts from your network. Wait a few minutes and try again.")
 		return
 	}
 	// Locks are kept by username, so an unknown name locks like a real one
 	// and the lock message tells nothing about who exists.
-	if until, err := h.lockout.SignInLocked(ctx, f.Username); err == nil && !until.IsZero() {
+	if until, err := h.lockout.SignInLocked(ctx, f.Username, try.Source); err == nil && !until.IsZero() {
 		refuse(http.StatusTooManyRequests, "account locked", lockout.MsgSignInLocked)
 		return
 	}
@@ -134,7 +128,9 @@ func (h *Handler) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't check your password. Try again in a moment.", err)
 			return
 		}
-		h.kv.Incr(ctx, "signin-fail-ip:"+ip, ipFailureWindow)
+		if err := h.lockout.AddressFailed(ctx, try); err != nil {
+			h.logger.Warn("counting a failed password", "err", err)
+		}
 		h.metrics.SignIns.WithLabelValues("failure").Inc()
 		var subject string
 		if u != nil {
@@ -142,7 +138,7 @@ func (h *Handler) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 		h.audit.Record(ctx, audit.Event{Type: "signin.failure", Outcome: "failure", SubjectID: subject, ClientID: f.ClientID, IP: ip, UserAgent: r.UserAgent(),
 			Details: map[string]string{"username": f.Username, "reason": err.Error()}})
-		if until, lerr := h.lockout.SignInFailed(ctx, f.Username); lerr == nil && !until.IsZero() {
+		if until, lerr := h.lockout.SignInFailed(ctx, f.Username, try.Source); lerr == nil && !until.IsZero() {
 			h.audit.Record(ctx, audit.Event{Type: "signin.locked", Outcome: "failure", SubjectID: subject, IP: ip,
 				Details: map[string]string{"username": f.Username, "until": until.UTC().Format(time.RFC3339)}})
 			retry(http.StatusTooManyRequests, lockout.MsgSignInLocked)
@@ -151,8 +147,11 @@ func (h *Handler) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 		retry(http.StatusUnauthorized, msgBadCredentials)
 		return
 	}
-	if err := h.lockout.SignInSucceeded(ctx, f.Username); err != nil {
+	if err := h.lockout.SignInSucceeded(ctx, f.Username, try.Source); err != nil {
 		h.logger.Warn("clearing sign-in failures", "err", err)
+	}
+	if err := h.lockout.SignedIn(ctx, f.Username, h.device(w, r)); err != nil {
+		h.logger.Warn("remembering the device", "err", err)
 	}
 	now := time.Now().UTC()
 	f.UserID, f.Username, f.AuthTime = u.ID, u.Username, now
@@ -169,17 +168,6 @@ func (h *Handler) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 	h.audit.Record(ctx, audit.Event{Type: "signin.success", SubjectID: u.ID, ActorID: u.ID, ClientID: f.ClientID, IP: ip, UserAgent: r.UserAgent(),
 		Details: map[string]string{"amr": "pwd"}})
 	h.saveAndAdvance(w, r, f)
-}
-
-// count reads a counter written by KV.Incr; unreadable counts as zero so a
-// Redis hiccup does not lock everyone out.
-func (h *Handler) count(r *http.Request, key string) int {
-	v, err := h.kv.Get(r.Context(), key)
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(string(v))
-	return n
 }
 
 // saveFlow stores the flow; a flow past its lifetime gets the "expired" page.

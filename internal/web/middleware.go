@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/hex"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/secrets"
 )
@@ -73,16 +73,8 @@ func Instrument(mux *http.ServeMux, m *metrics.Metrics, logger *slog.Logger, nex
 	})
 }
 
-// clientIP is the peer address. Behind a load balancer, the proxy's own
-// forwarded-for handling must set RemoteAddr; trusting a client-sent header
-// would let anyone dodge the per-IP limits.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientIP is the client's address, as clientip.Middleware resolved it.
+func clientIP(r *http.Request) string { return clientip.From(r) }
 
 // Deadline bounds each request's context to d, except under exempt: a
 // request that waits longer for the database, Redis or a password check

@@ -31,9 +31,6 @@ import (
 const (
 	resetCookie   = "gatehouse_reset"
 	resetLifetime = 15 * time.Minute
-	// resetStartsPerIP bounds how many resets one address may start an
-	// hour: each start can send codes, and probes usernames.
-	resetStartsPerIP = 30
 )
 
 // Reset stages.
@@ -58,6 +55,9 @@ type resetSession struct {
 	Drawn     []string  `json:"drawn,omitempty"`  // security questions asked
 	ReturnTo  string    `json:"return,omitempty"` // the sign-in to go back to
 	CreatedAt time.Time `json:"created_at"`
+
+	// Source is who started the reset; its SSPR lock is theirs alone.
+	Source lockout.Source `json:"source"`
 }
 
 type resetView struct {
@@ -130,14 +130,6 @@ func (h *Handler) resetBegin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	if n, err := h.kv.Incr(ctx, "reset-start-ip:"+clientIP(r), time.Hour); err == nil && n > resetStartsPerIP {
-		h.audit.Record(ctx, audit.Event{Type: "sspr.limit_reached", Outcome: "failure", IP: clientIP(r)})
-		p := h.page("Get back into your account")
-		p.CSRF, p.Error = h.csrf.token(h.csrf.browserID(w, r)), "Too many password resets from your network. Wait an hour and try again, or contact the Help Desk."
-		p.FlowID, p.Reset = r.URL.Query().Get("flow"), &resetView{Stage: "username"}
-		h.pages.render(w, http.StatusTooManyRequests, "reset", p)
-		return
-	}
 	name, err := identity.NormalizeUsername(r.PostFormValue("username"), h.opt.Domain)
 	if err != nil {
 		p := h.page("Get back into your account")
@@ -146,7 +138,17 @@ func (h *Handler) resetBegin(w http.ResponseWriter, r *http.Request) {
 		h.pages.render(w, http.StatusUnprocessableEntity, "reset", p)
 		return
 	}
-	rs := &resetSession{Username: name, CreatedAt: time.Now().UTC()}
+	// Each start can send codes, and probes usernames.
+	try := h.attempt(w, r, name)
+	if ok, err := h.lockout.ResetStart(ctx, name, try); err == nil && !ok {
+		h.audit.Record(ctx, audit.Event{Type: "sspr.limit_reached", Outcome: "failure", IP: clientIP(r)})
+		p := h.page("Get back into your account")
+		p.CSRF, p.Error = h.csrf.token(h.csrf.browserID(w, r)), "Too many password resets. Wait an hour and try again, or contact the Help Desk."
+		p.FlowID, p.Reset = r.URL.Query().Get("flow"), &resetView{Stage: "username"}
+		h.pages.render(w, http.StatusTooManyRequests, "reset", p)
+		return
+	}
+	rs := &resetSession{Username: name, Source: try.Source, CreatedAt: time.Now().UTC()}
 	if id := r.URL.Query().Get("flow"); id != "" {
 		rs.ReturnTo = "/login/username?flow=" + url.QueryEscape(id)
 	}
@@ -180,7 +182,7 @@ func (h *Handler) resetEntryStage(r *http.Request, rs *resetSession, u *identity
 	if subject == "" {
 		subject = "unknown:" + rs.Username
 	}
-	if until, err := h.lockout.SSPRLocked(ctx, rs.Username); err == nil && !until.IsZero() {
+	if until, err := h.lockout.SSPRLocked(ctx, rs.Username, rs.Source); err == nil && !until.IsZero() {
 		return resetLocked
 	}
 	opts, required, err := h.resetOptions(ctx, subject, u)
@@ -352,7 +354,7 @@ func (h *Handler) resetVerify(w http.ResponseWriter, r *http.Request) {
 		retry("")
 		return
 	}
-	if until, err := h.lockout.SSPRLocked(ctx, rs.Username); err == nil && !until.IsZero() {
+	if until, err := h.lockout.SSPRLocked(ctx, rs.Username, rs.Source); err == nil && !until.IsZero() {
 		rs.Stage = resetLocked
 		h.saveAndRenderReset(w, r, rc, "")
 		return
@@ -431,7 +433,7 @@ func (h *Handler) resetBeginProof(r *http.Request, rc *resetContext, o *resetOpt
 		return ""
 	}
 	if o.factor == string(mfa.FactorEmail) {
-		if until, err := h.lockout.SSPREmailSent(ctx, rs.Username); err == nil && !until.IsZero() {
+		if until, err := h.lockout.SSPREmailSent(ctx, rs.Username, rs.Source); err == nil && !until.IsZero() {
 			h.audit.Record(ctx, audit.Event{Type: "sspr.locked", Outcome: "failure", SubjectID: rs.UserID, IP: clientIP(r),
 				Details: map[string]string{"reason": "too many emails"}})
 			rs.Stage = resetLocked
@@ -503,7 +505,7 @@ func (h *Handler) resetCheckProof(r *http.Request, rc *resetContext) string {
 	}
 	h.audit.Record(ctx, audit.Event{Type: "sspr.proof_failed", Outcome: "failure", SubjectID: rs.UserID, IP: clientIP(r),
 		Details: map[string]string{"factor": o.factor}})
-	if until, lerr := h.lockout.SSPRProofFailed(ctx, rs.Username); lerr == nil && !until.IsZero() {
+	if until, lerr := h.lockout.SSPRProofFailed(ctx, rs.Username, rs.Source); lerr == nil && !until.IsZero() {
 		h.audit.Record(ctx, audit.Event{Type: "sspr.locked", Outcome: "failure", SubjectID: rs.UserID, IP: clientIP(r),
 			Details: map[string]string{"reason": "too many failed proofs"}})
 		rs.Stage = resetLocked

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/mfa"
@@ -123,8 +123,7 @@ func (a *API) authorized(h func(http.ResponseWriter, *http.Request, admin.Actor)
 			writeError(w, http.StatusForbidden, "forbidden", "The access token was not granted the "+clients.ScopeAdmin+" scope.")
 			return
 		}
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		h(w, r, admin.Actor{ID: "client:" + ar.GetClient().GetID(), Roles: []string{identity.RoleAdmin}, IP: host})
+		h(w, r, admin.Actor{ID: "client:" + ar.GetClient().GetID(), Roles: []string{identity.RoleAdmin}, IP: clientip.From(r)})
 	}
 }
 

@@ -18,7 +18,6 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -27,6 +26,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/secrets"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -426,11 +426,5 @@ func (c *Console) putJSON(ctx context.Context, key string, v any, ttl time.Durat
 	return c.kv.Put(ctx, key, b, ttl)
 }
 
-// clientIP is the peer address, as the sign-in pages record it.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientIP is the client's address, as the sign-in pages record it.
+func clientIP(r *http.Request) string { return clientip.From(r) }

@@ -1,0 +1,41 @@
+package web
+
+import (
+	"encoding/base64"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/lockout"
+	"github.com/gatehouse/gatehouse/internal/secrets"
+)
+
+// deviceCookie is a long-lived random ID for this browser. Once someone has
+// signed in from it, their locks there are its own: a classmate's wrong
+// guesses elsewhere, even behind the same school address, do not reach it.
+const (
+	deviceCookie   = "gatehouse_device"
+	deviceLifetime = 400 * 24 * time.Hour // the longest browsers keep a cookie
+)
+
+// device returns the browser's device ID, setting the cookie on first use.
+func (h *Handler) device(w http.ResponseWriter, r *http.Request) string {
+	if ck, err := r.Cookie(deviceCookie); err == nil && len(ck.Value) == 43 {
+		return ck.Value
+	}
+	id := base64.RawURLEncoding.EncodeToString(secrets.RandomToken(32))
+	http.SetCookie(w, &http.Cookie{Name: deviceCookie, Value: id, Path: "/", MaxAge: int(deviceLifetime.Seconds()),
+		HttpOnly: true, Secure: h.opt.SecureCookies, SameSite: http.SameSiteLaxMode})
+	r.AddCookie(&http.Cookie{Name: deviceCookie, Value: id})
+	return id
+}
+
+// attempt says who is trying username's sign-in or reset, for the limits.
+// When the device cannot be looked up it counts as unfamiliar, so the
+// address's limits still apply.
+func (h *Handler) attempt(w http.ResponseWriter, r *http.Request, username string) lockout.Attempt {
+	a, err := h.lockout.Attempt(r.Context(), username, h.device(w, r), clientIP(r))
+	if err != nil {
+		h.logger.Warn("looking up a device", "err", err, "request_id", RequestID(r.Context()))
+	}
+	return a
+}
