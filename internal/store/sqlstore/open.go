@@ -164,8 +164,12 @@ func wrap(err error, format string, args ...any) error {
 		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrAlreadyExists)
-	default:
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyExists),
+		errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrUnavailable):
 		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	default:
+		// Anything else is the database failing to answer.
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, store.ErrUnavailable, err)
 	}
 }
 
