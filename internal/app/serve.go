@@ -69,7 +69,7 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 	cfg := a.Config
 	kv := redisstore.New(rdb, prefix)
 	m := metrics.New()
-	storage := oauth.NewStorage(a.DB, kv, a.DB, a.sealer("grants"), cfg.Tokens.AuthorizationCodeLifetime.Duration)
+	storage := oauth.NewStorage(a.DB, kv, a.DB, a.sealer("grants"), cfg.Tokens.AuthorizationCodeLifetime.Duration, a.Logger)
 	provider := oauth.NewProvider(oauth.Options{
 		Issuer:  cfg.Issuer,
 		HMACKey: secrets.Derive(a.masterKey, "token-hmac"),

@@ -1,0 +1,138 @@
+package app_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/testenv"
+)
+
+// stoppableRedis points the cluster at an in-process Redis the test can
+// stop and restart (keeping its data), whatever Redis the run is given.
+func stoppableRedis(t *testing.T, c *cluster) *miniredis.Miniredis {
+	mini := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: mini.Addr()})
+	t.Cleanup(func() { client.Close() })
+	c.redis = &testenv.Redis{Client: client, Prefix: "gatehouse-test:", URL: "redis://" + mini.Addr(), Mini: mini}
+	return mini
+}
+
+type answer struct {
+	status     int
+	error      string
+	active     bool
+	retryAfter string
+}
+
+// call sends one back-channel request; a form is posted with the client's
+// credentials, a bearer token is sent to userinfo.
+func call(t *testing.T, endpoint, id, secret string, form url.Values, bearer string) answer {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	} else {
+		req.SetBasicAuth(id, secret)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Error  string `json:"error"`
+		Active bool   `json:"active"`
+	}
+	json.NewDecoder(resp.Body).Decode(&body)
+	return answer{status: resp.StatusCode, error: body.Error, active: body.Active, retryAfter: resp.Header.Get("Retry-After")}
+}
+
+func wantUnavailable(t *testing.T, what string, a answer) {
+	t.Helper()
+	if a.status != http.StatusServiceUnavailable || a.error != "temporarily_unavailable" || a.retryAfter == "" {
+		t.Errorf("%s: %d %q active=%v Retry-After %q; want 503 temporarily_unavailable with Retry-After", what, a.status, a.error, a.active, a.retryAfter)
+	}
+}
+
+// TestStorageOutagesAnswer503: with Redis or the database down, the token,
+// introspection, revocation and userinfo endpoints answer 503
+// temporarily_unavailable with Retry-After; never invalid_client, an
+// inactive token, a 500, or a revocation reported done.
+func TestStorageOutagesAnswer503(t *testing.T) {
+	c := newCluster(t)
+	mini := stoppableRedis(t, c)
+	gh := c.start()
+	gh.createUser(t, "jdoe")
+	rp := gh.registerApp(t, clients.Registration{Name: "LMS", GrantTypes: []string{"authorization_code", "refresh_token", "client_credentials"}},
+		"openid", "profile", "offline_access")
+	tok := rp.codeFlow(t, newBrowser(t, rpRedirect), "jdoe", "state-0001")
+	id, secret := rp.ClientID, rp.ClientSecret
+	endpoint := func(path string) string { return gh.Issuer + path }
+
+	mini.Close()
+	wantUnavailable(t, "client credentials with Redis down",
+		call(t, endpoint(oauth.PathToken), id, secret, url.Values{"grant_type": {"client_credentials"}}, ""))
+	wantUnavailable(t, "introspection with Redis down",
+		call(t, endpoint(oauth.PathIntrospect), id, secret, url.Values{"token": {tok.AccessToken}}, ""))
+	wantUnavailable(t, "userinfo with Redis down", call(t, endpoint(oauth.PathUserinfo), "", "", nil, tok.AccessToken))
+	wantUnavailable(t, "revoking an access token with Redis down",
+		call(t, endpoint(oauth.PathRevoke), id, secret, url.Values{"token": {tok.AccessToken}}, ""))
+	if err := mini.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if !introspect(t, endpoint(oauth.PathIntrospect), id, secret, tok.AccessToken) {
+		t.Fatal("the access token is inactive once Redis is back")
+	}
+
+	gh.App.DB.Close()
+	for name, form := range map[string]url.Values{
+		"client credentials": {"grant_type": {"client_credentials"}},
+		"refresh":            {"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}},
+	} {
+		wantUnavailable(t, name+" with the database down", call(t, endpoint(oauth.PathToken), id, secret, form, ""))
+	}
+	wantUnavailable(t, "introspection with the database down",
+		call(t, endpoint(oauth.PathIntrospect), id, secret, url.Values{"token": {tok.AccessToken}}, ""))
+	wantUnavailable(t, "introspecting a refresh token with the database down",
+		call(t, endpoint(oauth.PathIntrospect), id, secret, url.Values{"token": {tok.RefreshToken}}, ""))
+	wantUnavailable(t, "revocation with the database down",
+		call(t, endpoint(oauth.PathRevoke), id, secret, url.Values{"token": {tok.AccessToken}}, ""))
+	wantUnavailable(t, "userinfo with the database down", call(t, endpoint(oauth.PathUserinfo), "", "", nil, tok.AccessToken))
+}
+
+// TestRevocationDuringRedisOutage: a revocation that could not delete the
+// access tokens answers 503, and leaves the refresh token for the retry to
+// find them by; the retry revokes both.
+func TestRevocationDuringRedisOutage(t *testing.T) {
+	c := newCluster(t)
+	mini := stoppableRedis(t, c)
+	gh := c.start()
+	gh.createUser(t, "jdoe")
+	rp := gh.registerApp(t, clients.Registration{Name: "LMS"}, "openid", "offline_access")
+	tok := rp.codeFlow(t, newBrowser(t, rpRedirect), "jdoe", "state-0001")
+	revoke := url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}
+	revocation, introspection := gh.Issuer+oauth.PathRevoke, gh.Issuer+oauth.PathIntrospect
+
+	mini.Close()
+	wantUnavailable(t, "revocation with Redis down", call(t, revocation, rp.ClientID, rp.ClientSecret, revoke, ""))
+	if err := mini.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if a := call(t, revocation, rp.ClientID, rp.ClientSecret, revoke, ""); a.status != http.StatusOK {
+		t.Fatalf("retried revocation: %d %q", a.status, a.error)
+	}
+	for name, token := range map[string]string{"access": tok.AccessToken, "refresh": tok.RefreshToken} {
+		if introspect(t, introspection, rp.ClientID, rp.ClientSecret, token) {
+			t.Errorf("the %s token is still active after the retried revocation", name)
+		}
+	}
+}
