@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"database/sql"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -9,9 +10,11 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
@@ -135,4 +138,39 @@ func TestRevocationDuringRedisOutage(t *testing.T) {
 			t.Errorf("the %s token is still active after the retried revocation", name)
 		}
 	}
+}
+
+// execSQL runs one statement on the cluster's database over a connection
+// of its own.
+func execSQL(t *testing.T, c *cluster, stmt string) {
+	t.Helper()
+	driver := map[string]string{sqlstore.DriverSQLite: "sqlite", sqlstore.DriverPostgres: "pgx"}[c.driver]
+	db, err := sql.Open(driver, c.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(t.Context(), stmt); err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+}
+
+// TestDatabaseBlipKeepsBrowserSignedIn: a signed-in person opening an app
+// while the database cannot read their account gets "try again", and is
+// still signed in once it can.
+func TestDatabaseBlipKeepsBrowserSignedIn(t *testing.T) {
+	c := newCluster(t)
+	gh := c.start()
+	gh.createUser(t, "jdoe")
+	rp := gh.registerApp(t, clients.Registration{Name: "LMS"}, "openid")
+	b := newBrowser(t, rpRedirect)
+	rp.codeFlow(t, b, "jdoe", "state-0001")
+
+	execSQL(t, c, "ALTER TABLE users RENAME TO users_away")
+	p := b.get(rp.AuthCodeURL("state-0002", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	execSQL(t, c, "ALTER TABLE users_away RENAME TO users")
+	if p.Status != http.StatusServiceUnavailable {
+		t.Errorf("authorize with the accounts unreadable: %d %q, want 503", p.Status, p.Location)
+	}
+	rp.codeFlow(t, b, "", "state-0003") // no sign-in page
 }

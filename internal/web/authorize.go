@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/flow"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // authorize starts (or, for a browser already signed in, completes) an
@@ -177,6 +178,12 @@ func (h *Handler) deny(w http.ResponseWriter, r *http.Request, f *flow.Flow, cau
 func (h *Handler) issue(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, f *flow.Flow) {
 	ctx := r.Context()
 	u, err := h.users.Get(ctx, f.UserID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		// Only a real answer ends the session: a database that did not
+		// answer is "try again", not "signed out".
+		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't finish your sign-in. Try again in a moment.", err)
+		return
+	}
 	if err != nil || u.Disabled {
 		h.sessions.end(w, r)
 		h.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The account is no longer active."))
