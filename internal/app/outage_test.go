@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/alicebob/miniredis/v2/server"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/oauth2"
 
@@ -173,4 +174,47 @@ func TestDatabaseBlipKeepsBrowserSignedIn(t *testing.T) {
 		t.Errorf("authorize with the accounts unreadable: %d %q, want 503", p.Status, p.Location)
 	}
 	rp.codeFlow(t, b, "", "state-0003") // no sign-in page
+}
+
+// TestReadinessNeedsWrites: /readyz fails while the database or Redis
+// answers but refuses writes, as with a full disk.
+func TestReadinessNeedsWrites(t *testing.T) {
+	c := newCluster(t)
+	mini := stoppableRedis(t, c)
+	gh := c.start()
+	ready := func() int {
+		resp, err := http.Get(gh.Issuer + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := ready(); s != http.StatusOK {
+		t.Fatalf("readyz with both stores writable: %d", s)
+	}
+
+	// The database still answers reads; the heartbeat write fails.
+	gh.createUser(t, "jdoe")
+	execSQL(t, c, "ALTER TABLE heartbeat RENAME TO heartbeat_away")
+	if s := ready(); s != http.StatusServiceUnavailable {
+		t.Errorf("readyz with the database refusing writes: %d, want 503", s)
+	}
+	execSQL(t, c, "ALTER TABLE heartbeat_away RENAME TO heartbeat")
+
+	// Redis answers PING and GET but refuses SET, as it does when it cannot persist.
+	mini.Server().SetPreHook(func(p *server.Peer, cmd string, _ ...string) bool {
+		if strings.EqualFold(cmd, "SET") {
+			p.WriteError("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk.")
+			return true
+		}
+		return false
+	})
+	if s := ready(); s != http.StatusServiceUnavailable {
+		t.Errorf("readyz with Redis refusing writes: %d, want 503", s)
+	}
+	mini.Server().SetPreHook(nil)
+	if s := ready(); s != http.StatusOK {
+		t.Errorf("readyz once both stores take writes again: %d", s)
+	}
 }

@@ -1,0 +1,6 @@
+-- One row every replica overwrites from /readyz: a database that answers
+-- but cannot write (a full disk, a read-only failover) is not ready.
+CREATE TABLE heartbeat (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    beat_at TIMESTAMPTZ NOT NULL
+);
