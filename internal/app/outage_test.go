@@ -13,8 +13,11 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/oauth2"
 
+	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
@@ -216,5 +219,45 @@ func TestReadinessNeedsWrites(t *testing.T) {
 	mini.Server().SetPreHook(nil)
 	if s := ready(); s != http.StatusOK {
 		t.Errorf("readyz once both stores take writes again: %d", s)
+	}
+}
+
+// TestPolicySaveCommitsWithItsAudit: a policy change and its audit record
+// commit together; when the record cannot be written, nothing changes.
+func TestPolicySaveCommitsWithItsAudit(t *testing.T) {
+	c := newCluster(t)
+	gh := c.start()
+	ctx := t.Context()
+	all, err := gh.App.Admin.ListPolicies(ctx, admin.CLI)
+	if err != nil || len(all) == 0 {
+		t.Fatalf("policies: %v %v", all, err)
+	}
+	staff := policy.Record{Name: "staff", Groups: []string{"staff"}, Priority: 10, Policy: all[0].Policy}
+
+	execSQL(t, c, "ALTER TABLE audit_events RENAME TO audit_events_away")
+	_, saveErr := gh.App.Admin.SavePolicy(ctx, admin.CLI, staff)
+	deleteErr := gh.App.Admin.DeletePolicy(ctx, admin.CLI, "staff")
+	execSQL(t, c, "ALTER TABLE audit_events_away RENAME TO audit_events")
+	if saveErr == nil {
+		t.Error("a policy was saved without its audit record")
+	}
+	if deleteErr == nil {
+		t.Error("a policy was deleted without its audit record")
+	}
+	if revs, err := gh.App.DB.PolicyHistory(ctx, "staff"); err != nil || len(revs) != 0 {
+		t.Errorf("history of a save that failed: %+v %v", revs, err)
+	}
+
+	if _, err := gh.App.Admin.SavePolicy(ctx, admin.CLI, staff); err != nil {
+		t.Fatal(err)
+	}
+	events, err := gh.App.Audit.List(ctx, audit.Filter{Type: "policy.saved"})
+	if err != nil || len(events) != 1 {
+		t.Fatalf("policy.saved events: %+v %v", events, err)
+	}
+	var after policy.Record
+	revs, err := gh.App.DB.PolicyHistory(ctx, "staff")
+	if err != nil || len(revs) != 1 || json.Unmarshal([]byte(events[0].Details["after"]), &after) != nil || after.Version != revs[0].Version {
+		t.Fatalf("the record shows version %d of %+v (%v)", after.Version, revs, err)
 	}
 }
