@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/alicebob/miniredis/v2/server"
@@ -259,5 +260,29 @@ func TestPolicySaveCommitsWithItsAudit(t *testing.T) {
 	revs, err := gh.App.DB.PolicyHistory(ctx, "staff")
 	if err != nil || len(revs) != 1 || json.Unmarshal([]byte(events[0].Details["after"]), &after) != nil || after.Version != revs[0].Version {
 		t.Fatalf("the record shows version %d of %+v (%v)", after.Version, revs, err)
+	}
+}
+
+// TestSignInAuditSurvivesAnOutage: a sign-in while the database refuses
+// audit writes is recorded once it takes them again.
+func TestSignInAuditSurvivesAnOutage(t *testing.T) {
+	c := newCluster(t)
+	gh := c.start()
+	u := gh.createUser(t, "jdoe")
+	rp := gh.registerApp(t, clients.Registration{Name: "LMS"}, "openid")
+
+	execSQL(t, c, "ALTER TABLE audit_events RENAME TO audit_events_away")
+	rp.codeFlow(t, newBrowser(t, rpRedirect), "jdoe", "state-0001")
+	execSQL(t, c, "ALTER TABLE audit_events_away RENAME TO audit_events")
+
+	// The spool is retried every few seconds.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		events, err := gh.App.Audit.List(t.Context(), audit.Filter{Type: "signin.success", SubjectID: u.ID})
+		if err == nil && len(events) == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sign-in during the outage was never recorded: %+v %v", events, err)
+		}
 	}
 }

@@ -69,6 +69,7 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 	cfg := a.Config
 	kv := redisstore.New(rdb, prefix)
 	m := metrics.New()
+	m.WatchAuditSpool(a.Audit.Spooled, a.Audit.Lost)
 	storage := oauth.NewStorage(a.DB, kv, a.DB, a.sealer("grants"), cfg.Tokens.AuthorizationCodeLifetime.Duration, a.Logger)
 	provider := oauth.NewProvider(oauth.Options{
 		Issuer:  cfg.Issuer,
