@@ -86,6 +86,7 @@ type requestStateKey struct{}
 
 // requestState lives as long as one request.
 type requestState struct {
+	started time.Time
 	clients map[string]*Client
 	outage  error
 }
@@ -96,7 +97,7 @@ type requestState struct {
 // assurance level applies to the very next request. It also keeps the
 // request's first storage failure for StorageOutage.
 func WithRequestCache(ctx context.Context) context.Context {
-	return context.WithValue(ctx, requestStateKey{}, &requestState{clients: map[string]*Client{}})
+	return context.WithValue(ctx, requestStateKey{}, &requestState{started: time.Now(), clients: map[string]*Client{}})
 }
 
 // StorageOutage returns the first storage failure met while handling the
@@ -375,7 +376,12 @@ func (s *Storage) CreateRefreshTokenSession(ctx context.Context, sig, accessSig 
 }
 
 // GetRefreshTokenSession returns inactive (rotated) tokens with
-// fosite.ErrInactiveToken, which makes fosite revoke the whole grant.
+// fosite.ErrInactiveToken, which makes fosite revoke the whole grant as a
+// replay. A token rotated after this request began was not replayed: the
+// request raced the rotation (two tabs refreshing at once) and lost. It is
+// refused as not found, which revokes nothing, so the winner's new tokens
+// live. Replicas compare their clocks here, so their skew (milliseconds
+// under NTP) bounds how late a replay can pass for a race.
 func (s *Storage) GetRefreshTokenSession(ctx context.Context, sig string, session fosite.Session) (fosite.Requester, error) {
 	t, err := s.grants.GetRefreshToken(ctx, sig)
 	if errors.Is(err, store.ErrNotFound) {
@@ -392,10 +398,14 @@ func (s *Storage) GetRefreshTokenSession(ctx context.Context, sig string, sessio
 	if err != nil {
 		return nil, err
 	}
-	if !t.Active {
-		return req, fosite.ErrInactiveToken
+	if t.Active {
+		return req, nil
 	}
-	return req, nil
+	if st, _ := ctx.Value(requestStateKey{}).(*requestState); st != nil && t.RotatedAt != nil &&
+		t.RotatedAt.After(st.started) {
+		return nil, fmt.Errorf("%w: rotated by a concurrent refresh", fosite.ErrNotFound)
+	}
+	return req, fosite.ErrInactiveToken
 }
 
 func (s *Storage) DeleteRefreshTokenSession(ctx context.Context, sig string) error {
