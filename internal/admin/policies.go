@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -63,10 +64,10 @@ func (s *Service) SavePolicy(ctx context.Context, a Actor, r policy.Record) (*po
 		}
 	}
 	r.Groups, r.UpdatedBy = groups, a.ID
-	if err := s.Policies.SavePolicy(ctx, &r); err != nil {
+	audited := func(saved *policy.Record) audit.Event { return s.event(a, "policy.saved", "", "", before, *saved) }
+	if err := s.Policies.SavePolicy(ctx, &r, audited); err != nil {
 		return nil, err
 	}
-	s.record(ctx, a, "policy.saved", "", "", before, r)
 	return &r, nil
 }
 
@@ -78,11 +79,7 @@ func (s *Service) DeletePolicy(ctx context.Context, a Actor, name string) error 
 	if name == policy.DefaultName {
 		return &PolicyError{Problems: []string{"the default policy cannot be deleted"}}
 	}
-	if err := s.Policies.DeletePolicy(ctx, name, a.ID); err != nil {
-		return err
-	}
-	s.record(ctx, a, "policy.deleted", "", "", map[string]string{"name": name}, nil)
-	return nil
+	return s.Policies.DeletePolicy(ctx, name, a.ID, s.event(a, "policy.deleted", "", "", map[string]string{"name": name}, nil))
 }
 
 // PolicyVersion is one saved version of a policy (or its deletion) with

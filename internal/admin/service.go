@@ -118,6 +118,12 @@ type Service struct {
 }
 
 func (s *Service) record(ctx context.Context, a Actor, typ, subject, clientID string, before, after any) {
+	s.Audit.Record(ctx, s.event(a, typ, subject, clientID, before, after))
+}
+
+// event describes an admin action, for a store to record in the same
+// transaction as the change.
+func (s *Service) event(a Actor, typ, subject, clientID string, before, after any) audit.Event {
 	details := map[string]string{}
 	if before != nil {
 		details["before"] = jsonText(before)
@@ -125,7 +131,7 @@ func (s *Service) record(ctx context.Context, a Actor, typ, subject, clientID st
 	if after != nil {
 		details["after"] = jsonText(after)
 	}
-	s.Audit.Record(ctx, audit.Event{Type: typ, ActorID: a.ID, SubjectID: subject, ClientID: clientID, IP: a.IP, Details: details})
+	return audit.Event{Type: typ, Outcome: "success", ActorID: a.ID, SubjectID: subject, ClientID: clientID, IP: a.IP, Details: details}
 }
 
 func jsonText(v any) string {

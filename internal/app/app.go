@@ -95,11 +95,13 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, e
 }
 
 // Background keeps this replica in step with the others until ctx ends:
-// signing keys, policies, and the pruning of expired grants.
+// signing keys, policies, the pruning of expired grants, and the audit
+// events waiting for the database.
 func (a *App) Background(ctx context.Context) {
 	go a.Keys.Run(ctx)
 	go a.Policy.Run(ctx)
 	go a.pruneGrants(ctx, time.Hour)
+	go a.Audit.RetrySpooled(ctx, 5*time.Second)
 	if r := a.Config.Audit.Retention.Duration; r > 0 {
 		go a.Audit.Prune(ctx, r, 24*time.Hour)
 	}

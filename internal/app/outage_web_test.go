@@ -50,3 +50,21 @@ func TestRedisOutageIsNotASignOut(t *testing.T) {
 	p := b.get(rp.AuthCodeURL("state-0003", oauth2.S256ChallengeOption(pkce)))
 	codeFrom(t, p, rpRedirect, "state-0003", gh.Issuer)
 }
+
+// TestAuthorizeDuringDatabaseOutage: an app's sign-in request that cannot
+// be checked because the database does not answer is "try again in a
+// moment", never "Sign-in request not valid".
+func TestAuthorizeDuringDatabaseOutage(t *testing.T) {
+	c := newCluster(t)
+	gh := c.start()
+	rp := gh.registerApp(t, clients.Registration{Name: "LMS"}, "openid")
+	b := newBrowser(t, rpRedirect)
+	execSQL(t, c, "ALTER TABLE clients RENAME TO clients_away")
+	p := b.get(rp.AuthCodeURL("state-0001", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	execSQL(t, c, "ALTER TABLE clients_away RENAME TO clients")
+	if p.Status != http.StatusServiceUnavailable || p.Header.Get("Retry-After") == "" || strings.Contains(p.Body, "not valid") {
+		t.Fatalf("authorize with the database away: %d (Retry-After %q)\n%s", p.Status, p.Header.Get("Retry-After"), p.Body)
+	}
+	mustSee(t, p, "Try again")
+	mustSee(t, b.get(rp.AuthCodeURL("state-0002", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))), "Sign in")
+}

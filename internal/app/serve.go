@@ -71,7 +71,8 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 	cfg := a.Config
 	kv := redisstore.New(rdb, prefix)
 	m := metrics.New()
-	storage := oauth.NewStorage(a.DB, kv, a.DB, a.sealer("grants"), cfg.Tokens.AuthorizationCodeLifetime.Duration)
+	m.WatchAuditSpool(a.Audit.Spooled, a.Audit.Lost)
+	storage := oauth.NewStorage(a.DB, kv, a.DB, a.sealer("grants"), cfg.Tokens.AuthorizationCodeLifetime.Duration, a.Logger)
 	provider := oauth.NewProvider(oauth.Options{
 		Issuer:  cfg.Issuer,
 		HMACKey: secrets.Derive(a.masterKey, "token-hmac"),
@@ -153,11 +154,15 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := a.DB.Ping(ctx); err != nil {
+		// Writes, not pings: a store that answers but cannot write (a full
+		// disk, a read-only failover) fails every sign-in.
+		if err := a.DB.Heartbeat(ctx); err != nil {
+			a.Logger.Warn("readiness: the database does not take writes", "err", err)
 			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 			return
 		}
-		if err := kv.Ping(ctx); err != nil {
+		if err := kv.Put(ctx, "heartbeat", []byte{1}, time.Minute); err != nil {
+			a.Logger.Warn("readiness: Redis does not take writes", "err", err)
 			http.Error(w, "redis unavailable", http.StatusServiceUnavailable)
 			return
 		}

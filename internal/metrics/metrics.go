@@ -38,3 +38,16 @@ func New() *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
+
+// WatchAuditSpool reports the audit events waiting in memory for the
+// database, and those lost because they could not wait.
+func (m *Metrics) WatchAuditSpool(spooled func() int, lost func() int64) {
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatehouse_audit_events_spooled", Help: "Audit events waiting in memory for the database to take them.",
+		}, func() float64 { return float64(spooled()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gatehouse_audit_events_lost_total", Help: "Audit events lost: the spool was full, or the server stopped before the database took them.",
+		}, func() float64 { return float64(lost()) }),
+	)
+}

@@ -185,7 +185,7 @@ func (e *Endpoints) checkGrant(ctx context.Context, client *Client, ar fosite.Ac
 }
 
 func (e *Endpoints) tokenError(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, err error) {
-	if busy(err) {
+	if unavailable(ctx, err) {
 		w.Header().Set("Retry-After", "1")
 		err = fosite.ErrTemporarilyUnavailable.WithWrap(err)
 	}
@@ -200,9 +200,9 @@ func (e *Endpoints) tokenError(ctx context.Context, w http.ResponseWriter, ar fo
 func (e *Endpoints) Introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := WithRequestCache(r.Context())
 	ir, err := e.Provider.NewIntrospectionRequest(ctx, r, NewSession())
-	if busy(err) {
-		// fosite would answer {"active": false}: a token is not inactive
-		// because the server is busy.
+	if unavailable(ctx, err) {
+		// fosite would answer {"active": false} or invalid_client: a token
+		// is not inactive, nor a client unknown, because storage is down.
 		writeBusy(w)
 		return
 	}
@@ -229,9 +229,9 @@ func (e *Endpoints) Introspect(w http.ResponseWriter, r *http.Request) {
 func (e *Endpoints) Revoke(w http.ResponseWriter, r *http.Request) {
 	ctx := WithRequestCache(r.Context())
 	err := e.Provider.NewRevocationRequest(ctx, r)
-	if busy(err) {
-		// fosite would answer 200: the client must not believe the token
-		// revoked.
+	if store.Unavailable(err) || StorageOutage(ctx) != nil {
+		// fosite would answer 200 even when a revocation did not reach
+		// storage: the client must not believe the token revoked.
 		writeBusy(w)
 		return
 	}
@@ -248,7 +248,7 @@ func (e *Endpoints) Userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := NewSession()
 	_, ar, err := e.Provider.IntrospectToken(ctx, token, fosite.AccessToken, sess)
-	if busy(err) {
+	if unavailable(ctx, err) {
 		writeBusy(w)
 		return
 	}
@@ -261,7 +261,7 @@ func (e *Endpoints) Userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := e.Users.Get(ctx, sess.Subject)
-	if busy(err) {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		writeBusy(w)
 		return
 	}
@@ -295,18 +295,22 @@ func (e *Endpoints) holderActive(ctx context.Context, ar fosite.Requester) (bool
 	return u.SessionValid(ar.GetRequestedAt()), nil
 }
 
-// busy reports whether err is the request's deadline passing while it
-// waited for the database, Redis or a password check.
-func busy(err error) bool { return errors.Is(err, context.DeadlineExceeded) }
+// unavailable reports whether a failed request failed because storage did
+// not answer (or the request's deadline passed while it waited), whatever
+// fosite made of that failure.
+func unavailable(ctx context.Context, err error) bool {
+	return err != nil && (store.Unavailable(err) || StorageOutage(ctx) != nil)
+}
 
-// writeBusy answers 503 with the RFC 6749 error for an overloaded server,
-// so the client retries rather than taking the failure as an answer.
+// writeBusy answers 503 with the RFC 6749 error for a server that cannot
+// answer now, so the client retries rather than taking the failure as an
+// answer.
 func writeBusy(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "1")
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusServiceUnavailable)
-	json.NewEncoder(w).Encode(map[string]string{"error": "temporarily_unavailable", "error_description": "The server is busy; retry in a moment."})
+	json.NewEncoder(w).Encode(map[string]string{"error": "temporarily_unavailable", "error_description": "The server cannot answer right now; retry in a moment."})
 }
 
 func bearerError(w http.ResponseWriter, status int, code, desc string) {

@@ -16,14 +16,16 @@ type RefreshToken struct {
 	Active          bool // false once rotated; kept until expiry to detect reuse
 	RequestedAt     time.Time
 	ExpiresAt       time.Time
-	Data            []byte // the sealed, serialized fosite request
+	RotatedAt       *time.Time // when it was rotated, if it was
+	Data            []byte     // the sealed, serialized fosite request
 }
 
 // GrantStore keeps refresh-token grants.
 type GrantStore interface {
 	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
 	GetRefreshToken(ctx context.Context, signature string) (*RefreshToken, error)
-	// DeactivateRefreshToken flips Active from true to false, and returns
+	// DeactivateRefreshToken flips Active from true to false, stamping
+	// RotatedAt, and returns
 	// store.ErrConflict when the token was already inactive, so two
 	// concurrent refreshes with one token cannot both succeed.
 	DeactivateRefreshToken(ctx context.Context, signature string) error

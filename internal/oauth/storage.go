@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/ory/fosite"
@@ -29,7 +31,8 @@ type Ephemeral interface {
 	GetTwo(ctx context.Context, a, b string) ([]byte, []byte, error)
 	Delete(ctx context.Context, keys ...string) error
 	AddToSet(ctx context.Context, key, member string, ttl time.Duration) error
-	TakeSet(ctx context.Context, key string) ([]string, error)
+	SetMembers(ctx context.Context, key string) ([]string, error)
+	RemoveFromSet(ctx context.Context, key string, members ...string) error
 }
 
 // ClientSource looks clients up.
@@ -47,6 +50,7 @@ type Storage struct {
 	box       *secrets.Box
 	codeTTL   time.Duration
 	now       func() time.Time
+	logger    *slog.Logger
 }
 
 var (
@@ -58,8 +62,8 @@ var (
 )
 
 // NewStorage returns the fosite storage adapter.
-func NewStorage(cs ClientSource, eph Ephemeral, grants GrantStore, box *secrets.Box, codeTTL time.Duration) *Storage {
-	return &Storage{clients: cs, ephemeral: eph, grants: grants, box: box, codeTTL: codeTTL, now: time.Now}
+func NewStorage(cs ClientSource, eph Ephemeral, grants GrantStore, box *secrets.Box, codeTTL time.Duration, logger *slog.Logger) *Storage {
+	return &Storage{clients: cs, ephemeral: eph, grants: grants, box: box, codeTTL: codeTTL, now: time.Now, logger: logger}
 }
 
 // Key layout. Braces are Redis Cluster hash tags: a code and its "used"
@@ -78,24 +82,56 @@ func hashKey(v string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-type requestCacheKey struct{}
+type requestStateKey struct{}
+
+// requestState lives as long as one request.
+type requestState struct {
+	started time.Time
+	clients map[string]*Client
+	outage  error
+}
 
 // WithRequestCache gives one request its own client cache: fosite asks for
 // the client up to five times while handling one token request. The cache
 // lives only as long as the request, so a disabled client or a raised
-// assurance level applies to the very next request.
+// assurance level applies to the very next request. It also keeps the
+// request's first storage failure for StorageOutage.
 func WithRequestCache(ctx context.Context) context.Context {
-	return context.WithValue(ctx, requestCacheKey{}, map[string]*Client{})
+	return context.WithValue(ctx, requestStateKey{}, &requestState{started: time.Now(), clients: map[string]*Client{}})
+}
+
+// StorageOutage returns the first storage failure met while handling the
+// request. fosite turns some into "not found" (an introspected token that
+// could not be looked up reads as inactive) and ignores others (a revocation
+// that did not reach Redis still answers 200), so the endpoints check here
+// before answering "no" or "done".
+func StorageOutage(ctx context.Context) error {
+	if st, _ := ctx.Value(requestStateKey{}).(*requestState); st != nil {
+		return st.outage
+	}
+	return nil
+}
+
+// noted remembers err for StorageOutage when it is a storage failure, and
+// returns it.
+func noted(ctx context.Context, err error) error {
+	if st, _ := ctx.Value(requestStateKey{}).(*requestState); st != nil && st.outage == nil && store.Unavailable(err) {
+		st.outage = err
+	}
+	return err
 }
 
 // GetClient returns an enabled client; a disabled one does not exist for
 // the protocol, so its secrets and tokens stop working at once.
 func (s *Storage) GetClient(ctx context.Context, id string) (fosite.Client, error) {
-	cache, _ := ctx.Value(requestCacheKey{}).(map[string]*Client)
-	if c, ok := cache[id]; ok {
-		return c, nil
+	st, _ := ctx.Value(requestStateKey{}).(*requestState)
+	if st != nil {
+		if c, ok := st.clients[id]; ok {
+			return c, nil
+		}
 	}
 	c, err := s.clients.GetClient(ctx, id)
+	noted(ctx, err)
 	if errors.Is(err, store.ErrNotFound) || err == nil && c.Disabled {
 		return nil, fosite.ErrNotFound
 	}
@@ -106,8 +142,8 @@ func (s *Storage) GetClient(ctx context.Context, id string) (fosite.Client, erro
 	if err != nil {
 		return nil, err
 	}
-	if cache != nil {
-		cache[id] = cl
+	if st != nil {
+		st.clients[id] = cl
 	}
 	return cl, nil
 }
@@ -115,6 +151,7 @@ func (s *Storage) GetClient(ctx context.Context, id string) (fosite.Client, erro
 // ClientAssertionJWTValid refuses a private_key_jwt assertion ID seen before.
 func (s *Storage) ClientAssertionJWTValid(ctx context.Context, jti string) error {
 	_, err := s.ephemeral.Get(ctx, jtiKey(jti))
+	noted(ctx, err)
 	switch {
 	case err == nil:
 		return fosite.ErrJTIKnown
@@ -134,7 +171,7 @@ func (s *Storage) SetClientAssertionJWT(ctx context.Context, jti string, exp tim
 	if err == nil && !ok {
 		return fosite.ErrJTIKnown
 	}
-	return err
+	return noted(ctx, err)
 }
 
 // record is a fosite request as stored: the client by ID, the session as JSON.
@@ -205,7 +242,7 @@ func (s *Storage) put(ctx context.Context, key string, r fosite.Requester, ttl t
 	if err != nil {
 		return err
 	}
-	return s.ephemeral.Put(ctx, key, data, ttl)
+	return noted(ctx, s.ephemeral.Put(ctx, key, data, ttl))
 }
 
 func (s *Storage) get(ctx context.Context, key string, session fosite.Session) (fosite.Requester, error) {
@@ -214,7 +251,7 @@ func (s *Storage) get(ctx context.Context, key string, session fosite.Session) (
 		return nil, fosite.ErrNotFound
 	}
 	if err != nil {
-		return nil, err
+		return nil, noted(ctx, err)
 	}
 	return s.decode(ctx, data, session)
 }
@@ -228,7 +265,7 @@ func (s *Storage) CreateAuthorizeCodeSession(ctx context.Context, sig string, r 
 func (s *Storage) GetAuthorizeCodeSession(ctx context.Context, sig string, session fosite.Session) (fosite.Requester, error) {
 	data, used, err := s.ephemeral.GetTwo(ctx, codeKey(sig), codeUsedKey(sig))
 	if err != nil {
-		return nil, err
+		return nil, noted(ctx, err)
 	}
 	if data == nil {
 		return nil, fosite.ErrNotFound
@@ -250,7 +287,7 @@ func (s *Storage) InvalidateAuthorizeCodeSession(ctx context.Context, sig string
 	if err == nil && !ok {
 		return fosite.ErrInvalidatedAuthorizeCode
 	}
-	return err
+	return noted(ctx, err)
 }
 
 func (s *Storage) CreatePKCERequestSession(ctx context.Context, sig string, r fosite.Requester) error {
@@ -262,7 +299,7 @@ func (s *Storage) GetPKCERequestSession(ctx context.Context, sig string, session
 }
 
 func (s *Storage) DeletePKCERequestSession(ctx context.Context, sig string) error {
-	return s.ephemeral.Delete(ctx, pkceKey(sig))
+	return noted(ctx, s.ephemeral.Delete(ctx, pkceKey(sig)))
 }
 
 func (s *Storage) CreateOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) error {
@@ -274,7 +311,7 @@ func (s *Storage) GetOpenIDConnectSession(ctx context.Context, code string, r fo
 }
 
 func (s *Storage) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
-	return s.ephemeral.Delete(ctx, oidcKey(code))
+	return noted(ctx, s.ephemeral.Delete(ctx, oidcKey(code)))
 }
 
 func (s *Storage) CreateAccessTokenSession(ctx context.Context, sig string, r fosite.Requester) error {
@@ -282,10 +319,14 @@ func (s *Storage) CreateAccessTokenSession(ctx context.Context, sig string, r fo
 	if ttl <= 0 {
 		return errors.New("access token session already expired")
 	}
-	if err := s.put(ctx, accessKey(sig), r, ttl); err != nil {
+	// Indexed first, so a token that exists can always be found to revoke.
+	if err := noted(ctx, s.ephemeral.AddToSet(ctx, accessByRequest(r.GetID()), sig, ttl)); err != nil {
 		return err
 	}
-	return s.ephemeral.AddToSet(ctx, accessByRequest(r.GetID()), sig, ttl)
+	if u := unitOf(ctx); u != nil {
+		u.issued = append(u.issued, sig)
+	}
+	return s.put(ctx, accessKey(sig), r, ttl)
 }
 
 func (s *Storage) GetAccessTokenSession(ctx context.Context, sig string, session fosite.Session) (fosite.Requester, error) {
@@ -293,20 +334,32 @@ func (s *Storage) GetAccessTokenSession(ctx context.Context, sig string, session
 }
 
 func (s *Storage) DeleteAccessTokenSession(ctx context.Context, sig string) error {
-	return s.ephemeral.Delete(ctx, accessKey(sig))
+	return noted(ctx, s.ephemeral.Delete(ctx, accessKey(sig)))
 }
 
 // RevokeAccessToken deletes every access token of one grant.
 func (s *Storage) RevokeAccessToken(ctx context.Context, requestID string) error {
-	sigs, err := s.ephemeral.TakeSet(ctx, accessByRequest(requestID))
+	return s.revokeAccessTokens(ctx, requestID, nil)
+}
+
+// revokeAccessTokens deletes the grant's access tokens except those in
+// keep. The index is trimmed only after the tokens are gone, so a failed
+// revocation can be retried.
+func (s *Storage) revokeAccessTokens(ctx context.Context, requestID string, keep []string) error {
+	index := accessByRequest(requestID)
+	sigs, err := s.ephemeral.SetMembers(ctx, index)
 	if err != nil {
-		return err
+		return noted(ctx, err)
 	}
+	sigs = slices.DeleteFunc(sigs, func(sig string) bool { return slices.Contains(keep, sig) })
 	keys := make([]string, len(sigs))
 	for i, sig := range sigs {
 		keys[i] = accessKey(sig)
 	}
-	return s.ephemeral.Delete(ctx, keys...)
+	if err := s.ephemeral.Delete(ctx, keys...); err != nil {
+		return noted(ctx, err)
+	}
+	return noted(ctx, s.ephemeral.RemoveFromSet(ctx, index, sigs...))
 }
 
 func (s *Storage) CreateRefreshTokenSession(ctx context.Context, sig, accessSig string, r fosite.Requester) error {
@@ -323,14 +376,19 @@ func (s *Storage) CreateRefreshTokenSession(ctx context.Context, sig, accessSig 
 }
 
 // GetRefreshTokenSession returns inactive (rotated) tokens with
-// fosite.ErrInactiveToken, which makes fosite revoke the whole grant.
+// fosite.ErrInactiveToken, which makes fosite revoke the whole grant as a
+// replay. A token rotated after this request began was not replayed: the
+// request raced the rotation (two tabs refreshing at once) and lost. It is
+// refused as not found, which revokes nothing, so the winner's new tokens
+// live. Replicas compare their clocks here, so their skew (milliseconds
+// under NTP) bounds how late a replay can pass for a race.
 func (s *Storage) GetRefreshTokenSession(ctx context.Context, sig string, session fosite.Session) (fosite.Requester, error) {
 	t, err := s.grants.GetRefreshToken(ctx, sig)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fosite.ErrNotFound
 	}
 	if err != nil {
-		return nil, err
+		return nil, noted(ctx, err)
 	}
 	data, err := s.box.Open(t.Data, []byte(sig))
 	if err != nil {
@@ -340,10 +398,14 @@ func (s *Storage) GetRefreshTokenSession(ctx context.Context, sig string, sessio
 	if err != nil {
 		return nil, err
 	}
-	if !t.Active {
-		return req, fosite.ErrInactiveToken
+	if t.Active {
+		return req, nil
 	}
-	return req, nil
+	if st, _ := ctx.Value(requestStateKey{}).(*requestState); st != nil && t.RotatedAt != nil &&
+		t.RotatedAt.After(st.started) {
+		return nil, fmt.Errorf("%w: rotated by a concurrent refresh", fosite.ErrNotFound)
+	}
+	return req, fosite.ErrInactiveToken
 }
 
 func (s *Storage) DeleteRefreshTokenSession(ctx context.Context, sig string) error {
@@ -358,7 +420,9 @@ func (s *Storage) DeleteRefreshTokenSession(ctx context.Context, sig string) err
 // RotateRefreshToken retires the presented refresh token (kept, inactive, to
 // detect reuse) and the access tokens issued with it. Losing the race to a
 // concurrent refresh with the same token is a serialization failure, and
-// undoes the successor's write that shares its transaction.
+// undoes the successor's write that shares its transaction. Within a unit
+// of work the access tokens go only once the rotation commits, and the
+// winner's new one stays: a loser must not revoke what the winner issued.
 func (s *Storage) RotateRefreshToken(ctx context.Context, requestID, sig string) error {
 	err := s.writeGrants(ctx, func(ctx context.Context, g GrantStore) error {
 		err := g.DeactivateRefreshToken(ctx, sig)
@@ -373,10 +437,19 @@ func (s *Storage) RotateRefreshToken(ctx context.Context, requestID, sig string)
 	if err != nil {
 		return err
 	}
+	if u := unitOf(ctx); u != nil {
+		u.retire = requestID
+		return nil
+	}
 	return s.RevokeAccessToken(ctx, requestID)
 }
 
-// RevokeRefreshToken deletes every refresh token of one grant.
+// RevokeRefreshToken revokes one grant: its access tokens first, then its
+// refresh tokens, so when Redis fails the refresh token is still there for
+// the retry to find the access tokens by.
 func (s *Storage) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	if err := s.RevokeAccessToken(ctx, requestID); err != nil {
+		return err
+	}
 	return s.writeGrants(ctx, func(ctx context.Context, g GrantStore) error { return g.RevokeGrant(ctx, requestID) })
 }

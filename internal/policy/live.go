@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -34,9 +35,13 @@ type Store interface {
 	// PolicyVersion is the highest version of any policy, deleted included.
 	PolicyVersion(ctx context.Context) (int64, error)
 	// SavePolicy creates or replaces a policy under the next version and
-	// keeps that version in the history; it sets r.Version.
-	SavePolicy(ctx context.Context, r *Record) error
-	DeletePolicy(ctx context.Context, name, by string) error
+	// keeps that version in the history; it sets r.Version. When audited
+	// is not nil, the event it builds from the saved version is recorded in
+	// the same transaction: no change without its record.
+	SavePolicy(ctx context.Context, r *Record, audited func(*Record) audit.Event) error
+	// DeletePolicy removes a policy, recording audited in the same
+	// transaction.
+	DeletePolicy(ctx context.Context, name, by string, audited audit.Event) error
 	// PolicyHistory is every version of the named policy, its deletions
 	// included, newest first; empty for a name never saved.
 	PolicyHistory(ctx context.Context, name string) ([]Revision, error)
@@ -70,7 +75,7 @@ func (l *Live) Load(ctx context.Context) error {
 	}
 	if !slices.ContainsFunc(records, func(r Record) bool { return r.Name == DefaultName }) {
 		r := Record{Name: DefaultName, Policy: l.seed, UpdatedBy: "config"}
-		if err := l.store.SavePolicy(ctx, &r); err != nil && !errors.Is(err, store.ErrAlreadyExists) {
+		if err := l.store.SavePolicy(ctx, &r, nil); err != nil && !errors.Is(err, store.ErrAlreadyExists) {
 			return fmt.Errorf("seeding the default policy: %w", err)
 		}
 		if records, err = l.store.ListPolicies(ctx); err != nil {

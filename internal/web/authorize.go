@@ -215,8 +215,10 @@ func (h *Handler) issue(w http.ResponseWriter, r *http.Request, ar fosite.Author
 // has verified its redirect URI; otherwise the user gets an error page, so
 // Gatehouse never redirects to an unregistered address.
 func (h *Handler) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
-	if errors.Is(err, context.DeadlineExceeded) {
-		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Gatehouse is busy. Try again in a moment.", err)
+	// fosite reports a client it could not read as an unknown one: only a
+	// real answer from storage may say the request is not valid.
+	if store.Unavailable(err) || oauth.StorageOutage(r.Context()) != nil {
+		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Gatehouse can't answer right now. Try again in a moment.", err)
 		return
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)

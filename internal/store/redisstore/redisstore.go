@@ -66,11 +66,20 @@ func New(rdb redis.UniversalClient, prefix string) *Store { return &Store{rdb: r
 func (s *Store) k(key string) string { return s.prefix + key }
 
 // Ping checks the connection.
-func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+func (s *Store) Ping(ctx context.Context) error { return unavailable(s.rdb.Ping(ctx).Err()) }
+
+// unavailable marks a failure to get an answer from Redis, so callers tell
+// it from a missing key.
+func unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("redis: %w: %w", store.ErrUnavailable, err)
+}
 
 // Put writes value under key for ttl.
 func (s *Store) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	return s.rdb.Set(ctx, s.k(key), value, ttl).Err()
+	return unavailable(s.rdb.Set(ctx, s.k(key), value, ttl).Err())
 }
 
 // PutIfAbsent writes value only when key is free; false means it was taken.
@@ -79,7 +88,7 @@ func (s *Store) PutIfAbsent(ctx context.Context, key string, value []byte, ttl t
 	if errors.Is(err, redis.Nil) {
 		return false, nil
 	}
-	return err == nil, err
+	return err == nil, unavailable(err)
 }
 
 // Get reads key; store.ErrNotFound when absent or expired.
@@ -88,7 +97,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if errors.Is(err, redis.Nil) {
 		return nil, store.ErrNotFound
 	}
-	return v, err
+	return v, unavailable(err)
 }
 
 // GetTwo reads two keys in one round trip; a missing key reads as nil. The
@@ -96,7 +105,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 func (s *Store) GetTwo(ctx context.Context, a, b string) ([]byte, []byte, error) {
 	vals, err := s.rdb.MGet(ctx, s.k(a), s.k(b)).Result()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, unavailable(err)
 	}
 	return asBytes(vals[0]), asBytes(vals[1]), nil
 }
@@ -120,7 +129,7 @@ func (s *Store) Delete(ctx context.Context, keys ...string) error {
 		}
 		return nil
 	})
-	return err
+	return unavailable(err)
 }
 
 // Take reads and deletes key atomically: a one-time value is used at most once.
@@ -129,7 +138,7 @@ func (s *Store) Take(ctx context.Context, key string) ([]byte, error) {
 	if errors.Is(err, redis.Nil) {
 		return nil, store.ErrNotFound
 	}
-	return v, err
+	return v, unavailable(err)
 }
 
 // Touch renews key's TTL; store.ErrNotFound when it is gone.
@@ -138,7 +147,7 @@ func (s *Store) Touch(ctx context.Context, key string, ttl time.Duration) error 
 	if err == nil && !ok {
 		return store.ErrNotFound
 	}
-	return err
+	return unavailable(err)
 }
 
 // AddToSet adds member to the set at key and renews the set's TTL.
@@ -148,7 +157,7 @@ func (s *Store) AddToSet(ctx context.Context, key, member string, ttl time.Durat
 		p.Expire(ctx, s.k(key), ttl)
 		return nil
 	})
-	return err
+	return unavailable(err)
 }
 
 // TakeSet returns the members of the set at key and deletes it.
@@ -160,9 +169,23 @@ func (s *Store) TakeSet(ctx context.Context, key string) ([]string, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	return members.Val(), nil
+}
+
+// SetMembers returns the members of the set at key.
+func (s *Store) SetMembers(ctx context.Context, key string) ([]string, error) {
+	members, err := s.rdb.SMembers(ctx, s.k(key)).Result()
+	return members, unavailable(err)
+}
+
+// RemoveFromSet removes members from the set at key.
+func (s *Store) RemoveFromSet(ctx context.Context, key string, members ...string) error {
+	if len(members) == 0 {
+		return nil
+	}
+	return unavailable(s.rdb.SRem(ctx, s.k(key), members).Err())
 }
 
 // incrScript increments a counter and starts its window on the first hit, in
@@ -175,14 +198,15 @@ return n`)
 
 // Incr counts one hit in a fixed window starting at the first hit.
 func (s *Store) Incr(ctx context.Context, key string, window time.Duration) (int64, error) {
-	return incrScript.Run(ctx, s.rdb, []string{s.k(key)}, window.Milliseconds()).Int64()
+	n, err := incrScript.Run(ctx, s.rdb, []string{s.k(key)}, window.Milliseconds()).Int64()
+	return n, unavailable(err)
 }
 
 // TTL returns the time left on key (0 when it has none or is absent).
 func (s *Store) TTL(ctx context.Context, key string) (time.Duration, error) {
 	d, err := s.rdb.PTTL(ctx, s.k(key)).Result()
 	if err != nil || d < 0 {
-		return 0, err
+		return 0, unavailable(err)
 	}
 	return d, nil
 }

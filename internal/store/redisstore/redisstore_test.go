@@ -152,7 +152,21 @@ func TestSets(t *testing.T) {
 	if d, err := s.TTL(ctx, "set"); err != nil || d <= 0 {
 		t.Fatalf("set TTL = %v, %v", d, err)
 	}
-	got, err := s.TakeSet(ctx, "set")
+	got, err := s.SetMembers(ctx, "set")
+	slices.Sort(got)
+	if err != nil || !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("SetMembers = %v, %v", got, err)
+	}
+	if err := s.RemoveFromSet(ctx, "set", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.SetMembers(ctx, "set"); err != nil || !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("SetMembers after RemoveFromSet = %v, %v", got, err)
+	}
+	if err := s.AddToSet(ctx, "set", "b", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.TakeSet(ctx, "set")
 	slices.Sort(got)
 	if err != nil || !slices.Equal(got, []string{"a", "b"}) {
 		t.Fatalf("TakeSet = %v, %v", got, err)

@@ -11,15 +11,16 @@ import (
 )
 
 type refreshTokenRow struct {
-	Signature       string    `gorm:"column:signature;primaryKey"`
-	RequestID       string    `gorm:"column:request_id"`
-	ClientID        string    `gorm:"column:client_id"`
-	Subject         string    `gorm:"column:subject"`
-	AccessSignature string    `gorm:"column:access_signature"`
-	Active          bool      `gorm:"column:active"`
-	RequestedAt     time.Time `gorm:"column:requested_at"`
-	ExpiresAt       time.Time `gorm:"column:expires_at"`
-	Data            []byte    `gorm:"column:data"`
+	Signature       string     `gorm:"column:signature;primaryKey"`
+	RequestID       string     `gorm:"column:request_id"`
+	ClientID        string     `gorm:"column:client_id"`
+	Subject         string     `gorm:"column:subject"`
+	AccessSignature string     `gorm:"column:access_signature"`
+	Active          bool       `gorm:"column:active"`
+	RequestedAt     time.Time  `gorm:"column:requested_at"`
+	ExpiresAt       time.Time  `gorm:"column:expires_at"`
+	RotatedAt       *time.Time `gorm:"column:rotated_at"`
+	Data            []byte     `gorm:"column:data"`
 }
 
 func (refreshTokenRow) TableName() string { return "refresh_tokens" }
@@ -40,6 +41,10 @@ func (d *DB) GetRefreshToken(ctx context.Context, signature string) (*oauth.Refr
 	}
 	t := oauth.RefreshToken(row)
 	t.RequestedAt, t.ExpiresAt = t.RequestedAt.UTC(), t.ExpiresAt.UTC()
+	if t.RotatedAt != nil {
+		at := t.RotatedAt.UTC()
+		t.RotatedAt = &at
+	}
 	return &t, nil
 }
 
@@ -48,7 +53,8 @@ func (d *DB) GetRefreshToken(ctx context.Context, signature string) (*oauth.Refr
 // store.ErrConflict.
 func (d *DB) DeactivateRefreshToken(ctx context.Context, signature string) error {
 	db := d.db.WithContext(ctx)
-	res := db.Model(&refreshTokenRow{}).Where("signature = ? AND active = ?", signature, true).Update("active", false)
+	res := db.Model(&refreshTokenRow{}).Where("signature = ? AND active = ?", signature, true).
+		Updates(map[string]any{"active": false, "rotated_at": now()})
 	if res.Error != nil {
 		return wrap(res.Error, "deactivate refresh token")
 	}
@@ -85,9 +91,16 @@ func (d *DB) RevokeSubject(ctx context.Context, subject string) error {
 
 // InTransaction runs fn against this database inside one transaction.
 func (d *DB) InTransaction(ctx context.Context, fn func(oauth.GrantStore) error) error {
-	return d.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&DB{db: tx, sql: d.sql, driver: d.driver})
+	var fnErr error
+	err := d.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		fnErr = fn(&DB{db: tx, sql: d.sql, driver: d.driver})
+		return fnErr
 	})
+	if err == nil || err == fnErr {
+		return err
+	}
+	// BEGIN or COMMIT failed: the database did not answer.
+	return wrap(err, "transaction")
 }
 
 // DeleteExpiredRefreshTokens deletes tokens that expired strictly before

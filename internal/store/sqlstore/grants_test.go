@@ -35,6 +35,7 @@ func TestRefreshTokens(t *testing.T) {
 	}
 	mustEqual(t, *got, tok)
 
+	before := time.Now()
 	if err := db.DeactivateRefreshToken(ctx, "s1"); err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,10 @@ func TestRefreshTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok.Active = false
+	if got.RotatedAt == nil || got.RotatedAt.Before(before.Add(-time.Millisecond)) || got.RotatedAt.After(time.Now()) {
+		t.Fatalf("RotatedAt = %v, want the time of the rotation", got.RotatedAt)
+	}
+	tok.Active, tok.RotatedAt = false, got.RotatedAt
 	mustEqual(t, *got, tok)
 
 	if err := db.DeleteRefreshToken(ctx, "s1"); err != nil {

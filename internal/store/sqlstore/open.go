@@ -143,6 +143,14 @@ func (d *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// Heartbeat writes the one-row heartbeat table, proving the database takes
+// writes, not just that it answers.
+func (d *DB) Heartbeat(ctx context.Context) error {
+	return wrap(d.db.WithContext(ctx).Exec(
+		"INSERT INTO heartbeat (id, beat_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at", now()).Error,
+		"heartbeat")
+}
+
 // Close releases every connection.
 func (d *DB) Close() error { return d.sql.Close() }
 
@@ -164,8 +172,12 @@ func wrap(err error, format string, args ...any) error {
 		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrAlreadyExists)
-	default:
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyExists),
+		errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrUnavailable):
 		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	default:
+		// Anything else is the database failing to answer.
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, store.ErrUnavailable, err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/policy"
 )
 
@@ -66,7 +67,7 @@ func (d *DB) PolicyVersion(ctx context.Context) (int64, error) {
 
 // SavePolicy writes the policy and its history row under the next version
 // in one transaction.
-func (d *DB) SavePolicy(ctx context.Context, r *policy.Record) error {
+func (d *DB) SavePolicy(ctx context.Context, r *policy.Record, audited func(*policy.Record) audit.Event) error {
 	settings, err := json.Marshal(r.Policy)
 	if err != nil {
 		return err
@@ -88,12 +89,19 @@ func (d *DB) SavePolicy(ctx context.Context, r *policy.Record) error {
 		if err := tx.Save(&row).Error; err != nil {
 			return wrap(err, "save policy %q", r.Name)
 		}
-		return wrap(tx.Create(&policyVersionRow{Name: r.Name, Version: r.Version, Priority: r.Priority, Groups: row.Groups,
-			Settings: row.Settings, UpdatedBy: r.UpdatedBy, UpdatedAt: r.UpdatedAt}).Error, "record policy version")
+		if err := tx.Create(&policyVersionRow{Name: r.Name, Version: r.Version, Priority: r.Priority, Groups: row.Groups,
+			Settings: row.Settings, UpdatedBy: r.UpdatedBy, UpdatedAt: r.UpdatedAt}).Error; err != nil {
+			return wrap(err, "record policy version")
+		}
+		if audited == nil {
+			return nil
+		}
+		e := audited(r)
+		return appendEvent(tx, &e)
 	})
 }
 
-func (d *DB) DeletePolicy(ctx context.Context, name, by string) error {
+func (d *DB) DeletePolicy(ctx context.Context, name, by string, audited audit.Event) error {
 	return d.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := d.lockPolicies(tx); err != nil {
 			return err
@@ -109,8 +117,11 @@ func (d *DB) DeletePolicy(ctx context.Context, name, by string) error {
 		if err := tx.Delete(&row).Error; err != nil {
 			return wrap(err, "delete policy %q", name)
 		}
-		return wrap(tx.Create(&policyVersionRow{Name: name, Version: v + 1, Priority: row.Priority, Groups: row.Groups,
-			Settings: row.Settings, Deleted: true, UpdatedBy: by, UpdatedAt: now()}).Error, "record policy deletion")
+		if err := tx.Create(&policyVersionRow{Name: name, Version: v + 1, Priority: row.Priority, Groups: row.Groups,
+			Settings: row.Settings, Deleted: true, UpdatedBy: by, UpdatedAt: now()}).Error; err != nil {
+			return wrap(err, "record policy deletion")
+		}
+		return appendEvent(tx, &audited)
 	})
 }
 
