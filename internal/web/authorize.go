@@ -218,7 +218,7 @@ func (h *Handler) authorizeError(w http.ResponseWriter, r *http.Request, ar fosi
 	// fosite reports a client it could not read as an unknown one: only a
 	// real answer from storage may say the request is not valid.
 	if store.Unavailable(err) || oauth.StorageOutage(r.Context()) != nil {
-		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Gatehouse can't answer right now. Try again in a moment.", err)
+		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Gatehouse is busy right now. Try again in a moment.", err)
 		return
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)
