@@ -5,7 +5,6 @@ package api
 import (
 	"context"
 	_ "embed"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -459,13 +458,9 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, act admin.Actor)
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="gatehouse-audit.csv"`)
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"time", "type", "outcome", "actor_id", "subject_id", "client_id", "ip", "user_agent", "details"})
-	for _, e := range events {
-		details, _ := json.Marshal(e.Details)
-		cw.Write([]string{e.Time.Format(time.RFC3339), e.Type, e.Outcome, e.ActorID, e.SubjectID, e.ClientID, e.IP, e.UserAgent, string(details)})
+	if err := audit.WriteCSV(w, events); err != nil {
+		a.Logger.Error("admin api: audit export", "err", err)
 	}
-	cw.Flush()
 }
 
 func (a *API) listPolicies(w http.ResponseWriter, r *http.Request, act admin.Actor) {
