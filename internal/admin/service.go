@@ -27,7 +27,10 @@ import (
 type Actor struct {
 	ID    string // user ID, "client:<id>", or "cli"
 	Roles []string
-	IP    string
+	// Scopes are an API client's admin scopes (clients.Scope*): a client
+	// holds no role, only the rights its token was granted.
+	Scopes []string
+	IP     string
 }
 
 // CLI is the operator at the server's console, with every right.
@@ -35,13 +38,19 @@ var CLI = Actor{ID: "cli", Roles: []string{identity.RoleAdmin}}
 
 func (a Actor) is(role string) bool { return slices.Contains(a.Roles, role) }
 
+// may reports whether the actor is an administrator or holds one of scopes.
+func (a Actor) may(scopes ...string) bool {
+	return a.is(identity.RoleAdmin) || slices.ContainsFunc(scopes, func(s string) bool { return slices.Contains(a.Scopes, s) })
+}
+
 // ErrForbidden is returned when the actor's role does not allow the action.
 var ErrForbidden = errors.New("you don't have permission to do that")
 
 // What each role may do: admins everything; the Help Desk people, never
 // clients or policy.
 func (a Actor) canManageUsers() bool {
-	return a.is(identity.RoleAdmin) || a.is(identity.RoleHelpdesk) || len(a.scope()) > 0
+	return a.is(identity.RoleHelpdesk) || len(a.scope()) > 0 ||
+		a.may(clients.ScopeUsersRead, clients.ScopeUsersWrite, clients.ScopeUsersImport)
 }
 
 // scope is the groups a group-limited Help Desk actor serves; nil means
@@ -65,9 +74,13 @@ func (a Actor) serves(u *identity.User) bool {
 	scope := a.scope()
 	return scope == nil || slices.ContainsFunc(u.Groups, func(g string) bool { return slices.Contains(scope, g) })
 }
-func (a Actor) canManageClients() bool { return a.is(identity.RoleAdmin) }
-func (a Actor) canAssignRoles() bool   { return a.is(identity.RoleAdmin) }
-func (a Actor) canReadAudit() bool     { return a.is(identity.RoleAdmin) }
+func (a Actor) canManageClients() bool { return a.may(clients.ScopeClients) }
+
+// canAssignRoles also guards every change to a person who holds a role:
+// whoever could reset an administrator's password could become one.
+func (a Actor) canAssignRoles() bool { return a.may(clients.ScopeUsersRoles) }
+func (a Actor) canSetGroups() bool   { return a.may(clients.ScopeUsersGroups) }
+func (a Actor) canReadAudit() bool   { return a.may(clients.ScopeAuditRead) }
 
 // Dependencies that live outside the database.
 type (
@@ -332,7 +345,7 @@ func (s *Service) GetUser(ctx context.Context, a Actor, ref string) (*identity.U
 // CreateUser adds a person. Only admins may give roles.
 func (s *Service) CreateUser(ctx context.Context, a Actor, nu identity.NewUser) (*UserView, error) {
 	// Groups choose policies; a group-limited Help Desk could not see whom it created.
-	if !a.canManageUsers() || a.scope() != nil || (len(nu.Roles)+len(nu.Groups) > 0 && !a.canAssignRoles()) {
+	if !a.canManageUsers() || a.scope() != nil || (len(nu.Roles) > 0 && !a.canAssignRoles()) || (len(nu.Groups) > 0 && !a.canSetGroups()) {
 		return nil, ErrForbidden
 	}
 	u, err := s.Users.Create(ctx, nu)

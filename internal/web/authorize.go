@@ -183,7 +183,10 @@ func (h *Handler) issue(w http.ResponseWriter, r *http.Request, ar fosite.Author
 		return
 	}
 	for _, scope := range ar.GetRequestedScopes() {
-		ar.GrantScope(scope)
+		// Admin scopes are the client's own rights, never a person's.
+		if !clients.IsAdminScope(scope) {
+			ar.GrantScope(scope)
+		}
 	}
 	session := oauth.SessionFor(oauth.Authentication{
 		Subject: u.ID, Username: u.Username, AuthTime: f.AuthTime, AMR: f.AMR, ACR: f.ACR,

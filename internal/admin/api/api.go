@@ -1,5 +1,6 @@
 // Package api serves the admin JSON API under /admin/api/v1, authorized by
-// OAuth2 bearer tokens that carry the gatehouse:admin scope.
+// OAuth2 client-credentials bearer tokens, each route needing one of the
+// gatehouse: admin scopes (clients.AdminScopes).
 package api
 
 import (
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,71 +46,87 @@ type API struct {
 	Logger  *slog.Logger
 }
 
+// route is one endpoint and the one admin scope its token must carry.
+type route struct {
+	pattern string // "METHOD /path", below Prefix
+	scope   string
+	handle  func(w http.ResponseWriter, r *http.Request, actor admin.Actor)
+}
+
 // Mount registers the API's routes.
 func (a *API) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+Prefix+"/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openAPI)
 	})
-	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request, actor admin.Actor)) {
-		method, path, _ := strings.Cut(pattern, " ")
-		mux.HandleFunc(method+" "+Prefix+path, a.authorized(h))
+	for _, rt := range a.routes() {
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		mux.HandleFunc(method+" "+Prefix+path, a.authorized(rt.scope, rt.handle))
 	}
-	route("GET /clients", a.listClients)
-	route("POST /clients", a.createClient)
-	route("GET /clients/{id}", a.getClient)
-	route("PATCH /clients/{id}", a.updateClient)
-	route("DELETE /clients/{id}", a.deleteClient)
-	route("POST /clients/{id}/rotate-secret", a.rotateSecret)
-	route("POST /clients/{id}/disable", a.setClientDisabled(true))
-	route("POST /clients/{id}/enable", a.setClientDisabled(false))
-	route("GET /users", a.listUsers)
-	route("POST /users", a.createUser)
-	route("POST /users/import", a.importUsers)
-	route("GET /users/{id}", a.getUser)
-	route("DELETE /users/{id}", a.deleteUser)
-	route("PUT /users/{id}/roles", a.setRoles)
-	route("POST /users/{id}/disable", a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
-		return nil, a.Service.SetUserDisabled(ctx, act, id, true)
-	}))
-	route("POST /users/{id}/enable", a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
-		return nil, a.Service.SetUserDisabled(ctx, act, id, false)
-	}))
-	route("POST /users/{id}/reset-password", a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
-		temp, err := a.Service.ResetPassword(ctx, act, id)
-		return map[string]string{"temporary_password": temp}, err
-	}))
-	route("POST /users/{id}/reset-methods", a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
-		return nil, a.Service.ResetMethods(ctx, act, id)
-	}))
-	route("POST /users/{id}/revoke-sessions", a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
-		return nil, a.Service.RevokeSessions(ctx, act, id)
-	}))
-	route("POST /users/{id}/unlock", a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
-		return nil, a.Service.Unlock(ctx, act, id)
-	}))
-	route("POST /users/{id}/access-code", a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
-		code, err := a.Service.IssueAccessCode(ctx, act, id)
-		return map[string]any{"access_code": code, "expires_in": int(mfa.AccessCodeLifetime.Seconds())}, err
-	}))
-	route("GET /audit", a.listAudit)
-	route("GET /policies", a.listPolicies)
-	route("PUT /policies/{name}", a.savePolicy)
-	route("DELETE /policies/{name}", a.deletePolicy)
-	route("GET /policies/{name}/versions", a.policyVersions)
-	route("GET /users/{id}/policy", a.userPolicy)
-	route("PUT /users/{id}/groups", a.setGroups)
-	route("GET /reports/registration", a.registrationReport)
 }
 
-// authorized accepts a bearer access token granted the gatehouse:admin
-// scope (client credentials): such a client acts as an administrator.
-func (a *API) authorized(h func(http.ResponseWriter, *http.Request, admin.Actor)) http.HandlerFunc {
+// routes lists every endpoint with its scope; openapi.json documents the
+// same list (a test holds the two together).
+func (a *API) routes() []route {
+	return []route{
+		{"GET /clients", clients.ScopeClients, a.listClients},
+		{"POST /clients", clients.ScopeClients, a.createClient},
+		{"GET /clients/{id}", clients.ScopeClients, a.getClient},
+		{"PATCH /clients/{id}", clients.ScopeClients, a.updateClient},
+		{"DELETE /clients/{id}", clients.ScopeClients, a.deleteClient},
+		{"POST /clients/{id}/rotate-secret", clients.ScopeClients, a.rotateSecret},
+		{"POST /clients/{id}/disable", clients.ScopeClients, a.setClientDisabled(true)},
+		{"POST /clients/{id}/enable", clients.ScopeClients, a.setClientDisabled(false)},
+		{"GET /users", clients.ScopeUsersRead, a.listUsers},
+		{"POST /users", clients.ScopeUsersWrite, a.createUser},
+		{"POST /users/import", clients.ScopeUsersImport, a.importUsers},
+		{"GET /users/{id}", clients.ScopeUsersRead, a.getUser},
+		{"DELETE /users/{id}", clients.ScopeUsersWrite, a.deleteUser},
+		{"PUT /users/{id}/roles", clients.ScopeUsersRoles, a.setRoles},
+		{"PUT /users/{id}/groups", clients.ScopeUsersGroups, a.setGroups},
+		{"GET /users/{id}/policy", clients.ScopeUsersRead, a.userPolicy},
+		{"POST /users/{id}/disable", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+			return nil, a.Service.SetUserDisabled(ctx, act, id, true)
+		})},
+		{"POST /users/{id}/enable", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+			return nil, a.Service.SetUserDisabled(ctx, act, id, false)
+		})},
+		{"POST /users/{id}/reset-password", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+			temp, err := a.Service.ResetPassword(ctx, act, id)
+			return map[string]string{"temporary_password": temp}, err
+		})},
+		{"POST /users/{id}/reset-methods", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+			return nil, a.Service.ResetMethods(ctx, act, id)
+		})},
+		{"POST /users/{id}/revoke-sessions", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+			return nil, a.Service.RevokeSessions(ctx, act, id)
+		})},
+		{"POST /users/{id}/unlock", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+			return nil, a.Service.Unlock(ctx, act, id)
+		})},
+		{"POST /users/{id}/access-code", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+			code, err := a.Service.IssueAccessCode(ctx, act, id)
+			return map[string]any{"access_code": code, "expires_in": int(mfa.AccessCodeLifetime.Seconds())}, err
+		})},
+		{"GET /audit", clients.ScopeAuditRead, a.listAudit},
+		{"GET /policies", clients.ScopePolicies, a.listPolicies},
+		{"PUT /policies/{name}", clients.ScopePolicies, a.savePolicy},
+		{"DELETE /policies/{name}", clients.ScopePolicies, a.deletePolicy},
+		{"GET /policies/{name}/versions", clients.ScopePolicies, a.policyVersions},
+		{"GET /reports/registration", clients.ScopeUsersRead, a.registrationReport},
+	}
+}
+
+// authorized accepts a client-credentials access token granted scope. The
+// client acts with exactly its granted admin scopes, never as a person: a
+// token issued through a person's sign-in is refused even if it somehow
+// carries an admin scope.
+func (a *API) authorized(scope string, h func(http.ResponseWriter, *http.Request, admin.Actor)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token := fosite.AccessTokenFromRequest(r)
 		if token == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-admin"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "An access token with the "+clients.ScopeAdmin+" scope is required.")
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-admin", scope="`+scope+`"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "An access token with the "+scope+" scope is required.")
 			return
 		}
 		_, ar, err := a.Tokens.IntrospectToken(r.Context(), token, fosite.AccessToken, oauth.NewSession())
@@ -117,13 +135,21 @@ func (a *API) authorized(h func(http.ResponseWriter, *http.Request, admin.Actor)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "The access token is not active.")
 			return
 		}
-		if !ar.GetGrantedScopes().Has(clients.ScopeAdmin) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-admin", error="insufficient_scope", scope="`+clients.ScopeAdmin+`"`)
-			writeError(w, http.StatusForbidden, "forbidden", "The access token was not granted the "+clients.ScopeAdmin+" scope.")
+		if ar.GetSession().GetSubject() != "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-admin", error="invalid_token"`)
+			writeError(w, http.StatusForbidden, "forbidden", "The admin API takes only client_credentials tokens, never one issued to a person.")
+			return
+		}
+		granted := ar.GetGrantedScopes()
+		if !granted.Has(scope) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-admin", error="insufficient_scope", scope="`+scope+`"`)
+			writeError(w, http.StatusForbidden, "forbidden", "The access token was not granted the "+scope+" scope.")
 			return
 		}
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		h(w, r, admin.Actor{ID: "client:" + ar.GetClient().GetID(), Roles: []string{identity.RoleAdmin}, IP: host})
+		h(w, r, admin.Actor{ID: "client:" + ar.GetClient().GetID(), Scopes: slices.DeleteFunc(slices.Clone(granted), func(s string) bool {
+			return !clients.IsAdminScope(s)
+		}), IP: host})
 	}
 }
 
