@@ -407,10 +407,12 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request, act admin.Actor
 	w.WriteHeader(http.StatusNoContent)
 }
 
+type rolesBody struct {
+	Roles []string `json:"roles"`
+}
+
 func (a *API) setRoles(w http.ResponseWriter, r *http.Request, act admin.Actor) {
-	var body struct {
-		Roles []string `json:"roles"`
-	}
+	var body rolesBody
 	if !decode(w, r, &body) {
 		return
 	}
@@ -509,14 +511,16 @@ func (a *API) policyVersions(w http.ResponseWriter, r *http.Request, act admin.A
 	writeJSON(w, http.StatusOK, map[string]any{"items": versions})
 }
 
-// savePolicy creates or replaces a policy; the body is a policy record
-// (priority, groups, settings).
+// policyBody is a policy record without its name, which the path gives.
+type policyBody struct {
+	Priority int           `json:"priority"`
+	Groups   []string      `json:"groups"`
+	Settings policy.Policy `json:"settings"`
+}
+
+// savePolicy creates or replaces a policy.
 func (a *API) savePolicy(w http.ResponseWriter, r *http.Request, act admin.Actor) {
-	var body struct {
-		Priority int           `json:"priority"`
-		Groups   []string      `json:"groups"`
-		Settings policy.Policy `json:"settings"`
-	}
+	var body policyBody
 	if !decode(w, r, &body) {
 		return
 	}
@@ -546,10 +550,12 @@ func (a *API) userPolicy(w http.ResponseWriter, r *http.Request, act admin.Actor
 	writeJSON(w, http.StatusOK, map[string]any{"policy": name, "settings": p})
 }
 
+type groupsBody struct {
+	Groups []string `json:"groups"`
+}
+
 func (a *API) setGroups(w http.ResponseWriter, r *http.Request, act admin.Actor) {
-	var body struct {
-		Groups []string `json:"groups"`
-	}
+	var body groupsBody
 	if !decode(w, r, &body) {
 		return
 	}
