@@ -24,14 +24,21 @@ func NewRecorder(st Store, logger *slog.Logger) *Recorder {
 
 // Record stores e, filling its ID and time.
 func (r *Recorder) Record(ctx context.Context, e Event) {
+	e = r.Stamp(e)
+	if err := r.store.AppendEvent(context.WithoutCancel(ctx), &e); err != nil {
+		r.logger.Error("audit event lost", "type", e.Type, "subject", e.SubjectID, "err", err)
+	}
+}
+
+// Stamp fills e's ID, time and outcome as Record does, for an event a store
+// writes in the transaction of the change it records.
+func (r *Recorder) Stamp(e Event) Event {
 	e.ID = uuid.NewString()
 	e.Time = r.now().UTC()
 	if e.Outcome == "" {
 		e.Outcome = "success"
 	}
-	if err := r.store.AppendEvent(context.WithoutCancel(ctx), &e); err != nil {
-		r.logger.Error("audit event lost", "type", e.Type, "subject", e.SubjectID, "err", err)
-	}
+	return e
 }
 
 // List returns events matching f, newest first.

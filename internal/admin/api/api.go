@@ -176,6 +176,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ve *clients.ValidationError
 	var pe *identity.PolicyError
 	var polErr *admin.PolicyError
+	var fileErr *identity.ImportFileError
 	switch {
 	case errors.Is(err, admin.ErrForbidden):
 		writeError(w, http.StatusForbidden, "forbidden", err.Error())
@@ -187,6 +188,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusUnprocessableEntity, "invalid", pe.Msg)
 	case errors.As(err, &polErr):
 		writeError(w, http.StatusUnprocessableEntity, "invalid", "The policy was not valid.", polErr.Problems...)
+	case errors.As(err, &fileErr):
+		writeError(w, http.StatusUnprocessableEntity, "invalid", "The file can't be read: "+fileErr.Msg)
 	case errors.Is(err, identity.ErrImportRejected):
 		writeError(w, http.StatusUnprocessableEntity, "import_rejected", err.Error())
 	default:
@@ -439,12 +442,33 @@ func (a *API) userAction(do func(context.Context, admin.Actor, string) (any, err
 	}
 }
 
+// importResult is an import's outcome: what was (or, in a dry run, would
+// be) written, row by row.
+type importResult struct {
+	DryRun    bool        `json:"dry_run"`
+	Written   bool        `json:"written"`
+	Created   int         `json:"created"`
+	Updated   int         `json:"updated"`
+	Unchanged int         `json:"unchanged"`
+	Rejected  int         `json:"rejected"`
+	Rows      []importRow `json:"rows"`
+}
+
+type importRow struct {
+	Line     int                    `json:"line"`
+	Username string                 `json:"username"`
+	Outcome  string                 `json:"outcome"`
+	Changes  []identity.FieldChange `json:"changes"`
+	Message  string                 `json:"message,omitempty"`
+}
+
 // importUsers takes a CSV body. With dry_run=true it only reports what each
-// row would do; imports match by username, so repeating one is harmless.
+// row would do; imports match by username, so repeating one changes nothing.
 func (a *API) importUsers(w http.ResponseWriter, r *http.Request, act admin.Actor) {
 	q := r.URL.Query()
-	report, err := a.Service.ImportUsers(r.Context(), act, http.MaxBytesReader(w, r.Body, 32<<20),
-		q.Get("dry_run") == "true", q.Get("continue_on_error") == "true")
+	opt := admin.ImportOptions{DryRun: q.Get("dry_run") == "true", ImportOptions: identity.ImportOptions{
+		ContinueOnError: q.Get("continue_on_error") == "true", ResetPasswords: q.Get("reset_passwords") == "true"}}
+	report, err := a.Service.ImportUsers(r.Context(), act, http.MaxBytesReader(w, r.Body, 32<<20), opt)
 	if err != nil && !errors.Is(err, identity.ErrImportRejected) {
 		a.fail(w, r, err)
 		return
@@ -453,12 +477,15 @@ func (a *API) importUsers(w http.ResponseWriter, r *http.Request, act admin.Acto
 	if err != nil {
 		status = http.StatusUnprocessableEntity
 	}
-	rows := make([]map[string]any, len(report.Rows))
+	out := importResult{DryRun: opt.DryRun, Written: err == nil && !opt.DryRun, Created: report.Created, Updated: report.Updated,
+		Unchanged: report.Unchanged, Rejected: len(report.Rejected), Rows: make([]importRow, len(report.Rows))}
 	for i, row := range report.Rows {
-		rows[i] = map[string]any{"line": row.Line, "username": row.Username, "outcome": row.Outcome, "message": row.Message}
+		out.Rows[i] = importRow{Line: row.Line, Username: row.Username, Outcome: row.Outcome, Changes: row.Changes, Message: row.Message}
+		if out.Rows[i].Changes == nil {
+			out.Rows[i].Changes = []identity.FieldChange{}
+		}
 	}
-	writeJSON(w, status, map[string]any{"dry_run": q.Get("dry_run") == "true", "written": err == nil && q.Get("dry_run") != "true",
-		"created": report.Created, "updated": report.Updated, "rejected": len(report.Rejected), "rows": rows})
+	writeJSON(w, status, out)
 }
 
 // listAudit filters events by user, type and time; format=csv exports.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/identity"
 )
 
 type document struct {
@@ -151,6 +152,9 @@ func TestOpenAPITypes(t *testing.T) {
 		"PUT /users/{id}/groups":    {body("PUT /users/{id}/groups"), groupsBody{}},
 		"PUT /policies/{name} body": {body("PUT /policies/{name}"), policyBody{}},
 		"error":                     {doc.Components.Schemas["Error"].Properties["error"], apiError{}},
+		"POST /users/import 200":    {response("POST /users/import", "200"), importResult{}},
+		"ImportRow":                 {doc.Components.Schemas["ImportRow"], importRow{}},
+		"FieldChange":               {doc.Components.Schemas["FieldChange"], identity.FieldChange{}},
 	} {
 		got, want := doc.properties(t, c.schema), jsonNames(reflect.TypeOf(c.typ))
 		if !slices.Equal(got, want) {
