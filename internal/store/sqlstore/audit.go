@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/gatehouse/gatehouse/internal/audit"
 )
 
@@ -28,11 +26,12 @@ func (auditRow) TableName() string { return "audit_events" }
 // AppendEvent inserts e, filling in a random ID and the current time when
 // they are unset.
 func (d *DB) AppendEvent(ctx context.Context, e *audit.Event) error {
-	return wrap(appendEvent(d.db.WithContext(ctx), e), "append audit event %q", e.Type)
+	row := toAuditRow(e)
+	return wrap(d.db.WithContext(ctx).Create(&row).Error, "append audit event %q", e.Type)
 }
 
-// appendEvent inserts e through db, which may be a transaction.
-func appendEvent(db *gorm.DB, e *audit.Event) error {
+// toAuditRow fills e's unset ID, time and outcome and returns its row.
+func toAuditRow(e *audit.Event) auditRow {
 	if e.ID == "" {
 		e.ID = rand.Text()
 	}
@@ -40,11 +39,10 @@ func appendEvent(db *gorm.DB, e *audit.Event) error {
 	if e.Outcome == "" {
 		e.Outcome = "success"
 	}
-	row := auditRow{
+	return auditRow{
 		ID: e.ID, Time: e.Time, Type: e.Type, Outcome: e.Outcome, ActorID: e.ActorID, SubjectID: e.SubjectID,
 		ClientID: e.ClientID, IP: e.IP, UserAgent: e.UserAgent, Details: e.Details,
 	}
-	return db.Create(&row).Error
 }
 
 // ListEvents returns events newest first. Since is inclusive, Until

@@ -202,12 +202,14 @@ func (d *DB) UpsertUsers(ctx context.Context, users []identity.User, events []au
 			created += c
 			updated += u
 		}
-		for i := range events {
-			if err := appendEvent(tx, &events[i]); err != nil {
-				return err
-			}
+		if len(events) == 0 {
+			return nil
 		}
-		return nil
+		rows := make([]auditRow, len(events))
+		for i := range events {
+			rows[i] = toAuditRow(&events[i])
+		}
+		return tx.CreateInBatches(rows, upsertChunk).Error
 	})
 	if err != nil {
 		return 0, 0, wrap(err, "upsert users")
