@@ -41,7 +41,8 @@ func (f *registrationFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.redirectURIs, "redirect-uri", nil, "allowed redirect URI (repeatable)")
 	fs.StringArrayVar(&f.postLogoutURIs, "post-logout-redirect-uri", nil, "allowed post-logout redirect URI (repeatable)")
 	fs.BoolVar(&f.public, "public", false, "a public client (SPA or native app): no secret, PKCE required")
-	fs.StringSliceVar(&f.scopes, "scope", nil, "allowed scope (repeatable; default: "+strings.Join(clients.SupportedScopes, ", ")+")")
+	fs.StringSliceVar(&f.scopes, "scope", nil, "allowed scope (repeatable; default: "+strings.Join(clients.DefaultScopes, ", ")+
+		"; admin API scopes, with --grant-type client_credentials alone: "+strings.Join(clients.AdminScopes, ", ")+")")
 	fs.StringSliceVar(&f.grantTypes, "grant-type", nil, "allowed grant type (repeatable; default: authorization_code, refresh_token)")
 	fs.StringVar(&f.authMethod, "auth-method", "", "token endpoint auth method: "+strings.Join(clients.SupportedAuthMethods, ", ")+" (default: none when public, else client_secret_basic)")
 	fs.StringVar(&f.jwksURI, "jwks-uri", "", "URL of the client's JWKS, for private_key_jwt")

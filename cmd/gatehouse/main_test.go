@@ -314,9 +314,14 @@ func TestUsersImport(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out := g.ok("users", "import", "--dry-run", csv)
-	for _, want := range []string{"line 2: create alice@district.example\n", "line 3: reject bad name!: ",
-		"line 4: create carol@district.example\n", "would create 2, update 0, reject 1"} {
+	// A dry run that would reject a row says so, and fails, so a script
+	// that checks a file first stops there.
+	out, err := g.run("", "users", "import", "--dry-run", csv)
+	if err == nil {
+		t.Errorf("import --dry-run of a file with a bad row succeeded")
+	}
+	for _, want := range []string{"line 2: create alice@district.example; display_name \"Alice Archer\"; password set\n", "line 3: reject bad name!: ",
+		"line 4: create carol@district.example", "would create 2, update 0, leave 0 unchanged, reject 1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("import --dry-run lacks %q:\n%s", want, out)
 		}
@@ -325,15 +330,15 @@ func TestUsersImport(t *testing.T) {
 		DryRun bool `json:"dry_run"`
 		Rows   []struct{ Outcome string }
 	}
-	g.json(&preview, "users", "import", "--dry-run", csv)
-	if !preview.DryRun || len(preview.Rows) != 3 || preview.Rows[1].Outcome != "reject" {
-		t.Errorf("import --dry-run --output json: %+v", preview)
+	out, _ = g.run("", "users", "import", "--dry-run", csv, "--output", "json")
+	if err := json.Unmarshal([]byte(out), &preview); err != nil || !preview.DryRun || len(preview.Rows) != 3 || preview.Rows[1].Outcome != "reject" {
+		t.Errorf("import --dry-run --output json: %+v %v", preview, err)
 	}
 	if list := g.ok("users", "list"); strings.Contains(list, "alice") || strings.Count(list, "\n") != 1 {
 		t.Fatalf("a dry run wrote users:\n%s", list)
 	}
 
-	out, err := g.run("", "users", "import", csv)
+	out, err = g.run("", "users", "import", csv)
 	if !errors.Is(err, identity.ErrImportRejected) || !strings.Contains(out, "line 3: ") {
 		t.Fatalf("import with a bad row: err %v\n%s", err, out)
 	}
@@ -342,7 +347,7 @@ func TestUsersImport(t *testing.T) {
 	}
 
 	out = g.ok("users", "import", csv, "--continue-on-error")
-	if !strings.Contains(out, "line 3: ") || !strings.Contains(out, "created 2, updated 0, rejected 1") {
+	if !strings.Contains(out, "line 3: ") || !strings.Contains(out, "created 2, updated 0, unchanged 0, rejected 1") {
 		t.Errorf("import --continue-on-error:\n%s", out)
 	}
 	var users []map[string]any
@@ -350,12 +355,12 @@ func TestUsersImport(t *testing.T) {
 	if len(users) != 2 || users[0]["username"] != "alice@district.example" || users[1]["username"] != "carol@district.example" {
 		t.Errorf("users after import: %v", users)
 	}
-	if ev := g.events(); len(ev) != 1 || ev[0].Type != "user.imported" || !strings.Contains(ev[0].Details["after"], `"created":2`) {
-		t.Errorf("audit events %+v, want one user.imported", ev)
+	if ev := g.events(); len(ev) != 2 || ev[0].Type != "user.imported" || ev[1].Type != "user.imported" || ev[0].Details["outcome"] != "create" {
+		t.Errorf("audit events %+v, want one user.imported for each person", ev)
 	}
 
-	out = g.ok("users", "import", "--dry-run", csv)
-	if !strings.Contains(out, "line 2: update alice@district.example\n") || !strings.Contains(out, "would create 0, update 2, reject 1") {
+	out, _ = g.run("", "users", "import", "--dry-run", csv)
+	if !strings.Contains(out, "line 2: unchanged alice@district.example\n") || !strings.Contains(out, "would create 0, update 0, leave 2 unchanged, reject 1") {
 		t.Errorf("import --dry-run of an imported file:\n%s", out)
 	}
 }

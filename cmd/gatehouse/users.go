@@ -316,15 +316,16 @@ func (c *cli) usersDeleteCmd() *cobra.Command {
 }
 
 func (c *cli) usersImportCmd() *cobra.Command {
-	var continueOnError, dryRun bool
+	var continueOnError, dryRun, resetPasswords bool
 	cmd := &cobra.Command{
 		Use:   "import FILE.csv",
 		Short: "Create or update users from a CSV file (- reads standard input)",
 		Long: "Create or update users from a CSV file whose header row names the columns:\n" +
 			"  username (required), email, display_name, password or password_hash, roles and groups (\";\"-separated)\n" +
 			"Rows are matched by username, so importing a file twice changes nothing.\n" +
+			"A password or password_hash sets the password of new accounts only, unless --reset-passwords is given.\n" +
 			"One bad row rejects the whole file unless --continue-on-error is given.\n" +
-			"--dry-run shows what each row would do and writes nothing.",
+			"--dry-run shows what each row would do and writes nothing; it fails when a row would be rejected.",
 		Args: cobra.ExactArgs(1),
 		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
 			in := cmd.InOrStdin()
@@ -336,7 +337,8 @@ func (c *cli) usersImportCmd() *cobra.Command {
 				defer f.Close()
 				in = f
 			}
-			report, err := s.ImportUsers(cmd.Context(), admin.CLI, in, dryRun, continueOnError)
+			report, err := s.ImportUsers(cmd.Context(), admin.CLI, in, admin.ImportOptions{DryRun: dryRun,
+				ImportOptions: identity.ImportOptions{ContinueOnError: continueOnError, ResetPasswords: resetPasswords}})
 			if report == nil {
 				return err
 			}
@@ -346,42 +348,48 @@ func (c *cli) usersImportCmd() *cobra.Command {
 			if errors.Is(err, identity.ErrImportRejected) {
 				return fmt.Errorf("%w (fix the lines above, or import the good rows with --continue-on-error)", err)
 			}
+			if err == nil && dryRun && len(report.Rejected) > 0 {
+				return fmt.Errorf("%d rows would be rejected (fix the lines above, or import the good rows with --continue-on-error)", len(report.Rejected))
+			}
 			return err
 		}),
 	}
 	cmd.Flags().BoolVar(&continueOnError, "continue-on-error", false, "import the good rows even when some are rejected")
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what each row would do (create, update or reject) and write nothing")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what each row would do (create, update, unchanged or reject) and write nothing")
+	cmd.Flags().BoolVar(&resetPasswords, "reset-passwords", false, "also replace the password of existing accounts: they are signed out, told, and must change it")
 	return cmd
 }
 
-// printImport reports an import; a dry run shows every row's outcome, a
-// real one only the rejected rows.
+// printImport reports an import; a dry run shows every row's outcome and
+// changes, a real one only the rejected rows.
 func (c *cli) printImport(w io.Writer, r *identity.ImportReport, dryRun bool) error {
 	if c.json() {
 		type row struct {
-			Line     int    `json:"line"`
-			Username string `json:"username,omitempty"`
-			Outcome  string `json:"outcome"`
-			Message  string `json:"message,omitempty"`
+			Line     int                    `json:"line"`
+			Username string                 `json:"username,omitempty"`
+			Outcome  string                 `json:"outcome"`
+			Changes  []identity.FieldChange `json:"changes,omitempty"`
+			Message  string                 `json:"message,omitempty"`
 		}
 		type rejected struct {
 			Line    int    `json:"line"`
 			Message string `json:"message"`
 		}
 		out := struct {
-			DryRun   bool       `json:"dry_run"`
-			Created  int        `json:"created"`
-			Updated  int        `json:"updated"`
-			Rejected []rejected `json:"rejected"`
-			Rows     []row      `json:"rows,omitempty"`
-		}{DryRun: dryRun, Created: r.Created, Updated: r.Updated, Rejected: []rejected{}}
+			DryRun    bool       `json:"dry_run"`
+			Created   int        `json:"created"`
+			Updated   int        `json:"updated"`
+			Unchanged int        `json:"unchanged"`
+			Rejected  []rejected `json:"rejected"`
+			Rows      []row      `json:"rows,omitempty"`
+		}{DryRun: dryRun, Created: r.Created, Updated: r.Updated, Unchanged: r.Unchanged, Rejected: []rejected{}}
 		for _, e := range r.Rejected {
 			out.Rejected = append(out.Rejected, rejected{e.Line, e.Msg})
 		}
 		if dryRun {
 			out.Rows = []row{}
 			for _, e := range r.Rows {
-				out.Rows = append(out.Rows, row{e.Line, e.Username, e.Outcome, e.Message})
+				out.Rows = append(out.Rows, row{e.Line, e.Username, e.Outcome, e.Changes, e.Message})
 			}
 		}
 		return printJSON(w, out)
@@ -390,7 +398,7 @@ func (c *cli) printImport(w io.Writer, r *identity.ImportReport, dryRun bool) er
 		for _, e := range r.Rejected {
 			fmt.Fprintln(w, e.Error())
 		}
-		_, err := fmt.Fprintf(w, "created %d, updated %d, rejected %d\n", r.Created, r.Updated, len(r.Rejected))
+		_, err := fmt.Fprintf(w, "created %d, updated %d, unchanged %d, rejected %d\n", r.Created, r.Updated, r.Unchanged, len(r.Rejected))
 		return err
 	}
 	for _, e := range r.Rows {
@@ -401,9 +409,20 @@ func (c *cli) printImport(w io.Writer, r *identity.ImportReport, dryRun bool) er
 		if e.Message != "" {
 			line += ": " + e.Message
 		}
+		for _, ch := range e.Changes {
+			switch {
+			case ch.Field == "password":
+				line += "; password set"
+			case ch.Before == "":
+				line += fmt.Sprintf("; %s %q", ch.Field, ch.After)
+			default:
+				line += fmt.Sprintf("; %s %q -> %q", ch.Field, ch.Before, ch.After)
+			}
+		}
 		fmt.Fprintln(w, line)
 	}
-	_, err := fmt.Fprintf(w, "would create %d, update %d, reject %d (dry run: nothing was written)\n", r.Created, r.Updated, len(r.Rejected))
+	_, err := fmt.Fprintf(w, "would create %d, update %d, leave %d unchanged, reject %d (dry run: nothing was written)\n",
+		r.Created, r.Updated, r.Unchanged, len(r.Rejected))
 	return err
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -22,7 +23,7 @@ type PolicyError struct{ Problems []string }
 
 func (e *PolicyError) Error() string { return strings.Join(e.Problems, "; ") }
 
-func (a Actor) canManagePolicy() bool { return a.is(identity.RoleAdmin) }
+func (a Actor) canManagePolicy() bool { return a.may(clients.ScopePolicies) }
 
 // ListPolicies lists the default and the group policies.
 func (s *Service) ListPolicies(ctx context.Context, a Actor) ([]policy.Record, error) {
@@ -129,12 +130,15 @@ func (s *Service) EffectivePolicy(ctx context.Context, a Actor, ref string) (pol
 
 // SetGroups replaces a person's groups, which choose their policy.
 func (s *Service) SetGroups(ctx context.Context, a Actor, ref string, groups []string) (*UserView, error) {
-	if !a.canAssignRoles() {
+	if !a.canSetGroups() {
 		return nil, ErrForbidden // groups choose policies and Help Desk scopes
 	}
 	u, err := s.GetUser(ctx, a, ref)
 	if err != nil {
 		return nil, err
+	}
+	if u.Privileged() && !a.canAssignRoles() {
+		return nil, ErrForbidden
 	}
 	before := ViewUser(u)
 	if err := s.Users.SetGroups(ctx, u.ID, groups); err != nil {

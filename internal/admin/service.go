@@ -4,10 +4,7 @@
 package admin
 
 import (
-	"bytes"
-	"cmp"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,7 +24,10 @@ import (
 type Actor struct {
 	ID    string // user ID, "client:<id>", or "cli"
 	Roles []string
-	IP    string
+	// Scopes are an API client's admin scopes (clients.Scope*): a client
+	// holds no role, only the rights its token was granted.
+	Scopes []string
+	IP     string
 }
 
 // CLI is the operator at the server's console, with every right.
@@ -35,13 +35,19 @@ var CLI = Actor{ID: "cli", Roles: []string{identity.RoleAdmin}}
 
 func (a Actor) is(role string) bool { return slices.Contains(a.Roles, role) }
 
+// may reports whether the actor is an administrator or holds one of scopes.
+func (a Actor) may(scopes ...string) bool {
+	return a.is(identity.RoleAdmin) || slices.ContainsFunc(scopes, func(s string) bool { return slices.Contains(a.Scopes, s) })
+}
+
 // ErrForbidden is returned when the actor's role does not allow the action.
 var ErrForbidden = errors.New("you don't have permission to do that")
 
 // What each role may do: admins everything; the Help Desk people, never
 // clients or policy.
 func (a Actor) canManageUsers() bool {
-	return a.is(identity.RoleAdmin) || a.is(identity.RoleHelpdesk) || len(a.scope()) > 0
+	return a.is(identity.RoleHelpdesk) || len(a.scope()) > 0 ||
+		a.may(clients.ScopeUsersRead, clients.ScopeUsersWrite, clients.ScopeUsersImport)
 }
 
 // scope is the groups a group-limited Help Desk actor serves; nil means
@@ -65,9 +71,13 @@ func (a Actor) serves(u *identity.User) bool {
 	scope := a.scope()
 	return scope == nil || slices.ContainsFunc(u.Groups, func(g string) bool { return slices.Contains(scope, g) })
 }
-func (a Actor) canManageClients() bool { return a.is(identity.RoleAdmin) }
-func (a Actor) canAssignRoles() bool   { return a.is(identity.RoleAdmin) }
-func (a Actor) canReadAudit() bool     { return a.is(identity.RoleAdmin) }
+func (a Actor) canManageClients() bool { return a.may(clients.ScopeClients) }
+
+// canAssignRoles also guards every change to a person who holds a role:
+// whoever could reset an administrator's password could become one.
+func (a Actor) canAssignRoles() bool { return a.may(clients.ScopeUsersRoles) }
+func (a Actor) canSetGroups() bool   { return a.may(clients.ScopeUsersGroups) }
+func (a Actor) canReadAudit() bool   { return a.may(clients.ScopeAuditRead) }
 
 // Dependencies that live outside the database.
 type (
@@ -338,7 +348,7 @@ func (s *Service) GetUser(ctx context.Context, a Actor, ref string) (*identity.U
 // CreateUser adds a person. Only admins may give roles.
 func (s *Service) CreateUser(ctx context.Context, a Actor, nu identity.NewUser) (*UserView, error) {
 	// Groups choose policies; a group-limited Help Desk could not see whom it created.
-	if !a.canManageUsers() || a.scope() != nil || (len(nu.Roles)+len(nu.Groups) > 0 && !a.canAssignRoles()) {
+	if !a.canManageUsers() || a.scope() != nil || (len(nu.Roles) > 0 && !a.canAssignRoles()) || (len(nu.Groups) > 0 && !a.canSetGroups()) {
 		return nil, ErrForbidden
 	}
 	u, err := s.Users.Create(ctx, nu)
@@ -535,39 +545,63 @@ func (s *Service) tell(ctx context.Context, u *identity.User, text string) {
 	}
 }
 
-// ImportUsers previews or runs a CSV import. An import writes each row's
-// roles and groups and replaces the password of every person it matches,
-// so the Help Desk may import only files that do neither to a person with a
-// role: anything else would hand them the rights admin.Service refuses them
-// everywhere else.
-func (s *Service) ImportUsers(ctx context.Context, a Actor, r io.Reader, dryRun, continueOnError bool) (*identity.ImportReport, error) {
-	if !a.canManageUsers() || a.scope() != nil {
+// ImportOptions choose how ImportUsers runs.
+type ImportOptions struct {
+	DryRun bool // report every row's outcome and write nothing
+	identity.ImportOptions
+}
+
+func (a Actor) canImport() bool {
+	return a.is(identity.RoleHelpdesk) || a.may(clients.ScopeUsersImport)
+}
+
+// ImportUsers previews or runs a CSV import. The actor's rights are checked
+// on the importer's own reading of the file, row by row, so what is checked
+// is what is written: a row may set roles or groups only for an actor who
+// may set them, and change someone who holds a role only for one who may
+// assign roles. A row that changes someone is audited with its changes, in
+// the transaction that writes it. Resetting passwords ends the person's
+// sessions and tells them.
+func (s *Service) ImportUsers(ctx context.Context, a Actor, r io.Reader, opt ImportOptions) (*identity.ImportReport, error) {
+	if !a.canImport() {
 		return nil, ErrForbidden
 	}
-	data, err := io.ReadAll(r)
+	plan, err := s.Users.PlanImport(ctx, r, opt.ImportOptions)
 	if err != nil {
 		return nil, err
 	}
-	if !a.canAssignRoles() || dryRun {
-		report, err := s.Users.Preview(ctx, bytes.NewReader(data))
+	if problems := a.importProblems(plan.Report); len(problems) > 0 {
+		return plan.Report, &ForbiddenError{Msg: strings.Join(problems, " ")}
+	}
+	if opt.DryRun {
+		return plan.Report, nil
+	}
+	var events []audit.Event
+	var reset []string
+	for _, row := range plan.Report.Rows {
+		if row.Outcome != identity.OutcomeCreate && row.Outcome != identity.OutcomeUpdate {
+			continue
+		}
+		events = append(events, s.Audit.Stamp(audit.Event{Type: "user.imported", ActorID: a.ID, SubjectID: row.UserID, IP: a.IP,
+			Details: map[string]string{"outcome": row.Outcome, "changes": jsonText(row.Changes)}}))
+		if row.Outcome == identity.OutcomeUpdate && row.Sets("password") {
+			reset = append(reset, row.UserID)
+		}
+	}
+	if err := s.Users.WriteImport(ctx, plan, events); err != nil {
+		return plan.Report, err
+	}
+	for _, id := range reset {
+		if err := s.endEverything(ctx, id); err != nil {
+			return plan.Report, err
+		}
+		u, err := s.Users.Get(ctx, id)
 		if err != nil {
-			return nil, err
+			return plan.Report, err
 		}
-		if !a.canAssignRoles() {
-			if msg, err := s.ImportProblem(ctx, a, data, report); err != nil || msg != "" {
-				return report, cmp.Or(err, error(&ForbiddenError{Msg: msg}))
-			}
-		}
-		if dryRun {
-			return report, nil
-		}
+		s.tell(ctx, u, "Your password was reset by an import; you'll choose a new one at your next sign-in. If you didn't expect this, contact the Help Desk.")
 	}
-	report, err := s.Users.Import(ctx, bytes.NewReader(data), continueOnError)
-	if report != nil && report.Created+report.Updated > 0 {
-		s.record(ctx, a, "user.imported", "", "", nil, map[string]int{
-			"created": report.Created, "updated": report.Updated, "rejected": len(report.Rejected)})
-	}
-	return report, err
+	return plan.Report, nil
 }
 
 // ForbiddenError is ErrForbidden with the reason, in words for the person.
@@ -576,35 +610,24 @@ type ForbiddenError struct{ Msg string }
 func (e *ForbiddenError) Error() string        { return e.Msg }
 func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
 
-// ImportProblem explains why a non-administrator may not import a file
-// (empty when they may).
-func (s *Service) ImportProblem(ctx context.Context, a Actor, data []byte, report *identity.ImportReport) (string, error) {
-	if a.canAssignRoles() {
-		return "", nil
-	}
-	header, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff")))).Read()
-	if err != nil {
-		return "", nil // the preview has already refused the file
-	}
-	for _, h := range header {
-		// Even empty, these columns change what people have.
-		if h = strings.ToLower(strings.TrimSpace(h)); h == "roles" || h == "groups" {
-			return "Only administrators can import files with a roles or groups column. Remove it, or ask an administrator.", nil
-		}
-	}
+// importProblems explains, row by row, what in an import the actor may not
+// do (none when they may do all of it).
+func (a Actor) importProblems(report *identity.ImportReport) []string {
+	var problems []string
 	for _, row := range report.Rows {
-		if row.Outcome != "update" {
+		if row.Outcome != identity.OutcomeCreate && row.Outcome != identity.OutcomeUpdate {
 			continue
 		}
-		u, err := s.Users.Find(ctx, row.Username)
-		if err != nil {
-			return "", err
-		}
-		if len(u.Roles) > 0 {
-			return fmt.Sprintf("Line %d would change %s, who is an administrator or on the Help Desk. Only administrators can import changes to their accounts.", row.Line, u.Username), nil
+		switch {
+		case row.Privileged && !a.canAssignRoles():
+			problems = append(problems, fmt.Sprintf("Line %d would change %s, who is an administrator or on the Help Desk; only administrators can import changes to their accounts.", row.Line, row.Username))
+		case row.Sets("roles") && !a.canAssignRoles():
+			problems = append(problems, fmt.Sprintf("Line %d sets roles for %s; only administrators can give roles.", row.Line, row.Username))
+		case row.Sets("groups") && !a.canSetGroups():
+			problems = append(problems, fmt.Sprintf("Line %d sets groups for %s; only administrators can set groups.", row.Line, row.Username))
 		}
 	}
-	return "", nil
+	return problems
 }
 
 // AuditEvents lists audit events, newest first.

@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -97,24 +98,128 @@ func TestHelpdeskImports(t *testing.T) {
 	if _, err := s.CreateUser(ctx, admin.CLI, identity.NewUser{Username: "boss", Roles: []string{identity.RoleAdmin}}); err != nil {
 		t.Fatal(err)
 	}
-	for name, file := range map[string]string{
-		"roles column":   "username,roles\nkid,admin\n",
-		"groups column":  "username,groups\nkid,staff\n",
-		"an admin's row": "username,password\nboss,a brand new password\n",
+	reset := admin.ImportOptions{ImportOptions: identity.ImportOptions{ResetPasswords: true}}
+	for name, c := range map[string]struct {
+		file string
+		opt  admin.ImportOptions
+	}{
+		"roles column":   {"username,roles\nkid,admin\n", admin.ImportOptions{}},
+		"groups column":  {"username,groups\nkid,staff\n", admin.ImportOptions{}},
+		"an admin's row": {"username,password\nboss,a brand new password\n", reset},
 	} {
-		if _, err := s.ImportUsers(ctx, helpdesk, strings.NewReader(file), false, false); !errors.Is(err, admin.ErrForbidden) {
+		if _, err := s.ImportUsers(ctx, helpdesk, strings.NewReader(c.file), c.opt); !errors.Is(err, admin.ErrForbidden) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if rep, err := s.ImportUsers(ctx, helpdesk, strings.NewReader("username,display_name\nkid,A Kid\n"), false, false); err != nil || rep.Created != 1 {
+	if rep, err := s.ImportUsers(ctx, helpdesk, strings.NewReader("username,display_name\nkid,A Kid\n"), admin.ImportOptions{}); err != nil || rep.Created != 1 {
 		t.Fatalf("plain import: %+v %v", rep, err)
 	}
 	// Without a roles column an import leaves roles alone.
-	if _, err := s.ImportUsers(ctx, admin.CLI, strings.NewReader("username,display_name\nboss,The Boss\n"), false, false); err != nil {
+	if _, err := s.ImportUsers(ctx, admin.CLI, strings.NewReader("username,display_name\nboss,The Boss\n"), admin.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if u, _ := s.GetUser(ctx, admin.CLI, "boss"); !u.HasRole(identity.RoleAdmin) || u.DisplayName != "The Boss" {
 		t.Fatalf("boss after import: %+v", u)
+	}
+}
+
+// TestHelpdeskImportGuardReadsLikeTheImporter: the rights are checked on
+// the importer's own reading of the file. A header cell ` "roles"` broke a
+// stricter reader, so the guard saw no roles column and let the file
+// through, while the importer read roles and made the row an administrator.
+func TestHelpdeskImportGuardReadsLikeTheImporter(t *testing.T) {
+	s := newService(t)
+	ctx := t.Context()
+	helpdesk := admin.Actor{ID: "hd", Roles: []string{identity.RoleHelpdesk}}
+	for _, file := range []string{
+		"username, \"roles\"\nmallory, admin\n",
+		"username, \"groups\"\nmallory, staff\n",
+		"\ufeffusername, \"roles\"\nmallory,\"admin\"\n",
+	} {
+		for _, dryRun := range []bool{true, false} {
+			if _, err := s.ImportUsers(ctx, helpdesk, strings.NewReader(file), admin.ImportOptions{DryRun: dryRun}); !errors.Is(err, admin.ErrForbidden) {
+				t.Errorf("%q (dry run %v): %v", file, dryRun, err)
+			}
+		}
+	}
+	if u, err := s.Users.Find(ctx, "mallory"); err == nil {
+		t.Fatalf("the Help Desk created %+v", u)
+	}
+}
+
+// TestImportKeepsChosenPasswords: re-running a class list changes nothing,
+// not even the passwords people chose since; --reset-passwords replaces
+// them, ends the sessions, forces a change and tells the person.
+func TestImportKeepsChosenPasswords(t *testing.T) {
+	s := newService(t)
+	ctx := t.Context()
+	var told []string
+	s.Notify = func(_ context.Context, u *identity.User, text string) { told = append(told, u.Username) }
+	const file = "username,display_name,password\nkid,A Kid,first password 1234\n"
+	if rep, err := s.ImportUsers(ctx, admin.CLI, strings.NewReader(file), admin.ImportOptions{}); err != nil || rep.Created != 1 {
+		t.Fatalf("first import: %+v %v", rep, err)
+	}
+	kid, _ := s.Users.Find(ctx, "kid")
+	if err := s.Users.ChangePassword(ctx, kid.ID, "first password 1234", "my own secret phrase"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.ImportUsers(ctx, admin.CLI, strings.NewReader(file), admin.ImportOptions{})
+	if err != nil || rep.Unchanged != 1 || rep.Updated != 0 || rep.Rows[0].Outcome != identity.OutcomeUnchanged {
+		t.Fatalf("re-import: %+v %v", rep, err)
+	}
+	if _, err := s.Users.Authenticate(ctx, "kid", "my own secret phrase"); err != nil {
+		t.Fatalf("the re-import undid the password the person chose: %v", err)
+	}
+
+	reset := admin.ImportOptions{ImportOptions: identity.ImportOptions{ResetPasswords: true}}
+	rep, err = s.ImportUsers(ctx, admin.CLI, strings.NewReader(file), reset)
+	if err != nil || rep.Updated != 1 || !rep.Rows[0].Sets("password") {
+		t.Fatalf("import --reset-passwords: %+v %v", rep, err)
+	}
+	u, err := s.Users.Authenticate(ctx, "kid", "first password 1234")
+	if err != nil || !u.MustChangePassword {
+		t.Fatalf("after --reset-passwords: %+v %v", u, err)
+	}
+	if !slices.Equal(told, []string{"kid@district.example"}) {
+		t.Errorf("told %v, want the person whose password was reset", told)
+	}
+}
+
+// TestImportPreviewAndAudit: the preview names each field a row changes,
+// and every person an import changes gets one audit event with the
+// changes; unchanged rows get none.
+func TestImportPreviewAndAudit(t *testing.T) {
+	s := newService(t)
+	ctx := t.Context()
+	if _, err := s.ImportUsers(ctx, admin.CLI, strings.NewReader("username,display_name,email\nann,Ann,ann@home.example\nbo,Bo,\n"), admin.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const edit = "username,display_name,email\nann,Ann Lee,ann@home.example\nbo,Bo,\ncy,Cy,\n"
+	rep, err := s.ImportUsers(ctx, admin.CLI, strings.NewReader(edit), admin.ImportOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []identity.FieldChange{{Field: "display_name", Before: "Ann", After: "Ann Lee"}}
+	if rep.Updated != 1 || rep.Unchanged != 1 || rep.Created != 1 || !slices.Equal(rep.Rows[0].Changes, want) || rep.Rows[1].Changes != nil {
+		t.Fatalf("preview: %+v", rep)
+	}
+	if _, err := s.ImportUsers(ctx, admin.CLI, strings.NewReader(edit), admin.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	events, err := s.AuditEvents(ctx, admin.CLI, audit.Filter{Type: "user.imported"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subjects := map[string]string{}
+	for _, e := range events {
+		u, err := s.Users.Get(ctx, e.SubjectID)
+		if err != nil {
+			t.Fatalf("event %+v names no user: %v", e, err)
+		}
+		subjects[u.Username] += e.Details["outcome"] + " "
+	}
+	if len(events) != 4 || subjects["ann@district.example"] != "update create " || subjects["bo@district.example"] != "create " || subjects["cy@district.example"] != "create " {
+		t.Fatalf("audit: %v", subjects)
 	}
 }
 

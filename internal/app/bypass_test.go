@@ -24,7 +24,7 @@ import (
 // methods and issue a temporary access code, as after a lost phone.
 func (m *mfaRig) helpdeskResetWithAccessCode() string {
 	t := m.t
-	api := &adminClient{t: t, base: m.gh.Issuer, token: adminToken(t, m.gh, clients.ScopeAdmin)}
+	api := &adminClient{t: t, base: m.gh.Issuer, token: adminToken(t, m.gh, clients.ScopeUsersWrite)}
 	if status := api.json("POST", "/users/student/reset-methods", nil, nil); status != http.StatusNoContent {
 		t.Fatalf("reset methods: %d", status)
 	}

@@ -457,7 +457,7 @@ func TestDeliveryFailureIsShown(t *testing.T) {
 func TestTemporaryAccessCode(t *testing.T) {
 	m := newMFARig(t, func(cfg *config.Config) { cfg.MFA.RequiredMethods = 1 })
 	m.enrollApp(newBrowser(t, rpRedirect))
-	api := &adminClient{t: t, base: m.gh.Issuer, token: adminToken(t, m.gh, clients.ScopeAdmin)}
+	api := &adminClient{t: t, base: m.gh.Issuer, token: adminToken(t, m.gh, clients.AdminScopes...)}
 	if status := api.json("POST", "/users/student/reset-methods", nil, nil); status != http.StatusNoContent {
 		t.Fatalf("reset methods: %d", status)
 	}

@@ -98,7 +98,7 @@ func newModelWorld(t *testing.T) *modelWorld {
 		t.Fatal(err)
 	}
 	w.admin = admin.Actor{ID: principal.ID, Roles: []string{identity.RoleAdmin}, IP: "127.0.0.1"}
-	w.helpdesk = &adminClient{t: t, base: w.gh.Issuer, token: adminToken(t, w.gh, clients.ScopeAdmin)}
+	w.helpdesk = &adminClient{t: t, base: w.gh.Issuer, token: adminToken(t, w.gh, clients.ScopeUsersWrite)}
 	return w
 }
 

@@ -26,7 +26,7 @@ func TestPolicyByGroupAcrossReplicas(t *testing.T) {
 	one, two := c.start(), c.start()
 	one.createUser(t, "kinder")
 	one.createUser(t, "teacher")
-	api := &adminClient{t: t, base: one.Issuer, token: adminToken(t, one, clients.ScopeAdmin)}
+	api := &adminClient{t: t, base: one.Issuer, token: adminToken(t, one, clients.AdminScopes...)}
 	apiTwo := &adminClient{t: t, base: two.Issuer, token: api.token}
 
 	if status := api.json("PUT", "/users/kinder/groups", map[string]any{"groups": []string{"Students-K2"}}, nil); status != http.StatusOK {

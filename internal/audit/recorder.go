@@ -42,15 +42,22 @@ func NewRecorder(st Store, logger *slog.Logger) *Recorder {
 // Record stores e, filling its ID and time; if the database refuses it, e
 // waits in the spool.
 func (r *Recorder) Record(ctx context.Context, e Event) {
+	e = r.Stamp(e)
+	if err := r.store.AppendEvent(context.WithoutCancel(ctx), &e); err != nil {
+		r.logger.Warn("audit event spooled until the database takes it", "type", e.Type, "subject", e.SubjectID, "err", err)
+		r.hold([]Event{e}, false)
+	}
+}
+
+// Stamp fills e's ID, time and outcome as Record does, for an event a store
+// writes in the transaction of the change it records.
+func (r *Recorder) Stamp(e Event) Event {
 	e.ID = uuid.NewString()
 	e.Time = r.now().UTC()
 	if e.Outcome == "" {
 		e.Outcome = "success"
 	}
-	if err := r.store.AppendEvent(context.WithoutCancel(ctx), &e); err != nil {
-		r.logger.Warn("audit event spooled until the database takes it", "type", e.Type, "subject", e.SubjectID, "err", err)
-		r.hold([]Event{e}, false)
-	}
+	return e
 }
 
 // hold queues events, ahead of those already waiting when they are older;

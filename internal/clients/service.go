@@ -18,8 +18,26 @@ import (
 	"github.com/gatehouse/gatehouse/internal/secrets"
 )
 
-// ScopeAdmin lets a confidential client call the admin API.
-const ScopeAdmin = "gatehouse:admin"
+// Admin API scopes, each one job, so an automation holds only what it
+// needs (a SIS sync: users.import and users.read). Only client-credentials
+// tokens carry them: no person's sign-in ever grants one.
+const (
+	ScopeUsersRead   = "gatehouse:users.read"   // find people, their policy, the registration report
+	ScopeUsersWrite  = "gatehouse:users.write"  // create, disable, delete, reset passwords and methods, sessions, unlock, access codes
+	ScopeUsersImport = "gatehouse:users.import" // CSV imports
+	ScopeUsersGroups = "gatehouse:users.groups" // set groups, directly or by an import's groups column
+	ScopeUsersRoles  = "gatehouse:users.roles"  // set roles, directly or by an import's roles column, and act on people who hold one
+	ScopeClients     = "gatehouse:clients"      // register and manage applications
+	ScopePolicies    = "gatehouse:policies"     // read and edit MFA and SSPR policies
+	ScopeAuditRead   = "gatehouse:audit.read"   // read and export the audit log
+)
+
+// AdminScopes are every admin API scope.
+var AdminScopes = []string{ScopeUsersRead, ScopeUsersWrite, ScopeUsersImport, ScopeUsersGroups, ScopeUsersRoles,
+	ScopeClients, ScopePolicies, ScopeAuditRead}
+
+// IsAdminScope reports whether scope is one of the admin API's.
+func IsAdminScope(scope string) bool { return slices.Contains(AdminScopes, scope) }
 
 // Assurance levels, lowest first: the `acr` ladder Gatehouse publishes.
 const (
@@ -43,7 +61,7 @@ var (
 	SupportedGrantTypes = []string{"authorization_code", "refresh_token", "client_credentials"}
 	// DefaultScopes are the OpenID Connect scopes every app gets unless told otherwise.
 	DefaultScopes        = []string{"openid", "profile", "email", "offline_access"}
-	SupportedScopes      = append(slices.Clone(DefaultScopes), ScopeAdmin)
+	SupportedScopes      = append(slices.Clone(DefaultScopes), AdminScopes...)
 	SupportedAuthMethods = []string{AuthSecretBasic, AuthSecretPost, AuthNone, AuthPrivateKeyJWT}
 )
 
@@ -206,8 +224,10 @@ func apply(c *Client, r Registration) error {
 			p = append(p, fmt.Sprintf("scope %q is not supported (supported: %s)", sc, strings.Join(SupportedScopes, ", ")))
 		}
 	}
-	if r.Public && slices.Contains(scopes, ScopeAdmin) {
-		p = append(p, "a public client cannot hold the "+ScopeAdmin+" scope")
+	// An admin scope acts for the client itself: a grant a person signs in
+	// through would let any user who signs in to the app carry it.
+	if slices.ContainsFunc(scopes, IsAdminScope) && (r.Public || slices.ContainsFunc(grants, func(g string) bool { return g != "client_credentials" })) {
+		p = append(p, "the gatehouse: admin scopes are only for confidential clients with the client_credentials grant alone")
 	}
 	method := r.TokenEndpointAuthMethod
 	if method == "" {

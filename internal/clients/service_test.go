@@ -471,3 +471,26 @@ func FuzzValidateRedirectURI(f *testing.F) {
 		}
 	})
 }
+
+// TestAdminScopesNeedClientCredentialsAlone: an admin scope is the
+// client's own right, so only a confidential client that no person signs
+// in through may hold one.
+func TestAdminScopesNeedClientCredentialsAlone(t *testing.T) {
+	s, _ := newTestService()
+	ctx := context.Background()
+	for name, r := range map[string]Registration{
+		"authorization_code": {Name: "Gradebook", RedirectURIs: []string{"https://app.example/cb"}, Scopes: []string{"openid", ScopeUsersRead}},
+		"beside client_credentials": {Name: "Mixed", RedirectURIs: []string{"https://app.example/cb"},
+			GrantTypes: []string{"client_credentials", "authorization_code"}, Scopes: []string{ScopeClients}},
+		"public": {Name: "SPA", Public: true, RedirectURIs: []string{"https://app.example/cb"}, Scopes: []string{ScopeAuditRead}},
+	} {
+		var ve *ValidationError
+		if _, _, err := s.Create(ctx, r); !errors.As(err, &ve) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, _, err := s.Create(ctx, Registration{Name: "SIS sync", GrantTypes: []string{"client_credentials"},
+		Scopes: []string{ScopeUsersImport, ScopeUsersRead}}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -21,19 +23,60 @@ type RowError struct {
 
 func (e RowError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
 
+// ImportFileError is a file the importer cannot read at all (a bad header,
+// broken quoting): nothing in it is imported.
+type ImportFileError struct{ Msg string }
+
+func (e *ImportFileError) Error() string { return e.Msg }
+
 // ImportReport tells what an import did, or (previewed) would do.
 type ImportReport struct {
-	Created, Updated int
-	Rejected         []RowError
-	Rows             []ImportRow // every row's outcome, in file order
+	Created, Updated, Unchanged int
+	Rejected                    []RowError
+	Rows                        []ImportRow // every row's outcome, in file order
 }
+
+// Row outcomes.
+const (
+	OutcomeCreate    = "create"
+	OutcomeUpdate    = "update"
+	OutcomeUnchanged = "unchanged"
+	OutcomeReject    = "reject"
+)
 
 // ImportRow is the outcome of one row.
 type ImportRow struct {
 	Line     int
 	Username string
-	Outcome  string // "create", "update" or "reject"
-	Message  string // why a row was rejected
+	UserID   string        // the account the row creates or changes
+	Outcome  string        // OutcomeCreate, OutcomeUpdate, OutcomeUnchanged or OutcomeReject
+	Changes  []FieldChange // what a create sets or an update changes
+	Message  string        // why a row was rejected: every problem, "; "-separated
+	// Privileged is set when the row matches someone who holds a role.
+	Privileged bool
+}
+
+// FieldChange is one field an import sets. A password's value is never
+// shown, only that it is set.
+type FieldChange struct {
+	Field  string `json:"field"` // email, display_name, roles, groups or password
+	Before string `json:"before,omitempty"`
+	After  string `json:"after,omitempty"`
+}
+
+// Sets reports whether the row sets field.
+func (r ImportRow) Sets(field string) bool {
+	return slices.ContainsFunc(r.Changes, func(c FieldChange) bool { return c.Field == field })
+}
+
+// ImportOptions choose how an import treats bad rows and passwords.
+type ImportOptions struct {
+	ContinueOnError bool // write the good rows even when some are rejected
+	// ResetPasswords lets a password or password_hash cell replace the
+	// password of an existing account, which must then change it; without
+	// it those cells only set the password of new accounts, so re-running
+	// a class list never undoes the passwords people chose since.
+	ResetPasswords bool
 }
 
 // ErrImportRejected means at least one row was bad and nothing was written.
@@ -41,56 +84,199 @@ var ErrImportRejected = errors.New("the file has errors; nothing was imported")
 
 var importColumns = map[string]bool{"username": true, "email": true, "display_name": true, "password": true, "password_hash": true, "roles": true, "groups": true}
 
-// Import upserts users from CSV with a header row naming the columns
-// username, email, display_name, and password or password_hash (roles and
-// groups, separated by ";", are optional; a file without a groups column
-// leaves groups as they are). Rows are matched by username, so running
-// the same file twice changes nothing. Unless continueOnError is set, one bad
-// row rejects the whole file; either way the good rows land in one
-// transaction, never half-written.
-func (s *Service) Import(ctx context.Context, r io.Reader, continueOnError bool) (*ImportReport, error) {
-	report, rows, err := s.readImport(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	if len(report.Rejected) > 0 && !continueOnError {
-		return report, ErrImportRejected
-	}
-	if len(rows) == 0 {
-		return report, nil
-	}
-	users, err := s.hashAll(ctx, rows)
-	if err != nil {
-		return report, err
-	}
-	report.Created, report.Updated, err = s.store.UpsertUsers(ctx, users)
-	if err != nil {
-		return report, fmt.Errorf("writing users: %w", err)
-	}
-	return report, nil
-}
-
-// Preview reads an import file and reports every row's outcome (create,
-// update or reject) without writing anything.
-func (s *Service) Preview(ctx context.Context, r io.Reader) (*ImportReport, error) {
-	report, _, err := s.readImport(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	for _, row := range report.Rows {
-		switch row.Outcome {
-		case "create":
-			report.Created++
-		case "update":
-			report.Updated++
-		}
-	}
-	return report, nil
+// ImportPlan is a read and classified import file, ready to write.
+type ImportPlan struct {
+	Report *ImportReport
+	opt    ImportOptions
+	rows   []importRow // the rows that create or change an account
 }
 
 type importRow struct {
 	user     User
-	password string // hashed after every row is read
+	password string // hashed when written
+}
+
+// PlanImport reads an import file with a header row naming the columns
+// username, email, display_name, and password or password_hash (roles and
+// groups, separated by ";", are optional; without a column, each person
+// keeps what they have). Rows are matched by username; a row that matches
+// and changes nothing is unchanged. Nothing is written.
+func (s *Service) PlanImport(ctx context.Context, r io.Reader, opt ImportOptions) (*ImportPlan, error) {
+	// Spreadsheet exports often start with a byte-order mark, which would
+	// otherwise make a quoted first header unparseable.
+	br := bufio.NewReader(r)
+	if bom, err := br.Peek(3); err == nil && string(bom) == "\ufeff" {
+		br.Discard(3)
+	}
+	cr := csv.NewReader(br)
+	cr.FieldsPerRecord = -1
+	cr.TrimLeadingSpace = true
+	header, err := cr.Read()
+	if err != nil {
+		return nil, &ImportFileError{Msg: "reading the header row: " + err.Error()}
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if !importColumns[h] {
+			return nil, &ImportFileError{Msg: fmt.Sprintf("line 1: unknown column %q (expected username, email, display_name, password or password_hash, roles, groups)", h)}
+		}
+		if _, dup := col[h]; dup {
+			return nil, &ImportFileError{Msg: fmt.Sprintf("line 1: column %q appears twice", h)}
+		}
+		col[h] = i
+	}
+	if _, ok := col["username"]; !ok {
+		return nil, &ImportFileError{Msg: "line 1: the header has no username column"}
+	}
+
+	plan := &ImportPlan{Report: &ImportReport{}, opt: opt}
+	report := plan.Report
+	seen := map[string]int{}
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			// Past broken quoting the reader's idea of where rows begin
+			// is a guess: refuse the file rather than import guesses.
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return nil, &ImportFileError{Msg: fmt.Sprintf("line %d: %v", pe.Line, pe.Err)}
+			}
+			return nil, err
+		}
+		line, _ := cr.FieldPos(0)
+		field := func(name string) string {
+			if i, ok := col[name]; ok && i < len(rec) {
+				return strings.TrimSpace(rec[i])
+			}
+			return ""
+		}
+		var problems []string
+		if len(rec) != len(header) {
+			problems = append(problems, fmt.Sprintf("expected %d fields, got %d", len(header), len(rec)))
+		}
+		u, more := s.check(NewUser{
+			Username: field("username"), Email: field("email"), DisplayName: field("display_name"),
+			Password: field("password"), PasswordHash: field("password_hash"), Roles: list(field("roles")),
+			Groups: list(field("groups")),
+		})
+		problems = append(problems, more...)
+		username := field("username")
+		if u != nil {
+			username = u.Username
+			if first, dup := seen[u.Username]; dup {
+				problems = append(problems, fmt.Sprintf("%s already appears on line %d", u.Username, first))
+			} else {
+				seen[u.Username] = line
+			}
+		}
+		if len(problems) > 0 {
+			msg := strings.Join(problems, "; ")
+			report.Rejected = append(report.Rejected, RowError{Line: line, Msg: msg})
+			report.Rows = append(report.Rows, ImportRow{Line: line, Username: username, Outcome: OutcomeReject, Message: msg})
+			continue
+		}
+		u.Roles = slices.Compact(slices.Sorted(slices.Values(u.Roles)))
+		// Without a column the store keeps what each person has; with one,
+		// an empty cell clears it.
+		for name, list := range map[string]*[]string{"roles": &u.Roles, "groups": &u.Groups} {
+			if _, ok := col[name]; !ok {
+				*list = nil
+			} else if *list == nil {
+				*list = []string{}
+			}
+		}
+		existing, err := s.store.GetUserByUsername(ctx, u.Username)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		row, write := classify(line, u, existing, field("password"), opt.ResetPasswords)
+		report.Rows = append(report.Rows, row)
+		switch row.Outcome {
+		case OutcomeCreate:
+			report.Created++
+		case OutcomeUpdate:
+			report.Updated++
+		case OutcomeUnchanged:
+			report.Unchanged++
+		}
+		if write != nil {
+			plan.rows = append(plan.rows, *write)
+		}
+	}
+	return plan, nil
+}
+
+// classify compares a valid row with the account it matches (nil when
+// new) and returns its outcome and what to write (nil when nothing).
+func classify(line int, u *User, existing *User, password string, resetPasswords bool) (ImportRow, *importRow) {
+	row := ImportRow{Line: line, Username: u.Username, UserID: u.ID}
+	setsPassword := password != "" || u.PasswordHash != ""
+	if existing == nil {
+		row.Outcome = OutcomeCreate
+		for _, c := range []FieldChange{{Field: "email", After: u.Email}, {Field: "display_name", After: u.DisplayName},
+			{Field: "roles", After: strings.Join(u.Roles, ";")}, {Field: "groups", After: strings.Join(u.Groups, ";")}} {
+			if c.After != "" {
+				row.Changes = append(row.Changes, c)
+			}
+		}
+		if setsPassword {
+			row.Changes = append(row.Changes, FieldChange{Field: "password"})
+		}
+		return row, &importRow{user: *u, password: password}
+	}
+	row.UserID, row.Privileged = existing.ID, existing.Privileged()
+	change := func(field, before, after string) {
+		if before != after {
+			row.Changes = append(row.Changes, FieldChange{Field: field, Before: before, After: after})
+		}
+	}
+	change("email", existing.Email, u.Email)
+	change("display_name", existing.DisplayName, u.DisplayName)
+	if u.Roles != nil {
+		change("roles", strings.Join(slices.Sorted(slices.Values(existing.Roles)), ";"), strings.Join(u.Roles, ";"))
+	}
+	if u.Groups != nil {
+		change("groups", strings.Join(existing.Groups, ";"), strings.Join(u.Groups, ";"))
+	}
+	if setsPassword && resetPasswords {
+		row.Changes = append(row.Changes, FieldChange{Field: "password"})
+		u.MustChangePassword = true
+	} else {
+		u.PasswordHash, password = "", ""
+	}
+	if len(row.Changes) == 0 {
+		row.Outcome = OutcomeUnchanged
+		return row, nil
+	}
+	row.Outcome = OutcomeUpdate
+	u.ID = existing.ID
+	return row, &importRow{user: *u, password: password}
+}
+
+// WriteImport writes a plan's creates and changes in one transaction,
+// with events, the audit record of each, so that the two land together.
+// Unless the plan allows it, a rejected row stops the whole file
+// (ErrImportRejected) and nothing is written.
+func (s *Service) WriteImport(ctx context.Context, p *ImportPlan, events []audit.Event) error {
+	if len(p.Report.Rejected) > 0 && !p.opt.ContinueOnError {
+		p.Report.Created, p.Report.Updated = 0, 0 // the counts now tell what was written
+		return ErrImportRejected
+	}
+	if len(p.rows) == 0 {
+		return nil
+	}
+	users, err := s.hashAll(ctx, p.rows)
+	if err != nil {
+		return err
+	}
+	if _, _, err := s.store.UpsertUsers(ctx, users, events); err != nil {
+		return fmt.Errorf("writing users: %w", err)
+	}
+	return nil
 }
 
 // hashAll hashes the rows' passwords side by side, as many at once as the
@@ -119,102 +305,6 @@ func (s *Service) hashAll(ctx context.Context, rows []importRow) ([]User, error)
 	close(jobs)
 	wg.Wait()
 	return users, errors.Join(errs...)
-}
-
-// readImport parses and validates the file, classifying every row.
-func (s *Service) readImport(ctx context.Context, r io.Reader) (*ImportReport, []importRow, error) {
-	// Spreadsheet exports often start with a byte-order mark, which would
-	// otherwise make a quoted first header unparseable.
-	br := bufio.NewReader(r)
-	if bom, err := br.Peek(3); err == nil && string(bom) == "\ufeff" {
-		br.Discard(3)
-	}
-	cr := csv.NewReader(br)
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
-	header, err := cr.Read()
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading the header row: %w", err)
-	}
-	col := map[string]int{}
-	for i, h := range header {
-		h = strings.ToLower(strings.TrimSpace(h))
-		if !importColumns[h] {
-			return nil, nil, fmt.Errorf("line 1: unknown column %q (expected username, email, display_name, password or password_hash, roles, groups)", h)
-		}
-		if _, dup := col[h]; dup {
-			return nil, nil, fmt.Errorf("line 1: column %q appears twice", h)
-		}
-		col[h] = i
-	}
-	if _, ok := col["username"]; !ok {
-		return nil, nil, errors.New("line 1: the header has no username column")
-	}
-
-	report := &ImportReport{}
-	reject := func(line int, username, msg string) {
-		report.Rejected = append(report.Rejected, RowError{Line: line, Msg: msg})
-		report.Rows = append(report.Rows, ImportRow{Line: line, Username: username, Outcome: "reject", Message: msg})
-	}
-	var rows []importRow
-	seen := map[string]int{}
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				reject(pe.Line, "", pe.Err.Error())
-				continue
-			}
-			return nil, nil, err
-		}
-		line, _ := cr.FieldPos(0)
-		field := func(name string) string {
-			if i, ok := col[name]; ok && i < len(rec) {
-				return strings.TrimSpace(rec[i])
-			}
-			return ""
-		}
-		if len(rec) != len(header) {
-			reject(line, field("username"), fmt.Sprintf("expected %d fields, got %d", len(header), len(rec)))
-			continue
-		}
-		u, err := s.build(NewUser{
-			Username: field("username"), Email: field("email"), DisplayName: field("display_name"),
-			Password: field("password"), PasswordHash: field("password_hash"), Roles: list(field("roles")),
-			Groups: list(field("groups")),
-		})
-		if err != nil {
-			reject(line, field("username"), err.Error())
-			continue
-		}
-		// Without a column the store keeps what each person has; with one,
-		// an empty cell clears it.
-		for name, list := range map[string]*[]string{"roles": &u.Roles, "groups": &u.Groups} {
-			if _, ok := col[name]; !ok {
-				*list = nil
-			} else if *list == nil {
-				*list = []string{}
-			}
-		}
-		if first, dup := seen[u.Username]; dup {
-			reject(line, u.Username, fmt.Sprintf("%s already appears on line %d", u.Username, first))
-			continue
-		}
-		seen[u.Username] = line
-		outcome := "create"
-		if _, err := s.store.GetUserByUsername(ctx, u.Username); err == nil {
-			outcome = "update"
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return nil, nil, err
-		}
-		report.Rows = append(report.Rows, ImportRow{Line: line, Username: u.Username, Outcome: outcome})
-		rows = append(rows, importRow{user: *u, password: field("password")})
-	}
-	return report, rows, nil
 }
 
 // list splits a ";"-separated cell, dropping empty entries.

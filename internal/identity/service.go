@@ -110,26 +110,38 @@ func (s *Service) Create(ctx context.Context, nu NewUser) (*User, error) {
 // build validates a new user; a clear-text password is checked against the
 // policy and left for the caller to hash.
 func (s *Service) build(nu NewUser) (*User, error) {
+	u, problems := s.check(nu)
+	if len(problems) > 0 {
+		return nil, &PolicyError{Msg: strings.Join(problems, "; ")}
+	}
+	return u, nil
+}
+
+// check validates a new user and lists every problem; the user is nil
+// only when the username itself is not valid.
+func (s *Service) check(nu NewUser) (*User, []string) {
+	var problems []string
+	problem := func(err error) {
+		if err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
 	username, err := NormalizeUsername(nu.Username, s.opt.Domain)
 	if err != nil {
-		return nil, &PolicyError{Msg: ErrInvalidUsername.Error()}
+		problems = append(problems, ErrInvalidUsername.Error())
 	}
 	email, err := NormalizeEmail(nu.Email)
-	if err != nil {
-		return nil, err
-	}
+	problem(err)
 	for _, r := range nu.Roles {
 		if !ValidRole(r) {
-			return nil, policyErr("unknown role %q (known: %s, %s, %sGROUP)", r, RoleAdmin, RoleHelpdesk, HelpdeskScopePrefix)
+			problem(policyErr("unknown role %q (known: %s, %s, %sGROUP)", r, RoleAdmin, RoleHelpdesk, HelpdeskScopePrefix))
 		}
 	}
 	groups, err := NormalizeGroups(nu.Groups)
-	if err != nil {
-		return nil, err
-	}
+	problem(err)
 	name := strings.TrimSpace(nu.DisplayName)
 	if utf8.RuneCountInString(name) > 200 {
-		return nil, policyErr("the display name is longer than 200 characters")
+		problem(policyErr("the display name is longer than 200 characters"))
 	}
 	now := s.opt.Now().UTC()
 	u := &User{
@@ -138,18 +150,19 @@ func (s *Service) build(nu NewUser) (*User, error) {
 	}
 	switch {
 	case nu.Password != "" && nu.PasswordHash != "":
-		return nil, policyErr("give either a password or a password hash, not both")
+		problem(policyErr("give either a password or a password hash, not both"))
 	case nu.Password != "":
-		if err := s.CheckPasswordPolicy(u, nu.Password); err != nil {
-			return nil, err
-		}
+		problem(s.CheckPasswordPolicy(u, nu.Password))
 	case nu.PasswordHash != "":
 		if err := ValidatePasswordHash(nu.PasswordHash); err != nil {
-			return nil, policyErr("the password hash is not an argon2id PHC string")
+			problem(policyErr("the password hash is not an argon2id PHC string"))
 		}
 		u.PasswordHash = nu.PasswordHash
 	}
-	return u, nil
+	if username == "" {
+		return nil, problems
+	}
+	return u, problems
 }
 
 // NormalizeEmail checks an address and lower-cases its domain; "" stays "".

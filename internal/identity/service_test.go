@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -20,6 +22,7 @@ type fakeStore struct {
 	mu        sync.Mutex
 	users     map[string]User // by ID
 	upsertErr error           // when set, UpsertUsers fails and writes nothing
+	events    []audit.Event   // written by UpsertUsers
 	updates   int
 	history   map[string][]string // password hashes by user ID, newest first
 }
@@ -128,7 +131,7 @@ func (f *fakeStore) CountUsers(context.Context) (int64, error) {
 }
 
 // UpsertUsers mirrors sqlstore: matched by username, all or nothing.
-func (f *fakeStore) UpsertUsers(_ context.Context, users []User) (created, updated int, err error) {
+func (f *fakeStore) UpsertUsers(_ context.Context, users []User, events []audit.Event) (created, updated int, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.upsertErr != nil {
@@ -148,13 +151,20 @@ func (f *fakeStore) UpsertUsers(_ context.Context, users []User) (created, updat
 			created++
 			continue
 		}
-		old.Email, old.DisplayName, old.Roles, old.UpdatedAt = u.Email, u.DisplayName, slices.Clone(u.Roles), u.UpdatedAt
+		old.Email, old.DisplayName, old.UpdatedAt = u.Email, u.DisplayName, u.UpdatedAt
+		if u.Roles != nil {
+			old.Roles = slices.Clone(u.Roles)
+		}
+		if u.Groups != nil {
+			old.Groups = slices.Clone(u.Groups)
+		}
 		if u.PasswordHash != "" {
-			old.PasswordHash = u.PasswordHash
+			old.PasswordHash, old.MustChangePassword = u.PasswordHash, u.MustChangePassword
 		}
 		f.users[old.ID] = old
 		updated++
 	}
+	f.events = append(f.events, events...)
 	return created, updated, nil
 }
 
@@ -437,7 +447,7 @@ func TestImport(t *testing.T) {
 	csv := "\ufeffUserName , EMAIL,display_name,password_hash,Roles\n" +
 		"jdoe,jdoe@district.example,John Doe,\"" + hash + "\",\n" + // a PHC string has commas
 		"  ASmith ,,\"Smith, Anna\",," + "admin; helpdesk\n"
-	rep, err := s.Import(ctx, strings.NewReader(csv), false)
+	rep, err := importCSV(ctx, s, strings.NewReader(csv), ImportOptions{})
 	if err != nil || rep.Created != 2 || rep.Updated != 0 || len(rep.Rejected) != 0 {
 		t.Fatalf("Import = %+v, %v", rep, err)
 	}
@@ -450,9 +460,9 @@ func TestImport(t *testing.T) {
 		t.Fatalf("asmith = %+v, %v", a, err)
 	}
 
-	// Running the same file again updates and creates nothing.
-	rep, err = s.Import(ctx, strings.NewReader(csv), false)
-	if err != nil || rep.Created != 0 || rep.Updated != 2 {
+	// Running the same file again changes nothing.
+	rep, err = importCSV(ctx, s, strings.NewReader(csv), ImportOptions{})
+	if err != nil || rep.Created != 0 || rep.Updated != 0 || rep.Unchanged != 2 {
 		t.Fatalf("second Import = %+v, %v", rep, err)
 	}
 	if again, _ := st.GetUserByUsername(ctx, "jdoe@district.example"); again.ID != j.ID {
@@ -467,7 +477,7 @@ func TestImportPasswordColumn(t *testing.T) {
 	ctx := context.Background()
 	st := newFakeStore()
 	s := newTestService(st)
-	rep, err := s.Import(ctx, strings.NewReader("password,username\ncorrect horse battery,jdoe\n"), false)
+	rep, err := importCSV(ctx, s, strings.NewReader("password,username\ncorrect horse battery,jdoe\n"), ImportOptions{})
 	if err != nil || rep.Created != 1 {
 		t.Fatalf("Import = %+v, %v", rep, err)
 	}
@@ -485,7 +495,7 @@ func TestImportRejectsWholeFile(t *testing.T) {
 		"\"multi\nline\",x\n" + // line 5: invalid username
 		"toofew\n" // line 7: field count
 	st := newFakeStore()
-	rep, err := newTestService(st).Import(ctx, strings.NewReader(csv), false)
+	rep, err := importCSV(ctx, newTestService(st), strings.NewReader(csv), ImportOptions{})
 	if !errors.Is(err, ErrImportRejected) {
 		t.Fatalf("err = %v, want ErrImportRejected", err)
 	}
@@ -506,7 +516,7 @@ func TestImportRejectsWholeFile(t *testing.T) {
 	}
 
 	// --continue-on-error writes the good rows and still reports the bad.
-	rep, err = newTestService(st).Import(ctx, strings.NewReader(csv), true)
+	rep, err = importCSV(ctx, newTestService(st), strings.NewReader(csv), ImportOptions{ContinueOnError: true})
 	if err != nil || rep.Created != 2 || len(rep.Rejected) != 3 {
 		t.Fatalf("continue-on-error = %+v, %v", rep, err)
 	}
@@ -519,7 +529,7 @@ func TestImportDuplicateUsername(t *testing.T) {
 	ctx := context.Background()
 	csv := "username\njdoe\nother\nJDOE@district.example\n"
 	st := newFakeStore()
-	rep, err := newTestService(st).Import(ctx, strings.NewReader(csv), false)
+	rep, err := importCSV(ctx, newTestService(st), strings.NewReader(csv), ImportOptions{})
 	if !errors.Is(err, ErrImportRejected) || len(rep.Rejected) != 1 {
 		t.Fatalf("Import = %+v, %v", rep, err)
 	}
@@ -542,7 +552,7 @@ func TestImportHeaderErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := newFakeStore()
-			_, err := newTestService(st).Import(context.Background(), strings.NewReader(tt.csv), true)
+			_, err := importCSV(context.Background(), newTestService(st), strings.NewReader(tt.csv), ImportOptions{ContinueOnError: true})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
@@ -551,7 +561,7 @@ func TestImportHeaderErrors(t *testing.T) {
 }
 
 func TestImportHeaderOnly(t *testing.T) {
-	rep, err := newTestService(newFakeStore()).Import(context.Background(), strings.NewReader("username\n"), false)
+	rep, err := importCSV(context.Background(), newTestService(newFakeStore()), strings.NewReader("username\n"), ImportOptions{})
 	if err != nil || rep.Created+rep.Updated != 0 || len(rep.Rejected) != 0 {
 		t.Fatalf("Import = %+v, %v", rep, err)
 	}
@@ -560,13 +570,14 @@ func TestImportHeaderOnly(t *testing.T) {
 func TestImportStoreFailure(t *testing.T) {
 	st := newFakeStore()
 	st.upsertErr = errors.New("disk full")
-	_, err := newTestService(st).Import(context.Background(), strings.NewReader("username\njdoe\n"), false)
+	_, err := importCSV(context.Background(), newTestService(st), strings.NewReader("username\njdoe\n"), ImportOptions{})
 	if err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("err = %v", err)
 	}
 }
 
-// A CSV syntax error is a rejected row with its line number, not a crash.
+// A CSV syntax error refuses the whole file with its line number, not a
+// crash: past it, where rows begin is a guess.
 func TestImportCSVSyntaxError(t *testing.T) {
 	tests := []struct {
 		name, csv string
@@ -587,10 +598,11 @@ func TestImportCSVSyntaxError(t *testing.T) {
 						t.Fatalf("Import panicked on %q: %v", tt.csv, p)
 					}
 				}()
-				rep, err = newTestService(st).Import(context.Background(), strings.NewReader(tt.csv), false)
+				rep, err = importCSV(context.Background(), newTestService(st), strings.NewReader(tt.csv), ImportOptions{})
 			}()
-			if !errors.Is(err, ErrImportRejected) || len(rep.Rejected) == 0 || rep.Rejected[0].Line != tt.line {
-				t.Fatalf("Import = %+v, %v; want a rejected row on line %d", rep, err, tt.line)
+			var fe *ImportFileError
+			if !errors.As(err, &fe) || !strings.HasPrefix(fe.Msg, fmt.Sprintf("line %d: ", tt.line)) || rep != nil || len(st.users) != 0 {
+				t.Fatalf("Import = %+v, %v; want the file refused at line %d", rep, err, tt.line)
 			}
 		})
 	}
@@ -619,7 +631,7 @@ func FuzzImportCSV(f *testing.F) {
 			}
 		}()
 		st := newFakeStore()
-		rep, err := newTestService(st).Import(context.Background(), bytes.NewReader(data), continueOnError)
+		rep, err := importCSV(context.Background(), newTestService(st), bytes.NewReader(data), ImportOptions{ContinueOnError: continueOnError})
 		if err != nil {
 			if errors.Is(err, ErrImportRejected) && len(st.users) != 0 {
 				t.Fatal("a rejected import wrote users")
@@ -781,19 +793,49 @@ func TestPreviewWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	csv := "username,display_name,password\njdoe,John Doe,another long secret\nnewkid,New Kid,yet another secret\nbad user,,\n"
-	rep, err := s.Preview(ctx, strings.NewReader(csv))
+	plan, err := s.PlanImport(ctx, strings.NewReader(csv), ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []ImportRow{
-		{Line: 2, Username: "jdoe@district.example", Outcome: "update"},
-		{Line: 3, Username: "newkid@district.example", Outcome: "create"},
-		{Line: 4, Username: "bad user", Outcome: "reject", Message: ErrInvalidUsername.Error()},
+	rep := plan.Report
+	var got []string
+	for _, r := range rep.Rows {
+		got = append(got, fmt.Sprintf("%d %s %s %s", r.Line, r.Username, r.Outcome, r.Message))
 	}
-	if !slices.Equal(rep.Rows, want) || rep.Created != 1 || rep.Updated != 1 {
-		t.Fatalf("Preview = %+v", rep)
+	want := []string{
+		"2 jdoe@district.example update ",
+		"3 newkid@district.example create ",
+		"4 bad user reject " + ErrInvalidUsername.Error(),
+	}
+	if !slices.Equal(got, want) || rep.Created != 1 || rep.Updated != 1 {
+		t.Fatalf("Preview = %q", got)
 	}
 	if n, _ := st.CountUsers(ctx); n != 1 {
 		t.Fatalf("a preview wrote users: %d", n)
+	}
+}
+
+// importCSV plans and writes an import, as the admin service does.
+func importCSV(ctx context.Context, s *Service, r io.Reader, opt ImportOptions) (*ImportReport, error) {
+	plan, err := s.PlanImport(ctx, r, opt)
+	if err != nil {
+		return nil, err
+	}
+	return plan.Report, s.WriteImport(ctx, plan, nil)
+}
+
+// TestImportReportsEveryProblem: a rejected row names all its problems, so
+// one pass over the file fixes it.
+func TestImportReportsEveryProblem(t *testing.T) {
+	plan, err := newTestService(newFakeStore()).PlanImport(context.Background(),
+		strings.NewReader("username,email,groups,roles,password\njdoe,not-an-address,bad group!,king,short\n"), ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := plan.Report.Rows[0].Message
+	for _, want := range []string{"not an email address", "bad group!", `unknown role "king"`, "at least 12"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the rejection %q does not say %q", msg, want)
+		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
 )
 
 // Roles a user may hold.
@@ -91,9 +93,11 @@ type Store interface {
 	EndSessions(ctx context.Context, id string, at time.Time) error
 	DeleteUser(ctx context.Context, id string) error
 	CountUsers(ctx context.Context) (int64, error)
-	// UpsertUsers writes every user (matched by username) in one transaction:
-	// either all rows land or none do.
-	UpsertUsers(ctx context.Context, users []User) (created, updated int, err error)
+	// UpsertUsers writes every user (matched by username) and the audit
+	// events of the import in one transaction: either all land or none do.
+	// An existing user gets email, display name, roles and groups when not
+	// nil, and password hash and must-change flag when a hash is given.
+	UpsertUsers(ctx context.Context, users []User, events []audit.Event) (created, updated int, err error)
 	// PasswordHistory returns up to n of the user's recorded password
 	// hashes, newest first.
 	PasswordHistory(ctx context.Context, userID string, n int) ([]string, error)

@@ -196,7 +196,10 @@ func (h *Handler) deny(w http.ResponseWriter, r *http.Request, f *flow.Flow, cau
 func (h *Handler) issue(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, f *flow.Flow, u *identity.User) {
 	ctx := r.Context()
 	for _, scope := range ar.GetRequestedScopes() {
-		ar.GrantScope(scope)
+		// Admin scopes are the client's own rights, never a person's.
+		if !clients.IsAdminScope(scope) {
+			ar.GrantScope(scope)
+		}
 	}
 	session := oauth.SessionFor(oauth.Authentication{
 		Subject: u.ID, Username: u.Username, AuthTime: f.AuthTime, AMR: f.AMR, ACR: f.ACR,

@@ -1,15 +1,16 @@
 // Package api serves the admin JSON API under /admin/api/v1, authorized by
-// OAuth2 bearer tokens that carry the gatehouse:admin scope.
+// OAuth2 client-credentials bearer tokens, each route needing one of the
+// gatehouse: admin scopes (clients.AdminScopes).
 package api
 
 import (
 	"context"
 	_ "embed"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,71 +46,87 @@ type API struct {
 	Logger  *slog.Logger
 }
 
+// route is one endpoint and the one admin scope its token must carry.
+type route struct {
+	pattern string // "METHOD /path", below Prefix
+	scope   string
+	handle  func(w http.ResponseWriter, r *http.Request, actor admin.Actor)
+}
+
 // Mount registers the API's routes.
 func (a *API) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+Prefix+"/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openAPI)
 	})
-	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request, actor admin.Actor)) {
-		method, path, _ := strings.Cut(pattern, " ")
-		mux.HandleFunc(method+" "+Prefix+path, a.authorized(h))
+	for _, rt := range a.routes() {
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		mux.HandleFunc(method+" "+Prefix+path, a.authorized(rt.scope, rt.handle))
 	}
-	route("GET /clients", a.listClients)
-	route("POST /clients", a.createClient)
-	route("GET /clients/{id}", a.getClient)
-	route("PATCH /clients/{id}", a.updateClient)
-	route("DELETE /clients/{id}", a.deleteClient)
-	route("POST /clients/{id}/rotate-secret", a.rotateSecret)
-	route("POST /clients/{id}/disable", a.setClientDisabled(true))
-	route("POST /clients/{id}/enable", a.setClientDisabled(false))
-	route("GET /users", a.listUsers)
-	route("POST /users", a.createUser)
-	route("POST /users/import", a.importUsers)
-	route("GET /users/{id}", a.getUser)
-	route("DELETE /users/{id}", a.deleteUser)
-	route("PUT /users/{id}/roles", a.setRoles)
-	route("POST /users/{id}/disable", a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
-		return nil, a.Service.SetUserDisabled(ctx, act, id, true)
-	}))
-	route("POST /users/{id}/enable", a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
-		return nil, a.Service.SetUserDisabled(ctx, act, id, false)
-	}))
-	route("POST /users/{id}/reset-password", a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
-		temp, err := a.Service.ResetPassword(ctx, act, id)
-		return map[string]string{"temporary_password": temp}, err
-	}))
-	route("POST /users/{id}/reset-methods", a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
-		return nil, a.Service.ResetMethods(ctx, act, id)
-	}))
-	route("POST /users/{id}/revoke-sessions", a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
-		return nil, a.Service.RevokeSessions(ctx, act, id)
-	}))
-	route("POST /users/{id}/unlock", a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
-		return nil, a.Service.Unlock(ctx, act, id)
-	}))
-	route("POST /users/{id}/access-code", a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
-		code, err := a.Service.IssueAccessCode(ctx, act, id)
-		return map[string]any{"access_code": code, "expires_in": int(mfa.AccessCodeLifetime.Seconds())}, err
-	}))
-	route("GET /audit", a.listAudit)
-	route("GET /policies", a.listPolicies)
-	route("PUT /policies/{name}", a.savePolicy)
-	route("DELETE /policies/{name}", a.deletePolicy)
-	route("GET /policies/{name}/versions", a.policyVersions)
-	route("GET /users/{id}/policy", a.userPolicy)
-	route("PUT /users/{id}/groups", a.setGroups)
-	route("GET /reports/registration", a.registrationReport)
 }
 
-// authorized accepts a bearer access token granted the gatehouse:admin
-// scope (client credentials): such a client acts as an administrator.
-func (a *API) authorized(h func(http.ResponseWriter, *http.Request, admin.Actor)) http.HandlerFunc {
+// routes lists every endpoint with its scope; openapi.json documents the
+// same list (a test holds the two together).
+func (a *API) routes() []route {
+	return []route{
+		{"GET /clients", clients.ScopeClients, a.listClients},
+		{"POST /clients", clients.ScopeClients, a.createClient},
+		{"GET /clients/{id}", clients.ScopeClients, a.getClient},
+		{"PATCH /clients/{id}", clients.ScopeClients, a.updateClient},
+		{"DELETE /clients/{id}", clients.ScopeClients, a.deleteClient},
+		{"POST /clients/{id}/rotate-secret", clients.ScopeClients, a.rotateSecret},
+		{"POST /clients/{id}/disable", clients.ScopeClients, a.setClientDisabled(true)},
+		{"POST /clients/{id}/enable", clients.ScopeClients, a.setClientDisabled(false)},
+		{"GET /users", clients.ScopeUsersRead, a.listUsers},
+		{"POST /users", clients.ScopeUsersWrite, a.createUser},
+		{"POST /users/import", clients.ScopeUsersImport, a.importUsers},
+		{"GET /users/{id}", clients.ScopeUsersRead, a.getUser},
+		{"DELETE /users/{id}", clients.ScopeUsersWrite, a.deleteUser},
+		{"PUT /users/{id}/roles", clients.ScopeUsersRoles, a.setRoles},
+		{"PUT /users/{id}/groups", clients.ScopeUsersGroups, a.setGroups},
+		{"GET /users/{id}/policy", clients.ScopeUsersRead, a.userPolicy},
+		{"POST /users/{id}/disable", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+			return nil, a.Service.SetUserDisabled(ctx, act, id, true)
+		})},
+		{"POST /users/{id}/enable", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+			return nil, a.Service.SetUserDisabled(ctx, act, id, false)
+		})},
+		{"POST /users/{id}/reset-password", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+			temp, err := a.Service.ResetPassword(ctx, act, id)
+			return map[string]string{"temporary_password": temp}, err
+		})},
+		{"POST /users/{id}/reset-methods", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+			return nil, a.Service.ResetMethods(ctx, act, id)
+		})},
+		{"POST /users/{id}/revoke-sessions", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+			return nil, a.Service.RevokeSessions(ctx, act, id)
+		})},
+		{"POST /users/{id}/unlock", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+			return nil, a.Service.Unlock(ctx, act, id)
+		})},
+		{"POST /users/{id}/access-code", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+			code, err := a.Service.IssueAccessCode(ctx, act, id)
+			return map[string]any{"access_code": code, "expires_in": int(mfa.AccessCodeLifetime.Seconds())}, err
+		})},
+		{"GET /audit", clients.ScopeAuditRead, a.listAudit},
+		{"GET /policies", clients.ScopePolicies, a.listPolicies},
+		{"PUT /policies/{name}", clients.ScopePolicies, a.savePolicy},
+		{"DELETE /policies/{name}", clients.ScopePolicies, a.deletePolicy},
+		{"GET /policies/{name}/versions", clients.ScopePolicies, a.policyVersions},
+		{"GET /reports/registration", clients.ScopeUsersRead, a.registrationReport},
+	}
+}
+
+// authorized accepts a client-credentials access token granted scope. The
+// client acts with exactly its granted admin scopes, never as a person: a
+// token issued through a person's sign-in is refused even if it somehow
+// carries an admin scope.
+func (a *API) authorized(scope string, h func(http.ResponseWriter, *http.Request, admin.Actor)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token := fosite.AccessTokenFromRequest(r)
 		if token == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-admin"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "An access token with the "+clients.ScopeAdmin+" scope is required.")
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-admin", scope="`+scope+`"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "An access token with the "+scope+" scope is required.")
 			return
 		}
 		_, ar, err := a.Tokens.IntrospectToken(r.Context(), token, fosite.AccessToken, oauth.NewSession())
@@ -118,12 +135,20 @@ func (a *API) authorized(h func(http.ResponseWriter, *http.Request, admin.Actor)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "The access token is not active.")
 			return
 		}
-		if !ar.GetGrantedScopes().Has(clients.ScopeAdmin) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-admin", error="insufficient_scope", scope="`+clients.ScopeAdmin+`"`)
-			writeError(w, http.StatusForbidden, "forbidden", "The access token was not granted the "+clients.ScopeAdmin+" scope.")
+		if ar.GetSession().GetSubject() != "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-admin", error="invalid_token"`)
+			writeError(w, http.StatusForbidden, "forbidden", "The admin API takes only client_credentials tokens, never one issued to a person.")
 			return
 		}
-		h(w, r, admin.Actor{ID: "client:" + ar.GetClient().GetID(), Roles: []string{identity.RoleAdmin}, IP: clientip.From(r)})
+		granted := ar.GetGrantedScopes()
+		if !granted.Has(scope) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-admin", error="insufficient_scope", scope="`+scope+`"`)
+			writeError(w, http.StatusForbidden, "forbidden", "The access token was not granted the "+scope+" scope.")
+			return
+		}
+		h(w, r, admin.Actor{ID: "client:" + ar.GetClient().GetID(), Scopes: slices.DeleteFunc(slices.Clone(granted), func(s string) bool {
+			return !clients.IsAdminScope(s)
+		}), IP: clientip.From(r)})
 	}
 }
 
@@ -150,6 +175,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ve *clients.ValidationError
 	var pe *identity.PolicyError
 	var polErr *admin.PolicyError
+	var fileErr *identity.ImportFileError
 	switch {
 	case errors.Is(err, admin.ErrForbidden):
 		writeError(w, http.StatusForbidden, "forbidden", err.Error())
@@ -161,6 +187,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusUnprocessableEntity, "invalid", pe.Msg)
 	case errors.As(err, &polErr):
 		writeError(w, http.StatusUnprocessableEntity, "invalid", "The policy was not valid.", polErr.Problems...)
+	case errors.As(err, &fileErr):
+		writeError(w, http.StatusUnprocessableEntity, "invalid", "The file can't be read: "+fileErr.Msg)
 	case errors.Is(err, identity.ErrImportRejected):
 		writeError(w, http.StatusUnprocessableEntity, "import_rejected", err.Error())
 	default:
@@ -381,10 +409,12 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request, act admin.Actor
 	w.WriteHeader(http.StatusNoContent)
 }
 
+type rolesBody struct {
+	Roles []string `json:"roles"`
+}
+
 func (a *API) setRoles(w http.ResponseWriter, r *http.Request, act admin.Actor) {
-	var body struct {
-		Roles []string `json:"roles"`
-	}
+	var body rolesBody
 	if !decode(w, r, &body) {
 		return
 	}
@@ -411,12 +441,33 @@ func (a *API) userAction(do func(context.Context, admin.Actor, string) (any, err
 	}
 }
 
+// importResult is an import's outcome: what was (or, in a dry run, would
+// be) written, row by row.
+type importResult struct {
+	DryRun    bool        `json:"dry_run"`
+	Written   bool        `json:"written"`
+	Created   int         `json:"created"`
+	Updated   int         `json:"updated"`
+	Unchanged int         `json:"unchanged"`
+	Rejected  int         `json:"rejected"`
+	Rows      []importRow `json:"rows"`
+}
+
+type importRow struct {
+	Line     int                    `json:"line"`
+	Username string                 `json:"username"`
+	Outcome  string                 `json:"outcome"`
+	Changes  []identity.FieldChange `json:"changes"`
+	Message  string                 `json:"message,omitempty"`
+}
+
 // importUsers takes a CSV body. With dry_run=true it only reports what each
-// row would do; imports match by username, so repeating one is harmless.
+// row would do; imports match by username, so repeating one changes nothing.
 func (a *API) importUsers(w http.ResponseWriter, r *http.Request, act admin.Actor) {
 	q := r.URL.Query()
-	report, err := a.Service.ImportUsers(r.Context(), act, http.MaxBytesReader(w, r.Body, 32<<20),
-		q.Get("dry_run") == "true", q.Get("continue_on_error") == "true")
+	opt := admin.ImportOptions{DryRun: q.Get("dry_run") == "true", ImportOptions: identity.ImportOptions{
+		ContinueOnError: q.Get("continue_on_error") == "true", ResetPasswords: q.Get("reset_passwords") == "true"}}
+	report, err := a.Service.ImportUsers(r.Context(), act, http.MaxBytesReader(w, r.Body, 32<<20), opt)
 	if err != nil && !errors.Is(err, identity.ErrImportRejected) {
 		a.fail(w, r, err)
 		return
@@ -425,12 +476,15 @@ func (a *API) importUsers(w http.ResponseWriter, r *http.Request, act admin.Acto
 	if err != nil {
 		status = http.StatusUnprocessableEntity
 	}
-	rows := make([]map[string]any, len(report.Rows))
+	out := importResult{DryRun: opt.DryRun, Written: err == nil && !opt.DryRun, Created: report.Created, Updated: report.Updated,
+		Unchanged: report.Unchanged, Rejected: len(report.Rejected), Rows: make([]importRow, len(report.Rows))}
 	for i, row := range report.Rows {
-		rows[i] = map[string]any{"line": row.Line, "username": row.Username, "outcome": row.Outcome, "message": row.Message}
+		out.Rows[i] = importRow{Line: row.Line, Username: row.Username, Outcome: row.Outcome, Changes: row.Changes, Message: row.Message}
+		if out.Rows[i].Changes == nil {
+			out.Rows[i].Changes = []identity.FieldChange{}
+		}
 	}
-	writeJSON(w, status, map[string]any{"dry_run": q.Get("dry_run") == "true", "written": err == nil && q.Get("dry_run") != "true",
-		"created": report.Created, "updated": report.Updated, "rejected": len(report.Rejected), "rows": rows})
+	writeJSON(w, status, out)
 }
 
 // listAudit filters events by user, type and time; format=csv exports.
@@ -458,13 +512,9 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, act admin.Actor)
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="gatehouse-audit.csv"`)
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"time", "type", "outcome", "actor_id", "subject_id", "client_id", "ip", "user_agent", "details"})
-	for _, e := range events {
-		details, _ := json.Marshal(e.Details)
-		cw.Write([]string{e.Time.Format(time.RFC3339), e.Type, e.Outcome, e.ActorID, e.SubjectID, e.ClientID, e.IP, e.UserAgent, string(details)})
+	if err := audit.WriteCSV(w, events); err != nil {
+		a.Logger.Error("admin api: audit export", "err", err)
 	}
-	cw.Flush()
 }
 
 func (a *API) listPolicies(w http.ResponseWriter, r *http.Request, act admin.Actor) {
@@ -487,14 +537,16 @@ func (a *API) policyVersions(w http.ResponseWriter, r *http.Request, act admin.A
 	writeJSON(w, http.StatusOK, map[string]any{"items": versions})
 }
 
-// savePolicy creates or replaces a policy; the body is a policy record
-// (priority, groups, settings).
+// policyBody is a policy record without its name, which the path gives.
+type policyBody struct {
+	Priority int           `json:"priority"`
+	Groups   []string      `json:"groups"`
+	Settings policy.Policy `json:"settings"`
+}
+
+// savePolicy creates or replaces a policy.
 func (a *API) savePolicy(w http.ResponseWriter, r *http.Request, act admin.Actor) {
-	var body struct {
-		Priority int           `json:"priority"`
-		Groups   []string      `json:"groups"`
-		Settings policy.Policy `json:"settings"`
-	}
+	var body policyBody
 	if !decode(w, r, &body) {
 		return
 	}
@@ -524,10 +576,12 @@ func (a *API) userPolicy(w http.ResponseWriter, r *http.Request, act admin.Actor
 	writeJSON(w, http.StatusOK, map[string]any{"policy": name, "settings": p})
 }
 
+type groupsBody struct {
+	Groups []string `json:"groups"`
+}
+
 func (a *API) setGroups(w http.ResponseWriter, r *http.Request, act admin.Actor) {
-	var body struct {
-		Groups []string `json:"groups"`
-	}
+	var body groupsBody
 	if !decode(w, r, &body) {
 		return
 	}

@@ -1,8 +1,6 @@
 package console
 
 import (
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -181,21 +179,7 @@ func (c *Console) auditExport(q *request) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="gatehouse-audit-%s.csv"`, time.Now().UTC().Format("20060102-1504")))
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"time", "type", "outcome", "actor_id", "subject_id", "client_id", "ip", "user_agent", "details"})
-	for _, e := range events {
-		d, _ := json.Marshal(e.Details)
-		cw.Write([]string{e.Time.Format(time.RFC3339), cell(e.Type), e.Outcome, cell(e.ActorID), cell(e.SubjectID), cell(e.ClientID),
-			cell(e.IP), cell(e.UserAgent), cell(string(d))})
+	if err := audit.WriteCSV(w, events); err != nil {
+		c.logger.Error("console: audit export", "err", err)
 	}
-	cw.Flush()
-}
-
-// cell defuses text a spreadsheet would run as a formula: a user agent
-// or a username is chosen by whoever signs in.
-func cell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }

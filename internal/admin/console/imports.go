@@ -3,13 +3,12 @@ package console
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/secrets"
 )
@@ -22,6 +21,7 @@ import (
 type pendingImport struct {
 	UserID          string `json:"user_id"` // only its uploader may confirm it
 	ContinueOnError bool   `json:"continue_on_error"`
+	ResetPasswords  bool   `json:"reset_passwords"`
 	CSV             []byte `json:"csv"`
 }
 
@@ -55,35 +55,31 @@ func (c *Console) importPreview(q *request) {
 		return
 	}
 	skip := q.r.PostFormValue("continue_on_error") == "yes"
-	report, err := c.svc.ImportUsers(q.r.Context(), q.actor, bytes.NewReader(data), true, false)
+	reset := q.r.PostFormValue("reset_passwords") == "yes"
+	report, err := c.svc.ImportUsers(q.r.Context(), q.actor, bytes.NewReader(data),
+		admin.ImportOptions{DryRun: true, ImportOptions: identity.ImportOptions{ResetPasswords: reset}})
+	var fileErr *identity.ImportFileError
 	switch {
-	case err != nil && fileProblem(err):
-		retry(http.StatusUnprocessableEntity, "The file can't be read: "+err.Error()+".")
+	case errors.As(err, &fileErr):
+		retry(http.StatusUnprocessableEntity, "The file can't be read: "+fileErr.Msg+".")
+		return
+	case errors.Is(err, admin.ErrForbidden) && report != nil:
+		retry(http.StatusForbidden, err.Error())
 		return
 	case err != nil:
 		c.serviceError(q, "user", err)
 		return
 	}
-	if c.refusedForHelpdesk(q, data, report, func(msg string) { retry(http.StatusForbidden, msg) }) {
-		return
-	}
 	p := previewPage{Report: report, Count: report.Created + report.Updated}
 	if p.Count > 0 && (len(report.Rejected) == 0 || skip) {
 		p.ID = base64.RawURLEncoding.EncodeToString(secrets.RandomToken(32))
-		pending := pendingImport{UserID: q.user.ID, ContinueOnError: skip, CSV: data}
+		pending := pendingImport{UserID: q.user.ID, ContinueOnError: skip, ResetPasswords: reset, CSV: data}
 		if err := c.putJSON(q.r.Context(), importKey(p.ID), pending, importLifetime); err != nil {
 			c.failFor(q, http.StatusServiceUnavailable, "Import unavailable", "We couldn't keep the file for confirmation. Try again in a moment.", err)
 			return
 		}
 	}
 	c.render(q.w, http.StatusOK, "import_preview", c.view(q, "Check the import", p))
-}
-
-// fileProblem tells a file the importer could not parse, which the person
-// can fix, from a failure of Gatehouse's own.
-func fileProblem(err error) bool {
-	var pe *csv.ParseError
-	return errors.As(err, &pe) || errors.Is(err, io.EOF) || strings.HasPrefix(err.Error(), "line ")
 }
 
 type resultPage struct {
@@ -104,17 +100,14 @@ func (c *Console) importConfirm(q *request) {
 		c.render(q.w, http.StatusGone, "import", v)
 		return
 	}
-	if !q.isAdmin() { // someone in the file may have gained a role since the preview
-		preview, err := c.svc.ImportUsers(ctx, q.actor, bytes.NewReader(p.CSV), true, false)
-		if err != nil {
-			c.serviceError(q, "user", err)
-			return
-		}
-		if c.refusedForHelpdesk(q, p.CSV, preview, func(msg string) { c.failFor(q, http.StatusForbidden, "Not imported", msg, nil) }) {
-			return
-		}
+	// The rights are checked again on this run: someone in the file may
+	// have gained a role since the preview.
+	report, err := c.svc.ImportUsers(ctx, q.actor, bytes.NewReader(p.CSV), admin.ImportOptions{
+		ImportOptions: identity.ImportOptions{ContinueOnError: p.ContinueOnError, ResetPasswords: p.ResetPasswords}})
+	if errors.Is(err, admin.ErrForbidden) && report != nil {
+		c.failFor(q, http.StatusForbidden, "Not imported", err.Error(), nil)
+		return
 	}
-	report, err := c.svc.ImportUsers(ctx, q.actor, bytes.NewReader(p.CSV), false, p.ContinueOnError)
 	if err != nil && !errors.Is(err, identity.ErrImportRejected) {
 		c.serviceError(q, "user", err)
 		return
@@ -124,23 +117,4 @@ func (c *Console) importConfirm(q *request) {
 		v.Title, v.Error = "Nothing was imported", "The file changed meaning since the preview: some rows are now refused. Nothing was written; upload it again to see why."
 	}
 	c.render(q.w, http.StatusOK, "import_result", v)
-}
-
-// refusedForHelpdesk refuses a file that goes beyond what the Help Desk
-// may do, through refuse, and reports whether it did. An import writes each
-// row's roles and groups and replaces the password of every person it
-// matches, so from the Help Desk it could grant a role or take over an
-// administrator's account, which admin.Service refuses them everywhere else.
-func (c *Console) refusedForHelpdesk(q *request, data []byte, report *identity.ImportReport, refuse func(string)) bool {
-	if q.isAdmin() {
-		return false
-	}
-	problem, err := c.svc.ImportProblem(q.r.Context(), q.actor, data, report)
-	switch {
-	case err != nil:
-		c.serviceError(q, "user", err)
-	case problem != "":
-		refuse(problem)
-	}
-	return err != nil || problem != ""
 }

@@ -34,15 +34,23 @@ func (d *DB) AppendEvent(ctx context.Context, e *audit.Event) error {
 // appendEvent inserts e through db, which may be a transaction: a change
 // and its audit record commit together.
 func appendEvent(db *gorm.DB, e *audit.Event) error {
+	row := toAuditRow(e)
+	return wrap(db.Create(&row).Error, "append audit event %q", e.Type)
+}
+
+// toAuditRow fills e's unset ID, time and outcome and returns its row.
+func toAuditRow(e *audit.Event) auditRow {
 	if e.ID == "" {
 		e.ID = rand.Text()
 	}
 	e.Time = stamp(e.Time)
-	row := auditRow{
+	if e.Outcome == "" {
+		e.Outcome = "success"
+	}
+	return auditRow{
 		ID: e.ID, Time: e.Time, Type: e.Type, Outcome: e.Outcome, ActorID: e.ActorID, SubjectID: e.SubjectID,
 		ClientID: e.ClientID, IP: e.IP, UserAgent: e.UserAgent, Details: e.Details,
 	}
-	return wrap(db.Create(&row).Error, "append audit event %q", e.Type)
 }
 
 // ListEvents returns events newest first. Since is inclusive, Until

@@ -9,6 +9,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -191,11 +192,12 @@ func (d *DB) CountUsers(ctx context.Context) (int64, error) {
 }
 
 // UpsertUsers matches users by username: new ones are inserted whole (with
-// their given ID); existing ones keep ID, CreatedAt and the flags, and get
-// email, display name, roles and (when non-empty) password hash. A username
-// repeated in the batch is rejected with store.ErrAlreadyExists. Everything
-// runs in one transaction.
-func (d *DB) UpsertUsers(ctx context.Context, users []identity.User) (created, updated int, err error) {
+// their given ID); existing ones keep ID, CreatedAt and the disabled flag,
+// and get email, display name, roles and groups (when not nil) and password
+// hash with the must-change flag (when a hash is given). A username
+// repeated in the batch is rejected with store.ErrAlreadyExists. The users
+// and events are written in one transaction.
+func (d *DB) UpsertUsers(ctx context.Context, users []identity.User, events []audit.Event) (created, updated int, err error) {
 	seen := make(map[string]bool, len(users))
 	for i := range users {
 		if users[i].ID == "" {
@@ -216,7 +218,14 @@ func (d *DB) UpsertUsers(ctx context.Context, users []identity.User) (created, u
 			created += c
 			updated += u
 		}
-		return nil
+		if len(events) == 0 {
+			return nil
+		}
+		rows := make([]auditRow, len(events))
+		for i := range events {
+			rows[i] = toAuditRow(&events[i])
+		}
+		return tx.CreateInBatches(rows, upsertChunk).Error
 	})
 	if err != nil {
 		return 0, 0, wrap(err, "upsert users")
@@ -260,6 +269,7 @@ func upsertChunkTx(tx *gorm.DB, users []identity.User) (created, updated int, er
 		}
 		if u.PasswordHash != "" {
 			set["password_hash"] = u.PasswordHash
+			set["must_change_password"] = u.MustChangePassword
 		}
 		if err := tx.Model(&userRow{}).Where("username = ?", u.Username).Updates(set).Error; err != nil {
 			return 0, 0, fmt.Errorf("update %q: %w", u.Username, err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/testenv"
@@ -184,7 +185,7 @@ func TestListUsersLimits(t *testing.T) {
 	for i := range batch {
 		batch[i] = newUser(fmt.Sprintf("id%04d", i), fmt.Sprintf("user%04d@district.example", i))
 	}
-	if _, _, err := db.UpsertUsers(ctx, batch); err != nil {
+	if _, _, err := db.UpsertUsers(ctx, batch, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct{ limit, want int }{{0, 100}, {5, 5}, {1000, 1000}, {5000, 1000}} {
@@ -214,7 +215,7 @@ func TestUpsertUsers(t *testing.T) {
 		newUser("new1", "bob@district.example"),
 		newUser("new2", "carol@district.example"),
 	}
-	created, updated, err := db.UpsertUsers(ctx, in)
+	created, updated, err := db.UpsertUsers(ctx, in, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +243,7 @@ func TestUpsertUsers(t *testing.T) {
 	// A new hash replaces the old one; running the same batch again only
 	// updates.
 	in[0].PasswordHash = "$argon2id$new"
-	created, updated, err = db.UpsertUsers(ctx, in)
+	created, updated, err = db.UpsertUsers(ctx, in, nil)
 	if err != nil || created != 0 || updated != 3 {
 		t.Fatalf("second run: created, updated, err = %d, %d, %v; want 0, 3, nil", created, updated, err)
 	}
@@ -250,7 +251,7 @@ func TestUpsertUsers(t *testing.T) {
 		t.Fatalf("password hash = %q", got.PasswordHash)
 	}
 
-	if c, u, err := db.UpsertUsers(ctx, nil); err != nil || c != 0 || u != 0 {
+	if c, u, err := db.UpsertUsers(ctx, nil, nil); err != nil || c != 0 || u != 0 {
 		t.Fatalf("empty batch: %d, %d, %v", c, u, err)
 	}
 }
@@ -303,7 +304,7 @@ func TestUpsertUsersAllOrNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, u, err := db.UpsertUsers(ctx, tt.batch)
+			c, u, err := db.UpsertUsers(ctx, tt.batch, nil)
 			mustIs(t, err, tt.want)
 			if c != 0 || u != 0 {
 				t.Fatalf("counts on failure = %d, %d", c, u)
@@ -348,4 +349,26 @@ func TestEndSessions(t *testing.T) {
 		t.Fatal("SessionValid disagrees with the stamp")
 	}
 	mustIs(t, db.EndSessions(ctx, "nobody", t0), store.ErrNotFound)
+}
+
+// TestUpsertUsersWithEvents: an import's audit events land in the
+// transaction of its users: both or neither.
+func TestUpsertUsersWithEvents(t *testing.T) {
+	ctx := t.Context()
+	db := testenv.SQL(t)
+	users := []identity.User{newUser("u1", "ann@district.example")}
+	clash := []audit.Event{{ID: "same", Type: "user.imported", SubjectID: "u1"}, {ID: "same", Type: "user.imported", SubjectID: "u1"}}
+	if _, _, err := db.UpsertUsers(ctx, users, clash); err == nil {
+		t.Fatal("an event that cannot be written did not stop the import")
+	}
+	if n, _ := db.CountUsers(ctx); n != 0 {
+		t.Fatalf("the users of a failed audit write were kept: %d", n)
+	}
+	if _, _, err := db.UpsertUsers(ctx, users, []audit.Event{{ID: "e1", Type: "user.imported", SubjectID: "u1"}}); err != nil {
+		t.Fatal(err)
+	}
+	events, err := db.ListEvents(ctx, audit.Filter{Type: "user.imported"})
+	if err != nil || len(events) != 1 || events[0].SubjectID != "u1" {
+		t.Fatalf("events %+v, %v", events, err)
+	}
 }
