@@ -127,7 +127,8 @@ type CodeRequest struct {
 	Factor Factor // sms, voice or email
 	To     string // E.164 number or email address
 	// Countries are the regions numbers may be in: checked at every send,
-	// so narrowing the list applies to numbers registered before.
+	// with the number's type, so narrowing the list applies to numbers
+	// registered before.
 	Countries []string
 }
 
@@ -159,9 +160,13 @@ func (s *Service) SendCode(ctx context.Context, r CodeRequest, lim Limits) error
 	}
 	var country string
 	if r.Factor != FactorEmail {
-		_, region, err := ParsePhone("", r.To, r.Countries)
+		_, region, err := ParsePhone("", r.To, r.Factor, r.Countries)
 		if err != nil {
-			return refuse("country", &LimitError{Msg: err.Error()})
+			reason := "country"
+			if errors.As(err, new(ErrPhoneType)) {
+				reason = "number type"
+			}
+			return refuse(reason, &LimitError{Msg: err.Error()})
 		}
 		country = region
 	}
