@@ -236,15 +236,32 @@ func (s *Service) CheckCode(ctx context.Context, scope, code, userID, ip string,
 // Used steps are keyed by the secret itself, so a code confirmed during
 // registration cannot be replayed at the next sign-in either.
 func (s *Service) CheckTOTP(ctx context.Context, sealed []byte, code, userID, ip string, lim Limits) error {
+	return s.CheckAnyTOTP(ctx, [][]byte{sealed}, code, userID, ip, lim)
+}
+
+// CheckAnyTOTP verifies a code against any of a person's authenticator
+// apps, counting one verification: where every app is one channel (a
+// password reset), the person need not say which app they opened.
+func (s *Service) CheckAnyTOTP(ctx context.Context, sealed [][]byte, code, userID, ip string, lim Limits) error {
 	if err := s.checkVerifyLimits(ctx, userID, ip, lim); err != nil {
 		return err
 	}
-	secret, err := s.OpenSecret(sealed)
-	if err != nil {
-		return err
+	failure := ErrInvalidCode
+	for _, one := range sealed {
+		secret, err := s.OpenSecret(one)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256([]byte(secret))
+		err = s.totp.Verify(ctx, hex.EncodeToString(sum[:16]), secret, code)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ErrInvalidCode) {
+			failure = err
+		}
 	}
-	sum := sha256.Sum256([]byte(secret))
-	return s.totp.Verify(ctx, hex.EncodeToString(sum[:16]), secret, code)
+	return failure
 }
 
 // MethodsResetAt is when an admin last removed every method of a user.

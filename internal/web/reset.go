@@ -71,10 +71,10 @@ type resetView struct {
 }
 
 // resetOption is one way to prove identity for a reset.
-type resetOption struct {
-	channel, factor, to, label string
-	methodID                   string
-}
+type resetOption struct{ channel, factor, to, label string }
+
+// resetAppChannel is every authenticator app a person registered.
+const resetAppChannel = "app"
 
 func resetKey(token string) string {
 	sum := sha256.Sum256([]byte(token))
@@ -219,20 +219,24 @@ func (h *Handler) resetOptions(ctx context.Context, subject string, u *identity.
 	for _, m := range methods {
 		switch m.Kind {
 		case mfa.App:
-			opts = append(opts, resetOption{channel: "app:" + m.ID, factor: string(mfa.FactorApp), methodID: m.ID,
-				label: "Enter a code from my authenticator app"})
+			// Every authenticator app is one channel: two apps on one
+			// phone are one gate, so they are offered (and checked) as one.
+			if !slices.ContainsFunc(opts, func(o resetOption) bool { return o.channel == resetAppChannel }) {
+				opts = append(opts, resetOption{channel: resetAppChannel, factor: string(mfa.FactorApp),
+					label: "Enter a code from my authenticator app"})
+			}
 		case mfa.Phone: // the alternate phone is for sign-in only
 			if pol.Allows(mfa.FactorSMS) {
 				opts = append(opts, resetOption{channel: "phone:" + m.Phone, factor: string(mfa.FactorSMS), to: m.Phone,
-					methodID: m.ID, label: "Text my mobile phone " + mfa.MaskPhone(m.Phone)})
+					label: "Text my mobile phone " + mfa.MaskPhone(m.Phone)})
 			}
 			if pol.Allows(mfa.FactorVoice) {
 				opts = append(opts, resetOption{channel: "phone:" + m.Phone, factor: string(mfa.FactorVoice), to: m.Phone,
-					methodID: m.ID, label: "Call my mobile phone " + mfa.MaskPhone(m.Phone)})
+					label: "Call my mobile phone " + mfa.MaskPhone(m.Phone)})
 			}
 		case mfa.Email:
 			opts = append(opts, resetOption{channel: "email:" + m.Email, factor: string(mfa.FactorEmail), to: m.Email,
-				methodID: m.ID, label: "Email my alternate email " + mfa.MaskEmail(m.Email)})
+				label: "Email my alternate email " + mfa.MaskEmail(m.Email)})
 		}
 	}
 	if !privileged && len(answers) >= pol.SSPR.QuestionsToAnswer && len(answers) > 0 {
@@ -463,15 +467,16 @@ func (h *Handler) resetCheckProof(r *http.Request, rc *resetContext) string {
 		err = h.mfa.CheckCode(ctx, "reset:"+rc.token+":"+o.to, r.PostFormValue("code"), rs.UserID, clientIP(r), rc.pol.Limits)
 		ok = err == nil
 	case resetApp:
-		var sealed []byte
-		if methods, merr := h.mfa.Methods(ctx, rs.UserID); merr == nil {
-			for _, m := range methods {
-				if m.ID == o.methodID {
-					sealed = m.Secret
-				}
+		var sealed [][]byte
+		methods, merr := h.mfa.Methods(ctx, rs.UserID)
+		for _, m := range methods {
+			if m.Kind == mfa.App {
+				sealed = append(sealed, m.Secret)
 			}
 		}
-		err = h.mfa.CheckTOTP(ctx, sealed, r.PostFormValue("code"), rs.UserID, clientIP(r), rc.pol.Limits)
+		if err = merr; err == nil {
+			err = h.mfa.CheckAnyTOTP(ctx, sealed, r.PostFormValue("code"), rs.UserID, clientIP(r), rc.pol.Limits)
+		}
 		ok = err == nil
 	case resetQuestions:
 		answers := map[string]string{}
