@@ -130,6 +130,10 @@ type CodeRequest struct {
 	// with the number's type, so narrowing the list applies to numbers
 	// registered before.
 	Countries []string
+	// Decoy runs the same checks and issues a code but delivers it nowhere
+	// (To is empty): a password reset for someone without the chosen method
+	// looks and counts the same as one with it.
+	Decoy bool
 }
 
 var limitWords = map[Factor]string{
@@ -159,7 +163,7 @@ func (s *Service) SendCode(ctx context.Context, r CodeRequest, lim Limits) error
 		return refuse("resend cooldown", &LimitError{Msg: fmt.Sprintf("We just sent a code. You can ask for another in %d seconds.", max(secs, 1)), Wait: wait})
 	}
 	var country string
-	if r.Factor != FactorEmail {
+	if r.Factor != FactorEmail && !r.Decoy {
 		_, region, err := ParsePhone("", r.To, r.Factor, r.Countries)
 		if err != nil {
 			reason := "country"
@@ -173,7 +177,9 @@ func (s *Service) SendCode(ctx context.Context, r CodeRequest, lim Limits) error
 	checks := []Check{
 		{Limit{"send-user-" + string(r.Factor), lim.SendsPerUser, limitWindow}, r.UserID},
 		{Limit{"send-ip", lim.SendsPerIP, limitWindow}, r.IP},
-		{Limit{"send-dest", lim.SendsPerDestination, limitWindow}, r.To},
+	}
+	if !r.Decoy {
+		checks = append(checks, Check{Limit{"send-dest", lim.SendsPerDestination, limitWindow}, r.To})
 	}
 	if country != "" {
 		checks = append(checks, Check{Limit{"send-country", lim.SendsPerCountry, limitWindow}, country})
@@ -188,6 +194,11 @@ func (s *Service) SendCode(ctx context.Context, r CodeRequest, lim Limits) error
 	code, err := s.codes.Issue(ctx, r.Scope)
 	if err != nil {
 		return err
+	}
+	if r.Decoy {
+		s.audit.Record(ctx, audit.Event{Type: "mfa.code_withheld", SubjectID: r.UserID, IP: r.IP,
+			Details: map[string]string{"factor": string(r.Factor), "reason": "nothing registered to send it to"}})
+		return nil
 	}
 	channel := map[Factor]delivery.Channel{FactorSMS: delivery.SMS, FactorVoice: delivery.Voice, FactorEmail: delivery.Email}[r.Factor]
 	if err := s.sender.Send(ctx, delivery.CodeMessage(channel, s.district, r.To, code, s.codeTTL)); err != nil {
