@@ -67,7 +67,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, e
 	a := &App{
 		Config: cfg, Logger: logger, DB: db, masterKey: master,
 		Users: identity.NewService(db, identity.Options{
-			Domain: cfg.District.Domain, MinPasswordLength: cfg.Password.MinLength, Argon2: argon2Params(cfg),
+			Domain: cfg.District.Domain, District: cfg.District.Name, MinPasswordLength: cfg.Password.MinLength, Argon2: argon2Params(cfg),
 			PasswordHistory: cfg.Password.History, MaxConcurrentHashes: cfg.Password.MaxConcurrentHashes,
 		}),
 		Clients: clients.NewService(db),

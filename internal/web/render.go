@@ -16,7 +16,7 @@ type page struct {
 	ClientName, Username, Error            string
 	Message, Detail, RequestID             string
 	Scopes                                 []string
-	MinPasswordLength                      int
+	PasswordRule                           string // what a new password must be, in words
 	PostLogoutRedirectURI, State, ClientID string
 	Notice                                 string // a status line read out by screen readers
 	HelpDeskURL, TroubleshootingURL        string
