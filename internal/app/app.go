@@ -60,6 +60,12 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, e
 	if err != nil {
 		return nil, fmt.Errorf("opening the %s database: %w", cfg.Database.Driver, err)
 	}
+	contactBox, err := secrets.NewBox(secrets.Derive(master, "mfa-contacts"))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	db.SealContactsWith(contactBox, secrets.Derive(master, "mfa-contact-mac"))
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrating the database: %w", err)
@@ -67,7 +73,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, e
 	a := &App{
 		Config: cfg, Logger: logger, DB: db, masterKey: master,
 		Users: identity.NewService(db, identity.Options{
-			Domain: cfg.District.Domain, MinPasswordLength: cfg.Password.MinLength, Argon2: argon2Params(cfg),
+			Domain: cfg.District.Domain, District: cfg.District.Name, MinPasswordLength: cfg.Password.MinLength, Argon2: argon2Params(cfg),
 			PasswordHistory: cfg.Password.History, MaxConcurrentHashes: cfg.Password.MaxConcurrentHashes,
 		}),
 		Clients: clients.NewService(db),

@@ -406,6 +406,37 @@ func TestCodeLimits(t *testing.T) {
 	}
 }
 
+// TestCostlyNumbersRefused: premium-rate and toll-free numbers never get a
+// text or a call (toll fraud), and a landline gets calls only; each refusal
+// says why on the page and sends nothing.
+func TestCostlyNumbersRefused(t *testing.T) {
+	m := newMFARig(t, func(cfg *config.Config) {
+		cfg.MFA.RegistrationOrder = []string{"phone"}
+		cfg.MFA.AllowedCountries = []string{"US", "GB"}
+	})
+	b := newBrowser(t, rpRedirect)
+	p := b.submit(m.start(b), act("next"))
+	for _, tc := range []struct{ country, number, factor, says string }{
+		{"US", "900 555 0123", "sms", "premium-rate, toll-free"},
+		{"US", "900 555 0123", "voice", "premium-rate, toll-free"},
+		{"US", "800 555 0123", "voice", "premium-rate, toll-free"},
+		{"GB", "020 7946 0958", "sms", "landline"},
+	} {
+		p = b.submit(p, act("send", "country", tc.country, "number", tc.number, "factor", tc.factor))
+		mustSee(t, p, tc.says)
+		if p.Status != http.StatusUnprocessableEntity {
+			t.Fatalf("%s by %s: status %d", tc.number, tc.factor, p.Status)
+		}
+	}
+	for _, to := range []string{"+19005550123", "+18005550123", "+442079460958"} {
+		if n := m.outboxCount(to); n != 0 {
+			t.Fatalf("%d messages sent to %s", n, to)
+		}
+	}
+	p = b.submit(p, act("send", "country", "GB", "number", "020 7946 0958", "factor", "voice"))
+	mustSee(t, p, "We're calling")
+}
+
 // TestMethodResetEndsGrants: after the Help Desk removes a person's methods
 // their refresh tokens stop working and the next sign-in registers again.
 func TestMethodResetEndsGrants(t *testing.T) {

@@ -39,6 +39,7 @@ func policyErr(format string, args ...any) error {
 // Options configure a Service.
 type Options struct {
 	Domain            string // the district's UPN suffix
+	District          string // the district's name, which passwords must not contain
 	Argon2            Argon2Params
 	MinPasswordLength int
 	// PasswordHistory is how many recent passwords a user may not reuse
@@ -194,20 +195,34 @@ func (s *Service) CheckPasswordPolicy(u *User, password string) error {
 	if n > 256 {
 		return policyErr("the password must be at most 256 characters long")
 	}
-	if isCommonPassword(password) {
-		return policyErr("the password is too common; choose one that is harder to guess")
-	}
-	lower := strings.ToLower(password)
-	local, _, _ := strings.Cut(strings.ToLower(u.Username), "@")
-	if local != "" && strings.Contains(lower, local) {
-		return policyErr("the password must not contain the username")
+	var personal []personalWord
+	if local, _, _ := strings.Cut(strings.ToLower(u.Username), "@"); local != "" {
+		personal = append(personal, personalWord{local, "the password must not contain the username"})
 	}
 	for _, part := range nameParts(u.DisplayName) {
-		if strings.Contains(lower, part) {
-			return policyErr("the password must not contain your name")
-		}
+		personal = append(personal, personalWord{part, "the password must not contain your name"})
+	}
+	for _, part := range s.districtWords() {
+		personal = append(personal, personalWord{part, "the password must not contain the district's name"})
+	}
+	if reason := guessableReason(password, personal); reason != "" {
+		return policyErr("%s", reason)
 	}
 	return nil
+}
+
+// districtWords are the district's name, its words of 4 characters or
+// more and the first label of its domain: the first guesses at a password
+// of anyone in the district.
+func (s *Service) districtWords() []string {
+	words := nameParts(s.opt.District)
+	if whole := strings.ReplaceAll(strings.ToLower(s.opt.District), " ", ""); utf8.RuneCountInString(whole) >= 4 {
+		words = append(words, whole)
+	}
+	if label, _, _ := strings.Cut(s.opt.Domain, "."); utf8.RuneCountInString(label) >= 4 {
+		words = append(words, strings.ToLower(label))
+	}
+	return words
 }
 
 // nameParts returns the lower-cased display name and each word of it, those

@@ -669,7 +669,7 @@ func TestCheckPasswordPolicy(t *testing.T) {
 		{"no user", nil, "correct horse battery", ""},
 		{"empty fields", &User{}, "correct horse battery", ""},
 		{"common", jane, "password", "too common"},
-		{"common, other case", nil, "QWERTY123456", "too common"},
+		{"common, other case", nil, "PassWord", "too common"},
 		{"username", jane, "my-JDOE-pass", "username"},
 		{"first name", jane, "xJANEx-battery", "your name"},
 		{"name after a hyphen, non-ASCII", jane, "battery MARTÍNEZ", "your name"},
@@ -690,6 +690,76 @@ func TestCheckPasswordPolicy(t *testing.T) {
 				t.Fatalf("err = %v, want a PolicyError mentioning %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestGuessablePasswordsRefused: at a 12-character minimum the list still
+// matters, because case, look-alikes, repetition and digits or symbols
+// added at either end are undone first; patterns and the person's name
+// and username are refused too.
+func TestGuessablePasswordsRefused(t *testing.T) {
+	s := NewService(newFakeStore(), Options{Domain: testDomain, Argon2: testParams, MinPasswordLength: 12})
+	jane := &User{Username: "jdoe@district.example", DisplayName: "Jane Q. Doe-Martínez"}
+	for _, tt := range []struct{ pw, want string }{
+		{"passwordpassword", "easy to guess"},
+		{"Password1234", "too common"},
+		{"P@ssw0rd2024!", "too common"},
+		{"!!Sunshine2024", "too common"},
+		{"Butterfly#2024", "too common"},
+		{"michelle12345", "too common"},
+		{"qwertyuiop12", "easy to guess"},
+		{"aaaaaaaaaaaa", "easy to guess"},
+		{"abcdefghijkl", "easy to guess"},
+		{"123456789012", "easy to guess"},
+		{"asdfghjkl;'zx", "easy to guess"},
+		{"zyxwvutsrqpo", "easy to guess"},
+		{"JDoe-is-here-99", "username"},
+		{"j4n3-and-the-cat", "your name"},
+	} {
+		err := s.CheckPasswordPolicy(jane, tt.pw)
+		if !isPolicy(err) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: err = %v, want a PolicyError mentioning %q", tt.pw, err, tt.want)
+		}
+	}
+	for _, pw := range []string{"correct horse battery", "reset correct horse", "a brand new secret", "Kx9$Tq2!mZ7#", "tulip-canoe-4791"} {
+		if err := s.CheckPasswordPolicy(jane, pw); err != nil {
+			t.Errorf("%q refused: %v", pw, err)
+		}
+	}
+}
+
+// TestDistrictNameRefused: the district's name, its words and its domain
+// are the first guesses at anyone's password there.
+func TestDistrictNameRefused(t *testing.T) {
+	s := NewService(newFakeStore(), Options{Domain: "lincolnusd.example", District: "Lincoln Unified School District", Argon2: testParams, MinPasswordLength: 12})
+	for _, pw := range []string{"go lincoln go!!", "L1nc0lnRocks77", "lincolnusd-2024", "UnifiedSchoolDistrict"} {
+		if err := s.CheckPasswordPolicy(nil, pw); !isPolicy(err) || !strings.Contains(err.Error(), "district's name") {
+			t.Errorf("%q: err = %v, want a PolicyError about the district's name", pw, err)
+		}
+	}
+	if err := s.CheckPasswordPolicy(nil, "correct horse battery"); err != nil {
+		t.Errorf("refused: %v", err)
+	}
+}
+
+func TestPasswordRuleSaysEveryRule(t *testing.T) {
+	rule := PasswordRule(12)
+	for _, want := range []string{"12 characters", "common password", "look-alikes", "digits and symbols", "repeated", "sequence", "keyboard", "your name", "your username", "district's name"} {
+		if !strings.Contains(rule, want) {
+			t.Errorf("the rule %q does not mention %q", rule, want)
+		}
+	}
+}
+
+func TestWeakWordsList(t *testing.T) {
+	words := weakWords()
+	if len(words) != 130134 {
+		t.Fatalf("%d entries, want 130134", len(words))
+	}
+	for w := range words {
+		if len(w) < 3 || w != strings.ToLower(strings.TrimSpace(w)) {
+			t.Fatalf("entry %q: want trimmed, lower case, 3 or more characters", w)
+		}
 	}
 }
 

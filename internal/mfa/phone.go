@@ -58,9 +58,40 @@ func (e ErrCountryNotAllowed) Error() string {
 		regionName(e.Region), phonenumbers.GetCountryCodeForRegion(e.Region))
 }
 
+// ErrPhoneType means the number is valid but of a kind codes are never sent
+// to: a premium-rate, toll-free or similar line, where every text or call
+// can cost the district money (toll fraud), or a landline asked for texts.
+type ErrPhoneType struct{ Type phonenumbers.PhoneNumberType }
+
+func (e ErrPhoneType) Error() string {
+	if e.Type == phonenumbers.FIXED_LINE {
+		return "That number is a landline, which can't receive texts. Choose Call me, or enter a mobile number."
+	}
+	return "Gatehouse can't send codes to premium-rate, toll-free, shared-cost, personal, pager or company-wide numbers. Enter a mobile number or a home landline."
+}
+
+// acceptedPhoneType reports whether codes may go to a number of this type
+// by this factor. Mobile numbers take both; most US and Canadian numbers
+// cannot be told apart from landlines and parse as fixed-line-or-mobile,
+// so they do too. A known landline takes calls only. VoIP numbers are
+// accepted: they cost the district no more than a mobile, and many homes'
+// only line is one. Everything else (premium-rate, toll-free, shared-cost,
+// personal, pager, UAN, voicemail, unknown) is refused, since a call or
+// text to it can be billed to the district.
+func acceptedPhoneType(t phonenumbers.PhoneNumberType, factor Factor) bool {
+	switch t {
+	case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE, phonenumbers.VOIP:
+		return true
+	case phonenumbers.FIXED_LINE:
+		return factor == FactorVoice
+	}
+	return false
+}
+
 // ParsePhone reads a number as typed for the chosen region (a leading +
-// and country code overrides it) and returns it in E.164 with its region.
-func ParsePhone(region, input string, allowed []string) (e164, numberRegion string, err error) {
+// and country code overrides it) and returns it in E.164 with its region,
+// if codes may be sent to it by the factor (sms or voice).
+func ParsePhone(region, input string, factor Factor, allowed []string) (e164, numberRegion string, err error) {
 	num, err := phonenumbers.Parse(input, strings.ToUpper(region))
 	// E.164 has no room for an extension, and a code cannot reach one.
 	if err != nil || num.GetExtension() != "" || !phonenumbers.IsValidNumber(num) {
@@ -74,6 +105,9 @@ func ParsePhone(region, input string, allowed []string) (e164, numberRegion stri
 	}
 	if !slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, numberRegion) }) {
 		return "", "", ErrCountryNotAllowed{Region: numberRegion}
+	}
+	if t := phonenumbers.GetNumberType(num); !acceptedPhoneType(t, factor) {
+		return "", "", ErrPhoneType{Type: t}
 	}
 	return phonenumbers.Format(num, phonenumbers.E164), numberRegion, nil
 }

@@ -2,6 +2,7 @@ package mfa
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -139,8 +140,13 @@ type CodeRequest struct {
 	Factor Factor // sms, voice or email
 	To     string // E.164 number or email address
 	// Countries are the regions numbers may be in: checked at every send,
-	// so narrowing the list applies to numbers registered before.
+	// with the number's type, so narrowing the list applies to numbers
+	// registered before.
 	Countries []string
+	// Decoy runs the same checks and issues a code but delivers it nowhere
+	// (To is empty): a password reset for someone without the chosen method
+	// looks and counts the same as one with it.
+	Decoy bool
 }
 
 var limitWords = map[Factor]string{
@@ -170,16 +176,22 @@ func (s *Service) SendCode(ctx context.Context, r CodeRequest, lim Limits) error
 		return refuse("resend cooldown", &LimitError{Msg: fmt.Sprintf("We just sent a code. You can ask for another in %d seconds.", max(secs, 1)), Wait: wait})
 	}
 	var country string
-	if r.Factor != FactorEmail {
-		_, region, err := ParsePhone("", r.To, r.Countries)
+	if r.Factor != FactorEmail && !r.Decoy {
+		_, region, err := ParsePhone("", r.To, r.Factor, r.Countries)
 		if err != nil {
-			return refuse("country", &LimitError{Msg: err.Error()})
+			reason := "country"
+			if errors.As(err, new(ErrPhoneType)) {
+				reason = "number type"
+			}
+			return refuse(reason, &LimitError{Msg: err.Error()})
 		}
 		country = region
 	}
 	checks := []Check{
 		{Limit{"send-user-" + string(r.Factor), lim.SendsPerUser, limitWindow}, r.UserID},
-		{Limit{"send-dest", lim.SendsPerDestination, limitWindow}, r.To},
+	}
+	if !r.Decoy {
+		checks = append(checks, Check{Limit{"send-dest", lim.SendsPerDestination, limitWindow}, s.destinationMAC(r.To)})
 	}
 	if country != "" {
 		checks = append(checks, Check{Limit{"send-country", lim.SendsPerCountry, limitWindow}, country})
@@ -203,6 +215,11 @@ func (s *Service) SendCode(ctx context.Context, r CodeRequest, lim Limits) error
 	if err != nil {
 		return err
 	}
+	if r.Decoy {
+		s.audit.Record(ctx, audit.Event{Type: "mfa.code_withheld", SubjectID: r.UserID, IP: r.IP,
+			Details: map[string]string{"factor": string(r.Factor), "reason": "nothing registered to send it to"}})
+		return nil
+	}
 	channel := map[Factor]delivery.Channel{FactorSMS: delivery.SMS, FactorVoice: delivery.Voice, FactorEmail: delivery.Email}[r.Factor]
 	if err := s.sender.Send(ctx, delivery.CodeMessage(channel, s.district, r.To, code, s.codeTTL)); err != nil {
 		s.audit.Record(ctx, audit.Event{Type: "mfa.code_send_failed", Outcome: "failure", SubjectID: r.UserID, IP: r.IP,
@@ -212,6 +229,14 @@ func (s *Service) SendCode(ctx context.Context, r CodeRequest, lim Limits) error
 	s.audit.Record(ctx, audit.Event{Type: "mfa.code_sent", SubjectID: r.UserID, IP: r.IP,
 		Details: map[string]string{"factor": string(r.Factor), "to": maskFor(r.Factor, r.To)}})
 	return nil
+}
+
+// destinationMAC keys the per-number and per-address limit: a plain hash
+// in Redis could be matched against every phone number in a few minutes.
+func (s *Service) destinationMAC(to string) string {
+	h := hmac.New(sha256.New, s.codes.Key)
+	h.Write([]byte("destination:" + to))
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func maskFor(f Factor, to string) string {
@@ -253,15 +278,32 @@ func (s *Service) CheckCode(ctx context.Context, scope, code, userID, ip string,
 // Used steps are keyed by the secret itself, so a code confirmed during
 // registration cannot be replayed at the next sign-in either.
 func (s *Service) CheckTOTP(ctx context.Context, sealed []byte, code, userID, ip string, lim Limits) error {
+	return s.CheckAnyTOTP(ctx, [][]byte{sealed}, code, userID, ip, lim)
+}
+
+// CheckAnyTOTP verifies a code against any of a person's authenticator
+// apps, counting one verification: where every app is one channel (a
+// password reset), the person need not say which app they opened.
+func (s *Service) CheckAnyTOTP(ctx context.Context, sealed [][]byte, code, userID, ip string, lim Limits) error {
 	if err := s.checkVerifyLimits(ctx, userID, ip, lim); err != nil {
 		return err
 	}
-	secret, err := s.OpenSecret(sealed)
-	if err != nil {
-		return err
+	failure := ErrInvalidCode
+	for _, one := range sealed {
+		secret, err := s.OpenSecret(one)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256([]byte(secret))
+		err = s.totp.Verify(ctx, hex.EncodeToString(sum[:16]), secret, code)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ErrInvalidCode) {
+			failure = err
+		}
 	}
-	sum := sha256.Sum256([]byte(secret))
-	return s.totp.Verify(ctx, hex.EncodeToString(sum[:16]), secret, code)
+	return failure
 }
 
 // MethodsResetAt is when an admin last removed every method of a user.

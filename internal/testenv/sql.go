@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/gatehouse/gatehouse/internal/secrets"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
@@ -46,6 +47,7 @@ func OpenSQL(t testing.TB, driver, dsn string) *sqlstore.DB {
 	if err != nil {
 		t.Fatalf("testenv: open %s test database: %v", driver, err)
 	}
+	db.SealContactsWith(ContactBox(t), ContactMACKey)
 	t.Cleanup(func() {
 		if err := db.Close(); err != nil {
 			t.Errorf("testenv: close %s test database: %v", driver, err)
@@ -116,4 +118,17 @@ func withDatabase(dsn, name string) (string, error) {
 	u.Path = "/" + name
 	u.RawPath = ""
 	return u.String(), nil
+}
+
+// ContactMACKey keys the HMAC of methods' contacts in test stores.
+var ContactMACKey = []byte("testenv contact mac key, 32 byte")
+
+// ContactBox seals methods' contacts in test stores.
+func ContactBox(t testing.TB) *secrets.Box {
+	t.Helper()
+	box, err := secrets.NewBox([]byte("testenv contact sealing key, 32b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return box
 }

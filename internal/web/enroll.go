@@ -392,7 +392,7 @@ func (h *Handler) enrollSend(r *http.Request, ec *enrollContext, resend bool) st
 				return "Choose Text me a code or Call me."
 			}
 			e.Country, e.Factor = r.PostFormValue("country"), string(factor)
-			e164, region, err := mfa.ParsePhone(e.Country, r.PostFormValue("number"), ec.pol.AllowedCountries)
+			e164, region, err := mfa.ParsePhone(e.Country, r.PostFormValue("number"), factor, ec.pol.AllowedCountries)
 			if err != nil {
 				return err.Error()
 			}

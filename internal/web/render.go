@@ -17,7 +17,7 @@ type page struct {
 	Message, Detail, RequestID             string
 	RetryURL                               string // "Try again" after an outage
 	Scopes                                 []string
-	MinPasswordLength                      int
+	PasswordRule                           string // what a new password must be, in words
 	PostLogoutRedirectURI, State, ClientID string
 	Notice                                 string // a status line read out by screen readers
 	HelpDeskURL, TroubleshootingURL        string

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -25,8 +26,10 @@ import (
 
 // Self-service password reset: "Can't access your account?" → username →
 // proofs on the number of different channels the policy requires → a new
-// password. Until verification an unknown username takes exactly the same
-// path as a known one.
+// password. Until a first proof every username, known or not, with methods
+// or without, sees the same pages and choices, and no masked number or
+// address: a choice that matches nothing the person can use becomes a
+// decoy that runs like a real proof and never succeeds.
 
 const (
 	resetCookie   = "gatehouse_reset"
@@ -52,6 +55,7 @@ type resetSession struct {
 	Stage     string    `json:"stage"`
 	Option    string    `json:"option,omitempty"` // the method being proved: "<channel>|<factor>"
 	Proved    []string  `json:"proved,omitempty"` // channels proved
+	Decoy     bool      `json:"decoy,omitempty"`  // the proof under way matches nothing registered
 	Drawn     []string  `json:"drawn,omitempty"`  // security questions asked
 	ReturnTo  string    `json:"return,omitempty"` // the sign-in to go back to
 	CreatedAt time.Time `json:"created_at"`
@@ -62,6 +66,7 @@ type resetSession struct {
 
 type resetView struct {
 	Stage      string
+	FirstProof bool // nothing proved yet: the choices are everyone's
 	Step, Of   int
 	Options    []choice
 	Factor     string
@@ -71,9 +76,34 @@ type resetView struct {
 }
 
 // resetOption is one way to prove identity for a reset.
-type resetOption struct {
-	channel, factor, to, label string
-	methodID                   string
+type resetOption struct{ channel, factor, to, label string }
+
+func (o resetOption) value() string { return o.channel + "|" + o.factor }
+
+// resetAppChannel is every authenticator app a person registered.
+const resetAppChannel = "app"
+
+// firstProofOptions are the choices every username is offered before a
+// first proof: the district's default methods, with no number or address.
+// Their channels name the kind of a person's real channels ("phone" for
+// "phone:+1704…").
+func (h *Handler) firstProofOptions(ctx context.Context) []resetOption {
+	pol := h.policy.For(ctx, nil)
+	var opts []resetOption
+	for _, o := range []resetOption{
+		{channel: resetAppChannel, factor: string(mfa.FactorApp), label: "Enter a code from my authenticator app"},
+		{channel: "phone", factor: string(mfa.FactorSMS), label: "Text my mobile phone"},
+		{channel: "phone", factor: string(mfa.FactorVoice), label: "Call my mobile phone"},
+		{channel: "email", factor: string(mfa.FactorEmail), label: "Email my alternate email"},
+	} {
+		if pol.Allows(mfa.Factor(o.factor)) {
+			opts = append(opts, o)
+		}
+	}
+	if h.questions != nil && pol.SSPR.QuestionsToAnswer > 0 {
+		opts = append(opts, resetOption{channel: "questions", factor: "questions", label: "Answer my security questions"})
+	}
+	return opts
 }
 
 func resetKey(token string) string {
@@ -160,7 +190,7 @@ func (h *Handler) resetBegin(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusServiceUnavailable, "Password reset unavailable", "We couldn't start the password reset. Try again in a moment.", err)
 		return
 	}
-	rs.Stage = h.resetEntryStage(r, rs, u)
+	rs.Stage = h.resetEntryStage(r, rs)
 	token := base64.RawURLEncoding.EncodeToString(secrets.RandomToken(32))
 	if err := h.saveReset(ctx, token, rs); err != nil {
 		h.fail(w, r, http.StatusServiceUnavailable, "Password reset unavailable", "We couldn't start the password reset. Try again in a moment.", err)
@@ -173,21 +203,12 @@ func (h *Handler) resetBegin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/reset/verify", http.StatusSeeOther)
 }
 
-// resetEntryStage decides where verification starts. The lookups run for
-// unknown usernames too (with an ID that matches nothing), so the timing
-// does not tell the two apart.
-func (h *Handler) resetEntryStage(r *http.Request, rs *resetSession, u *identity.User) string {
+// resetEntryStage decides where verification starts: the same stage for
+// every username that is not locked.
+func (h *Handler) resetEntryStage(r *http.Request, rs *resetSession) string {
 	ctx := r.Context()
-	subject := rs.UserID
-	if subject == "" {
-		subject = "unknown:" + rs.Username
-	}
 	if until, err := h.lockout.SSPRLocked(ctx, rs.Username, rs.Source); err == nil && !until.IsZero() {
 		return resetLocked
-	}
-	opts, required, err := h.resetOptions(ctx, subject, u)
-	if err != nil || u == nil || u.Disabled || required == 0 || distinctChannels(opts) < required {
-		return resetUnavailable
 	}
 	return resetChoose
 }
@@ -221,26 +242,41 @@ func (h *Handler) resetOptions(ctx context.Context, subject string, u *identity.
 	for _, m := range methods {
 		switch m.Kind {
 		case mfa.App:
-			opts = append(opts, resetOption{channel: "app:" + m.ID, factor: string(mfa.FactorApp), methodID: m.ID,
-				label: "Enter a code from my authenticator app"})
+			// Every authenticator app is one channel: two apps on one
+			// phone are one gate, so they are offered (and checked) as one.
+			if !slices.ContainsFunc(opts, func(o resetOption) bool { return o.channel == resetAppChannel }) {
+				opts = append(opts, resetOption{channel: resetAppChannel, factor: string(mfa.FactorApp),
+					label: "Enter a code from my authenticator app"})
+			}
 		case mfa.Phone: // the alternate phone is for sign-in only
 			if pol.Allows(mfa.FactorSMS) {
 				opts = append(opts, resetOption{channel: "phone:" + m.Phone, factor: string(mfa.FactorSMS), to: m.Phone,
-					methodID: m.ID, label: "Text my mobile phone " + mfa.MaskPhone(m.Phone)})
+					label: "Text my mobile phone " + mfa.MaskPhone(m.Phone)})
 			}
 			if pol.Allows(mfa.FactorVoice) {
 				opts = append(opts, resetOption{channel: "phone:" + m.Phone, factor: string(mfa.FactorVoice), to: m.Phone,
-					methodID: m.ID, label: "Call my mobile phone " + mfa.MaskPhone(m.Phone)})
+					label: "Call my mobile phone " + mfa.MaskPhone(m.Phone)})
 			}
 		case mfa.Email:
 			opts = append(opts, resetOption{channel: "email:" + m.Email, factor: string(mfa.FactorEmail), to: m.Email,
-				methodID: m.ID, label: "Email my alternate email " + mfa.MaskEmail(m.Email)})
+				label: "Email my alternate email " + mfa.MaskEmail(m.Email)})
 		}
 	}
 	if !privileged && len(answers) >= pol.SSPR.QuestionsToAnswer && len(answers) > 0 {
 		opts = append(opts, resetOption{channel: "questions", factor: "questions", label: "Answer my security questions"})
 	}
 	return opts, required, nil
+}
+
+// decoyQuestions draws n questions from the catalog, for someone who has
+// none registered: the page looks as it would for someone who has.
+func decoyQuestions(c questions.Catalog, n int) []questions.Question {
+	perm := mrand.Perm(len(c))
+	out := make([]questions.Question, 0, n)
+	for _, i := range perm[:min(n, len(perm))] {
+		out = append(out, c[i])
+	}
+	return out
 }
 
 func distinctChannels(opts []resetOption) int {
@@ -253,12 +289,28 @@ func distinctChannels(opts []resetOption) int {
 
 // resetContext is what every verification request needs.
 type resetContext struct {
-	rs       *resetSession
-	token    string
-	u        *identity.User
-	pol      policy.Policy
-	opts     []resetOption
-	required int
+	rs        *resetSession
+	token     string
+	u         *identity.User // nil for an unknown username
+	pol       policy.Policy
+	opts      []resetOption
+	firstOpts []resetOption // what everyone is offered before a first proof
+	required  int
+}
+
+// subject keys limits and lookups: the user, or the username when unknown,
+// so one unknown name's decoys do not count against another's.
+func (rc *resetContext) subject() string {
+	if rc.rs.UserID != "" {
+		return rc.rs.UserID
+	}
+	return "unknown:" + rc.rs.Username
+}
+
+// available reports whether this person may reset here at all: told only
+// after a first proof.
+func (rc *resetContext) available() bool {
+	return rc.u != nil && !rc.u.Disabled && rc.required > 0 && distinctChannels(rc.opts) >= rc.required
 }
 
 func (h *Handler) loadResetContext(w http.ResponseWriter, r *http.Request) (*resetContext, bool) {
@@ -268,13 +320,22 @@ func (h *Handler) loadResetContext(w http.ResponseWriter, r *http.Request) (*res
 		return nil, false
 	}
 	rc := &resetContext{rs: rs, token: token}
-	if rs.UserID == "" || rs.Stage == resetUnavailable || rs.Stage == resetLocked || rs.Stage == resetDone {
+	if rs.Stage == resetUnavailable || rs.Stage == resetLocked || rs.Stage == resetDone {
 		return rc, true
 	}
-	u, err := h.users.Get(r.Context(), rs.UserID)
+	// The same lookups run for an unknown username, so timing does not
+	// tell the two apart.
+	ctx := r.Context()
+	u, err := h.users.Get(ctx, rc.subject())
+	switch {
+	case err == nil:
+		rc.u = u
+	case errors.Is(err, store.ErrNotFound):
+		err = nil
+	}
 	if err == nil {
-		rc.u, rc.pol = u, h.policy.For(r.Context(), u)
-		rc.opts, rc.required, err = h.resetOptions(r.Context(), u.ID, u)
+		rc.pol, rc.firstOpts = h.policy.For(ctx, rc.u), h.firstProofOptions(ctx)
+		rc.opts, rc.required, err = h.resetOptions(ctx, rc.subject(), rc.u)
 	}
 	if err != nil {
 		h.fail(w, r, http.StatusServiceUnavailable, "Password reset unavailable", "We couldn't continue the password reset. Try again in a moment.", err)
@@ -292,20 +353,28 @@ func (h *Handler) resetVerifyPage(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) renderReset(w http.ResponseWriter, r *http.Request, rc *resetContext, status int, errMsg, notice string) {
 	rs := rc.rs
-	v := &resetView{Stage: rs.Stage, Step: len(rs.Proved) + 1, Of: rc.required, SignInHref: rs.ReturnTo}
+	v := &resetView{Stage: rs.Stage, FirstProof: len(rs.Proved) == 0, Step: len(rs.Proved) + 1, Of: rc.required, SignInHref: rs.ReturnTo}
 	if v.SignInHref == "" {
 		v.SignInHref = "/account"
 	}
-	for _, o := range rc.opts {
+	offered := rc.opts
+	if v.FirstProof {
+		// Everyone sees the same choices and the default number of steps;
+		// the person's own (masked) methods only after a first proof.
+		offered, v.Of = rc.firstOpts, h.policy.For(r.Context(), nil).SSPR.MethodsRequired
+	}
+	for _, o := range offered {
 		if !slices.Contains(rs.Proved, o.channel) {
-			v.Options = append(v.Options, choice{Value: o.channel + "|" + o.factor, Label: o.label})
+			v.Options = append(v.Options, choice{Value: o.value(), Label: o.label})
 		}
 	}
 	if o := rc.option(); o != nil {
 		v.Factor = o.factor
-		if o.factor == string(mfa.FactorEmail) {
+		switch {
+		case v.FirstProof || o.to == "":
+		case o.factor == string(mfa.FactorEmail):
 			v.MaskedTo = mfa.MaskEmail(o.to)
-		} else if o.to != "" {
+		default:
 			v.MaskedTo = mfa.MaskPhone(o.to)
 		}
 	}
@@ -330,12 +399,46 @@ func (h *Handler) renderReset(w http.ResponseWriter, r *http.Request, rc *resetC
 
 // option is the method being proved now.
 func (rc *resetContext) option() *resetOption {
-	for i := range rc.opts {
-		if rc.opts[i].channel+"|"+rc.opts[i].factor == rc.rs.Option {
-			return &rc.opts[i]
+	opts := rc.opts
+	if rc.rs.Decoy {
+		opts = rc.firstOpts
+	}
+	for i := range opts {
+		if opts[i].value() == rc.rs.Option {
+			return &opts[i]
 		}
 	}
 	return nil
+}
+
+// choose resolves the option chosen on the page. Before a first proof a
+// choice is one of everyone's; it proves the person's own method of that
+// kind, or, when they have none they can use, becomes a decoy.
+func (rc *resetContext) choose(value string) *resetOption {
+	rs := rc.rs
+	rs.Option, rs.Decoy = value, false
+	if len(rs.Proved) > 0 {
+		o := rc.option()
+		if o == nil || slices.Contains(rs.Proved, o.channel) {
+			return nil
+		}
+		return o
+	}
+	i := slices.IndexFunc(rc.firstOpts, func(o resetOption) bool { return o.value() == value })
+	if i < 0 {
+		return nil
+	}
+	kind := rc.firstOpts[i]
+	if rc.u != nil && !rc.u.Disabled {
+		for j, o := range rc.opts {
+			if channelKind, _, _ := strings.Cut(o.channel, ":"); channelKind == kind.channel && o.factor == kind.factor {
+				rs.Option = o.value()
+				return &rc.opts[j]
+			}
+		}
+	}
+	rs.Decoy = true
+	return &rc.firstOpts[i]
 }
 
 func (h *Handler) resetVerify(w http.ResponseWriter, r *http.Request) {
@@ -350,10 +453,6 @@ func (h *Handler) resetVerify(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	rs := rc.rs
 	retry := func(msg string) { h.renderReset(w, r, rc, http.StatusUnprocessableEntity, msg, "") }
-	if rc.u == nil {
-		retry("")
-		return
-	}
 	if until, err := h.lockout.SSPRLocked(ctx, rs.Username, rs.Source); err == nil && !until.IsZero() {
 		rs.Stage = resetLocked
 		h.saveAndRenderReset(w, r, rc, "")
@@ -361,9 +460,9 @@ func (h *Handler) resetVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	switch action := r.PostFormValue("action"); {
 	case action == "choose" && (rs.Stage == resetChoose || rs.Stage == resetCode || rs.Stage == resetApp || rs.Stage == resetQuestions):
-		rs.Option = r.PostFormValue("option")
-		o := rc.option()
-		if o == nil || slices.Contains(rs.Proved, o.channel) {
+		o := rc.choose(r.PostFormValue("option"))
+		if o == nil {
+			rs.Stage = resetChoose
 			retry("Choose one of the ways listed.")
 			return
 		}
@@ -372,7 +471,7 @@ func (h *Handler) resetVerify(w http.ResponseWriter, r *http.Request) {
 			retry(msg)
 			return
 		}
-	case action == "resend" && rs.Stage == resetCode:
+	case action == "resend" && rs.Stage == resetCode && rc.option() != nil:
 		if msg := h.resetBeginProof(r, rc, rc.option()); msg != "" {
 			retry(msg)
 			return
@@ -422,6 +521,9 @@ func (h *Handler) resetBeginProof(r *http.Request, rc *resetContext, o *resetOpt
 		return ""
 	case "questions":
 		drawn, err := h.questions.Draw(ctx, rs.UserID, rc.pol.SSPR.QuestionsToAnswer)
+		if rs.Decoy {
+			drawn, err = decoyQuestions(h.questions.Catalog(), rc.pol.SSPR.QuestionsToAnswer), nil
+		}
 		if err != nil {
 			return "We couldn't load your security questions. Try again in a moment."
 		}
@@ -440,8 +542,8 @@ func (h *Handler) resetBeginProof(r *http.Request, rc *resetContext, o *resetOpt
 			return lockout.MsgSSPRLocked
 		}
 	}
-	msg := h.sendFailure(r, h.mfa.SendCode(ctx, mfa.CodeRequest{Scope: "reset:" + rc.token + ":" + o.to, UserID: rs.UserID,
-		IP: clientIP(r), Factor: mfa.Factor(o.factor), To: o.to, Countries: rc.pol.AllowedCountries}, rc.pol.Limits))
+	msg := h.sendFailure(r, h.mfa.SendCode(ctx, mfa.CodeRequest{Scope: "reset:" + rc.token + ":" + o.to, UserID: rc.subject(),
+		IP: clientIP(r), Factor: mfa.Factor(o.factor), To: o.to, Countries: rc.pol.AllowedCountries, Decoy: rs.Decoy}, rc.pol.Limits))
 	if msg == "" {
 		rs.Stage = resetCode
 	}
@@ -462,33 +564,43 @@ func (h *Handler) resetCheckProof(r *http.Request, rc *resetContext) string {
 	ok := false
 	switch rs.Stage {
 	case resetCode:
-		err = h.mfa.CheckCode(ctx, "reset:"+rc.token+":"+o.to, r.PostFormValue("code"), rs.UserID, clientIP(r), rc.pol.Limits)
+		err = h.mfa.CheckCode(ctx, "reset:"+rc.token+":"+o.to, r.PostFormValue("code"), rc.subject(), clientIP(r), rc.pol.Limits)
 		ok = err == nil
 	case resetApp:
-		var sealed []byte
-		if methods, merr := h.mfa.Methods(ctx, rs.UserID); merr == nil {
-			for _, m := range methods {
-				if m.ID == o.methodID {
-					sealed = m.Secret
-				}
+		var sealed [][]byte
+		methods, merr := h.mfa.Methods(ctx, rc.subject())
+		for _, m := range methods {
+			if m.Kind == mfa.App && !rs.Decoy {
+				sealed = append(sealed, m.Secret)
 			}
 		}
-		err = h.mfa.CheckTOTP(ctx, sealed, r.PostFormValue("code"), rs.UserID, clientIP(r), rc.pol.Limits)
+		if err = merr; err == nil {
+			err = h.mfa.CheckAnyTOTP(ctx, sealed, r.PostFormValue("code"), rc.subject(), clientIP(r), rc.pol.Limits)
+		}
 		ok = err == nil
 	case resetQuestions:
 		answers := map[string]string{}
 		for _, id := range rs.Drawn {
 			answers[id] = r.PostFormValue("answer_" + id)
 		}
-		ok, err = h.questions.Check(ctx, rs.UserID, answers)
+		ok, err = h.questions.Check(ctx, rc.subject(), answers)
 		if err == nil && !ok {
+			err = errWrongAnswers
+		}
+	}
+	if ok && rs.Decoy { // never delivered, so never known: a decoy cannot pass
+		ok, err = false, mfa.ErrInvalidCode
+		if rs.Stage == resetQuestions {
 			err = errWrongAnswers
 		}
 	}
 	if ok {
 		rs.Proved = append(rs.Proved, o.channel)
 		rs.Option, rs.Drawn, rs.Stage = "", nil, resetChoose
-		if len(rs.Proved) >= rc.required {
+		switch {
+		case !rc.available():
+			rs.Stage = resetUnavailable
+		case len(rs.Proved) >= rc.required:
 			rs.Stage = resetPassword
 		}
 		h.audit.Record(ctx, audit.Event{Type: "sspr.proof", SubjectID: rs.UserID, IP: clientIP(r),

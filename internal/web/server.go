@@ -136,7 +136,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 }
 
 func (h *Handler) page(title string) page {
-	return page{Title: title, District: h.opt.District, Domain: h.opt.Domain, MinPasswordLength: h.opt.MinPasswordLength,
+	return page{Title: title, District: h.opt.District, Domain: h.opt.Domain, PasswordRule: identity.PasswordRule(h.opt.MinPasswordLength),
 		HelpDeskURL: h.opt.HelpDeskURL, TroubleshootingURL: h.opt.TroubleshootingURL}
 }
 

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"gorm.io/gorm"
@@ -13,15 +14,15 @@ import (
 )
 
 type methodRow struct {
-	ID        string    `gorm:"column:id;primaryKey"`
-	UserID    string    `gorm:"column:user_id"`
-	Kind      string    `gorm:"column:kind"`
-	Secret    []byte    `gorm:"column:secret"`
-	Phone     string    `gorm:"column:phone"`
-	Email     string    `gorm:"column:email"`
-	Factor    string    `gorm:"column:factor"`
-	IsDefault bool      `gorm:"column:is_default"`
-	CreatedAt time.Time `gorm:"column:created_at;autoCreateTime:false"`
+	ID         string    `gorm:"column:id;primaryKey"`
+	UserID     string    `gorm:"column:user_id"`
+	Kind       string    `gorm:"column:kind"`
+	Secret     []byte    `gorm:"column:secret"`
+	Contact    []byte    `gorm:"column:contact"`     // the sealed phone number or address
+	ContactMAC string    `gorm:"column:contact_mac"` // its HMAC, for lookups
+	Factor     string    `gorm:"column:factor"`
+	IsDefault  bool      `gorm:"column:is_default"`
+	CreatedAt  time.Time `gorm:"column:created_at;autoCreateTime:false"`
 }
 
 func (methodRow) TableName() string { return "mfa_methods" }
@@ -45,8 +46,14 @@ func optTime(t *time.Time) *time.Time {
 
 func (d *DB) CreateMethod(ctx context.Context, m *mfa.Method) error {
 	m.CreatedAt = stamp(m.CreatedAt)
-	row := methodRow{ID: m.ID, UserID: m.UserID, Kind: string(m.Kind), Secret: nilIfEmpty(m.Secret), Phone: m.Phone,
-		Email: m.Email, Factor: string(m.Factor), IsDefault: m.IsDefault, CreatedAt: m.CreatedAt}
+	row := methodRow{ID: m.ID, UserID: m.UserID, Kind: string(m.Kind), Secret: nilIfEmpty(m.Secret), Factor: string(m.Factor),
+		IsDefault: m.IsDefault, CreatedAt: m.CreatedAt}
+	if contact := m.Phone + m.Email; contact != "" { // a method has one or the other
+		var err error
+		if row.Contact, row.ContactMAC, err = d.contacts.seal(m.ID, contact); err != nil {
+			return err
+		}
+	}
 	return wrap(d.db.WithContext(ctx).Create(&row).Error, "create method for %q", m.UserID)
 }
 
@@ -58,8 +65,20 @@ func (d *DB) ListMethods(ctx context.Context, userID string) ([]mfa.Method, erro
 	}
 	out := make([]mfa.Method, len(rows))
 	for i, r := range rows {
-		out[i] = mfa.Method{ID: r.ID, UserID: r.UserID, Kind: mfa.Kind(r.Kind), Secret: r.Secret, Phone: r.Phone,
-			Email: r.Email, Factor: mfa.Factor(r.Factor), IsDefault: r.IsDefault, CreatedAt: r.CreatedAt.UTC()}
+		out[i] = mfa.Method{ID: r.ID, UserID: r.UserID, Kind: mfa.Kind(r.Kind), Secret: r.Secret,
+			Factor: mfa.Factor(r.Factor), IsDefault: r.IsDefault, CreatedAt: r.CreatedAt.UTC()}
+		if len(r.Contact) == 0 {
+			continue
+		}
+		contact, err := d.contacts.open(r.ID, r.Contact)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: open the contact of method %q: %w", r.ID, err)
+		}
+		if out[i].Kind == mfa.Email {
+			out[i].Email = contact
+		} else {
+			out[i].Phone = contact
+		}
 	}
 	return out, nil
 }

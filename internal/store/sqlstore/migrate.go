@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"slices"
 	"strconv"
@@ -78,6 +79,13 @@ func (d *DB) createMigrationsTable(tx *gorm.DB) error {
 	)`).Error
 }
 
+// goSteps are the parts of migrations SQL cannot do (encrypting with the
+// application's key), run by version right after that version's SQL, in
+// its transaction.
+func (d *DB) goSteps() map[int]func(tx *gorm.DB) error {
+	return map[int]func(tx *gorm.DB) error{11: d.sealContactColumns}
+}
+
 type appliedMigration struct {
 	Version   int       `gorm:"column:version"`
 	Name      string    `gorm:"column:name"`
@@ -86,12 +94,18 @@ type appliedMigration struct {
 
 // Migrate applies every pending migration in version order, each in its own
 // transaction. Safe to run from several processes at once.
-func (d *DB) Migrate(ctx context.Context) error {
+func (d *DB) Migrate(ctx context.Context) error { return d.migrateTo(ctx, math.MaxInt) }
+
+// migrateTo applies the pending migrations up to version last.
+func (d *DB) migrateTo(ctx context.Context, last int) error {
 	ms, err := d.migrations()
 	if err != nil {
 		return err
 	}
 	for _, m := range ms {
+		if m.version > last {
+			break
+		}
 		err := d.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			// On PostgreSQL concurrent replicas queue here, and the
 			// applied check below runs only once the lock is held. SQLite
@@ -113,6 +127,11 @@ func (d *DB) Migrate(ctx context.Context) error {
 			}
 			if err := tx.Exec(m.sql).Error; err != nil {
 				return err
+			}
+			if step := d.goSteps()[m.version]; step != nil {
+				if err := step(tx); err != nil {
+					return err
+				}
 			}
 			return tx.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
 				m.version, m.name, now()).Error

@@ -48,9 +48,10 @@ const (
 // DB is a connection pool to one database; it implements every store
 // interface.
 type DB struct {
-	db     *gorm.DB
-	sql    *sql.DB
-	driver string
+	db       *gorm.DB
+	sql      *sql.DB
+	driver   string
+	contacts *contactSealer // nil until SealContactsWith
 }
 
 // Open connects to the database and checks it answers. It does not migrate.
