@@ -329,6 +329,20 @@ func (s *Service) GetUser(ctx context.Context, a Actor, ref string) (*identity.U
 	return u, err
 }
 
+// target is GetUser for an action on the person: only an administrator may
+// act on someone who administers others (an administrator or Help Desk),
+// so the Help Desk can never take over or lock out a more privileged account.
+func (s *Service) target(ctx context.Context, a Actor, ref string) (*identity.User, error) {
+	u, err := s.GetUser(ctx, a, ref)
+	if err != nil {
+		return nil, err
+	}
+	if u.Privileged() && !a.canAssignRoles() {
+		return nil, &ForbiddenError{Msg: "Only an administrator can act on an administrator's or Help Desk account."}
+	}
+	return u, nil
+}
+
 // CreateUser adds a person. Only admins may give roles.
 func (s *Service) CreateUser(ctx context.Context, a Actor, nu identity.NewUser) (*UserView, error) {
 	// Groups choose policies; a group-limited Help Desk could not see whom it created.
@@ -347,12 +361,9 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, nu identity.NewUser) 
 // SetUserDisabled blocks or restores sign-in; blocking also ends every
 // session and app grant.
 func (s *Service) SetUserDisabled(ctx context.Context, a Actor, ref string, disabled bool) error {
-	u, err := s.GetUser(ctx, a, ref)
+	u, err := s.target(ctx, a, ref)
 	if err != nil {
 		return err
-	}
-	if u.Privileged() && !a.canAssignRoles() {
-		return ErrForbidden
 	}
 	if err := s.Users.SetDisabled(ctx, u.ID, disabled); err != nil {
 		return err
@@ -368,12 +379,9 @@ func (s *Service) SetUserDisabled(ctx context.Context, a Actor, ref string, disa
 
 // DeleteUser removes a person and every grant they held.
 func (s *Service) DeleteUser(ctx context.Context, a Actor, ref string) error {
-	u, err := s.GetUser(ctx, a, ref)
+	u, err := s.target(ctx, a, ref)
 	if err != nil {
 		return err
-	}
-	if u.Privileged() && !a.canAssignRoles() {
-		return ErrForbidden
 	}
 	if err := s.endEverything(ctx, u.ID); err != nil {
 		return err
@@ -411,12 +419,9 @@ func (s *Service) SetRoles(ctx context.Context, a Actor, ref string, roles []str
 // ResetPassword gives a person a temporary password, which they must
 // change at their next sign-in; every session and grant ends.
 func (s *Service) ResetPassword(ctx context.Context, a Actor, ref string) (string, error) {
-	u, err := s.GetUser(ctx, a, ref)
+	u, err := s.target(ctx, a, ref)
 	if err != nil {
 		return "", err
-	}
-	if u.Privileged() && !a.canAssignRoles() {
-		return "", ErrForbidden
 	}
 	temp := s.Users.GeneratePassword(u.Username)
 	if err := s.Users.SetPassword(ctx, u.ID, temp, true); err != nil {
@@ -438,12 +443,9 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, ref string) (strin
 // SetPassword gives a person a password the operator chose; every session
 // and grant ends. The password itself never reaches the audit log.
 func (s *Service) SetPassword(ctx context.Context, a Actor, ref, password string, mustChange bool) error {
-	u, err := s.GetUser(ctx, a, ref)
+	u, err := s.target(ctx, a, ref)
 	if err != nil {
 		return err
-	}
-	if u.Privileged() && !a.canAssignRoles() {
-		return ErrForbidden
 	}
 	if err := s.Users.SetPassword(ctx, u.ID, password, mustChange); err != nil {
 		return err
@@ -459,12 +461,9 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, ref, password string
 // ResetMethods removes a person's security methods (a lost phone): they
 // register again at their next sign-in, and earlier grants stop working.
 func (s *Service) ResetMethods(ctx context.Context, a Actor, ref string) error {
-	u, err := s.GetUser(ctx, a, ref)
+	u, err := s.target(ctx, a, ref)
 	if err != nil {
 		return err
-	}
-	if u.Privileged() && !a.canAssignRoles() {
-		return ErrForbidden
 	}
 	s.tell(ctx, u, "The Help Desk removed the security methods on your account; you'll set them up again at your next sign-in. If you didn't ask for this, contact the Help Desk.")
 	if err := s.Methods.ResetMethods(ctx, u.ID, time.Now().UTC()); err != nil {
@@ -479,7 +478,7 @@ func (s *Service) ResetMethods(ctx context.Context, a Actor, ref string) error {
 
 // RevokeSessions signs a person out everywhere: browsers and apps.
 func (s *Service) RevokeSessions(ctx context.Context, a Actor, ref string) error {
-	u, err := s.GetUser(ctx, a, ref)
+	u, err := s.target(ctx, a, ref)
 	if err != nil {
 		return err
 	}
@@ -493,7 +492,7 @@ func (s *Service) RevokeSessions(ctx context.Context, a Actor, ref string) error
 
 // Unlock clears a sign-in lockout.
 func (s *Service) Unlock(ctx context.Context, a Actor, ref string) error {
-	u, err := s.GetUser(ctx, a, ref)
+	u, err := s.target(ctx, a, ref)
 	if err != nil {
 		return err
 	}
@@ -681,12 +680,9 @@ func (s *Service) RecentSignIns(ctx context.Context, a Actor, ref string, n int)
 // sign in with once and register again; it is read out to them, so it is
 // returned here and never stored in clear.
 func (s *Service) IssueAccessCode(ctx context.Context, a Actor, ref string) (string, error) {
-	u, err := s.GetUser(ctx, a, ref)
+	u, err := s.target(ctx, a, ref)
 	if err != nil {
 		return "", err
-	}
-	if u.Privileged() && !a.canAssignRoles() {
-		return "", ErrForbidden
 	}
 	if s.Access == nil {
 		return "", errors.New("temporary access codes need the shared Redis; use the admin API or console")

@@ -145,3 +145,48 @@ func TestGroupScopedHelpdesk(t *testing.T) {
 		t.Fatal("an invalid scoped role was accepted")
 	}
 }
+
+// TestHelpdeskNeverActsOnPrivileged: no Help Desk actor, for everyone or
+// for one group, may sign out, unlock, reset or disable an administrator or
+// another Help Desk account; an administrator may.
+func TestHelpdeskNeverActsOnPrivileged(t *testing.T) {
+	s := newService(t)
+	ctx := t.Context()
+	for _, nu := range []identity.NewUser{
+		{Username: "boss", Roles: []string{identity.RoleAdmin}, Groups: []string{"school-a"}},
+		{Username: "colleague", Roles: []string{identity.RoleHelpdesk}, Groups: []string{"school-a"}},
+		{Username: "office", Roles: []string{identity.HelpdeskScopePrefix + "school-a"}, Groups: []string{"school-a"}},
+	} {
+		if _, err := s.CreateUser(ctx, admin.CLI, nu); err != nil {
+			t.Fatal(err)
+		}
+	}
+	actions := map[string]func(admin.Actor, string) error{
+		"sign out everywhere": func(a admin.Actor, ref string) error { return s.RevokeSessions(ctx, a, ref) },
+		"unlock":              func(a admin.Actor, ref string) error { return s.Unlock(ctx, a, ref) },
+		"reset password":      func(a admin.Actor, ref string) error { _, err := s.ResetPassword(ctx, a, ref); return err },
+		"set password": func(a admin.Actor, ref string) error {
+			return s.SetPassword(ctx, a, ref, "a brand new password", true)
+		},
+		"reset methods": func(a admin.Actor, ref string) error { return s.ResetMethods(ctx, a, ref) },
+		"access code":   func(a admin.Actor, ref string) error { _, err := s.IssueAccessCode(ctx, a, ref); return err },
+		"disable":       func(a admin.Actor, ref string) error { return s.SetUserDisabled(ctx, a, ref, true) },
+		"delete":        func(a admin.Actor, ref string) error { return s.DeleteUser(ctx, a, ref) },
+	}
+	actors := []admin.Actor{
+		{ID: "hd", Roles: []string{identity.RoleHelpdesk}},
+		{ID: "scoped", Roles: []string{identity.HelpdeskScopePrefix + "school-a"}},
+	}
+	for name, do := range actions {
+		for _, a := range actors {
+			for _, victim := range []string{"boss", "colleague", "office"} {
+				if err := do(a, victim); !errors.Is(err, admin.ErrForbidden) {
+					t.Errorf("%s: %s on %s: %v", a.ID, name, victim, err)
+				}
+			}
+		}
+	}
+	if err := s.RevokeSessions(ctx, admin.CLI, "colleague"); err != nil {
+		t.Fatalf("an administrator signing out the Help Desk: %v", err)
+	}
+}

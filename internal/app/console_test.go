@@ -554,7 +554,7 @@ func TestConsoleHelpdeskResetsMethods(t *testing.T) {
 
 	// An administrator's account: no buttons, and the service refuses.
 	p = b.get(r.gh.Issuer + "/admin/users/" + boss.ID)
-	mustSee(t, p, "Only an administrator can change an administrator's account")
+	mustSee(t, p, "Only an administrator can change the account of an administrator")
 	if strings.Contains(p.Body, "/reset-password") {
 		t.Fatal("the Help Desk is offered a reset of an administrator")
 	}

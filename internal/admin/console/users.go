@@ -98,8 +98,8 @@ type userPage struct {
 	Methods []admin.MethodView
 	SignIns []audit.Event
 	Policy  string // the name of the policy they sign in under
-	// CanAct is false for the Help Desk looking at an administrator: the
-	// service would refuse every action.
+	// CanAct is false for the Help Desk looking at an administrator or
+	// another Help Desk account: the service would refuse every action.
 	CanAct bool
 	// CanAssign: roles and groups are set by administrators only.
 	CanAssign bool
@@ -112,7 +112,7 @@ func (c *Console) showUser(q *request) {
 		c.serviceError(q, "user", err)
 		return
 	}
-	p := userPage{User: admin.ViewUser(u), CanAct: q.isAdmin() || !u.HasRole(identity.RoleAdmin), CanAssign: q.isAdmin()}
+	p := userPage{User: admin.ViewUser(u), CanAct: q.isAdmin() || !u.Privileged(), CanAssign: q.isAdmin()}
 	if p.Methods, err = c.svc.UserMethods(ctx, q.actor, u.ID); err == nil {
 		p.SignIns, err = c.svc.RecentSignIns(ctx, q.actor, u.ID, 10)
 	}
