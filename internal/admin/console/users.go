@@ -103,6 +103,8 @@ type userPage struct {
 	CanAct bool
 	// CanAssign: roles and groups are set by administrators only.
 	CanAssign bool
+	// HelpdeskFor is the groups their group-limited Help Desk roles serve.
+	HelpdeskFor []string
 }
 
 func (c *Console) showUser(q *request) {
@@ -113,6 +115,11 @@ func (c *Console) showUser(q *request) {
 		return
 	}
 	p := userPage{User: admin.ViewUser(u), CanAct: q.isAdmin() || !u.Privileged(), CanAssign: q.isAdmin()}
+	for _, r := range u.Roles {
+		if g, ok := strings.CutPrefix(r, identity.HelpdeskScopePrefix); ok {
+			p.HelpdeskFor = append(p.HelpdeskFor, g)
+		}
+	}
 	if p.Methods, err = c.svc.UserMethods(ctx, q.actor, u.ID); err == nil {
 		p.SignIns, err = c.svc.RecentSignIns(ctx, q.actor, u.ID, 10)
 	}
@@ -148,7 +155,10 @@ func (c *Console) userAction(q *request) {
 	case "disable", "enable":
 		err = c.svc.SetUserDisabled(ctx, q.actor, id, action == "disable")
 	case "roles":
-		_, err = c.svc.SetRoles(ctx, q.actor, id, q.r.PostForm["roles"])
+		var roles []string
+		if roles, err = rolesFromForm(q.r.PostForm); err == nil {
+			_, err = c.svc.SetRoles(ctx, q.actor, id, roles)
+		}
 	case "groups":
 		_, err = c.svc.SetGroups(ctx, q.actor, id, splitList(q.r.PostFormValue("groups")))
 	default:
@@ -164,6 +174,21 @@ func (c *Console) userAction(q *request) {
 	default:
 		http.Redirect(q.w, q.r, Prefix+"/users/"+url.PathEscape(id)+"?done="+action, http.StatusSeeOther)
 	}
+}
+
+// rolesFromForm reads the roles form: the ticked roles, and a Help Desk
+// role for each group typed under "Help Desk for groups", so a scoped role
+// is kept, added or removed like any other.
+func rolesFromForm(v url.Values) ([]string, error) {
+	groups, err := identity.NormalizeGroups(splitList(v.Get("helpdesk_groups")))
+	if err != nil {
+		return nil, err
+	}
+	roles := v["roles"]
+	for _, g := range groups {
+		roles = append(roles, identity.HelpdeskScopePrefix+g)
+	}
+	return roles, nil
 }
 
 // resetPassword shows the temporary password, or a temporary access code,
