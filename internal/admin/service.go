@@ -87,8 +87,9 @@ type (
 	AccessCodes interface {
 		IssueAccessCode(ctx context.Context, userID string) (string, error)
 	}
-	// Locks clears a sign-in lockout.
+	// Locks reads and clears sign-in lockouts.
 	Locks interface {
+		SignInLocked(ctx context.Context, key string) (time.Time, error)
 		Unlock(ctx context.Context, key string) error
 	}
 	// Notifier tells a person about something done to their account.
@@ -504,6 +505,17 @@ func (s *Service) Unlock(ctx context.Context, a Actor, ref string) error {
 	}
 	s.record(ctx, a, "user.unlocked", u.ID, "", nil, nil)
 	return nil
+}
+
+// LockedUntil returns when a person's sign-in lockout ends: zero when they
+// are not locked out, or where lockouts are out of reach (the CLI on the
+// embedded store).
+func (s *Service) LockedUntil(ctx context.Context, a Actor, ref string) (time.Time, error) {
+	u, err := s.GetUser(ctx, a, ref)
+	if err != nil || s.Locks == nil {
+		return time.Time{}, err
+	}
+	return s.Locks.SignInLocked(ctx, u.Username)
 }
 
 func (s *Service) endEverything(ctx context.Context, userID string) error {

@@ -6,10 +6,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/policy"
 )
 
 // Users: admins and the Help Desk. The service decides what each may do to
@@ -98,6 +100,9 @@ type userPage struct {
 	Methods []admin.MethodView
 	SignIns []audit.Event
 	Policy  string // the name of the policy they sign in under
+	// RequiredMethods is how many methods that policy asks them to register.
+	RequiredMethods int
+	LockedUntil     time.Time // zero when their sign-in is not locked
 	// CanAct is false for the Help Desk looking at an administrator or
 	// another Help Desk account: the service would refuse every action.
 	CanAct bool
@@ -124,7 +129,12 @@ func (c *Console) showUser(q *request) {
 		p.SignIns, err = c.svc.RecentSignIns(ctx, q.actor, u.ID, 10)
 	}
 	if err == nil {
-		_, p.Policy, err = c.svc.EffectivePolicy(ctx, q.actor, u.ID)
+		var pol policy.Policy
+		pol, p.Policy, err = c.svc.EffectivePolicy(ctx, q.actor, u.ID)
+		p.RequiredMethods = pol.RequiredMethods
+	}
+	if err == nil {
+		p.LockedUntil, err = c.svc.LockedUntil(ctx, q.actor, u.ID)
 	}
 	if err != nil {
 		c.serviceError(q, "user", err)
