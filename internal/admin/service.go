@@ -199,6 +199,9 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, r clients.Registrat
 	if !a.canManageClients() {
 		return nil, "", ErrForbidden
 	}
+	if err := s.nameFree(ctx, "", r.Name); err != nil {
+		return nil, "", err
+	}
 	c, secret, err := s.Clients.Create(ctx, r)
 	if err != nil {
 		return nil, "", err
@@ -206,6 +209,23 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, r clients.Registrat
 	v := ViewClient(c)
 	s.record(ctx, a, "client.created", "", c.ID, nil, v)
 	return &v, secret, nil
+}
+
+// nameFree refuses a name another application (not id) already has, in any
+// case: people pick apps by name on the console, the sign-in pages and in
+// the audit log, and two alike could not be told apart.
+func (s *Service) nameFree(ctx context.Context, id, name string) error {
+	all, err := s.Clients.List(ctx)
+	if err != nil {
+		return err
+	}
+	name = strings.TrimSpace(name)
+	for _, c := range all {
+		if c.ID != id && strings.EqualFold(strings.TrimSpace(c.Name), name) {
+			return &clients.ValidationError{Problems: []string{fmt.Sprintf("name: an application called “%s” is already registered (client ID %s); choose another name", c.Name, c.ID)}}
+		}
+	}
+	return nil
 }
 
 // UpdateClient changes an application's settings.
@@ -220,6 +240,9 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, edit fun
 	before := ViewClient(old)
 	reg := old.Registration()
 	edit(&reg)
+	if err := s.nameFree(ctx, id, reg.Name); err != nil {
+		return nil, "", err
+	}
 	c, secret, err := s.Clients.Update(ctx, id, reg)
 	if err != nil {
 		return nil, "", err

@@ -190,3 +190,35 @@ func TestHelpdeskNeverActsOnPrivileged(t *testing.T) {
 		t.Fatalf("an administrator signing out the Help Desk: %v", err)
 	}
 }
+
+// TestClientNamesUnique: a second application can't take a name already
+// registered, in any case, on creation or by an edit; an application keeps
+// its own name through an edit.
+func TestClientNamesUnique(t *testing.T) {
+	s := newService(t)
+	ctx := t.Context()
+	reg := func(name string) clients.Registration {
+		return clients.Registration{Name: name, GrantTypes: []string{"client_credentials"}}
+	}
+	first, _, err := s.CreateClient(ctx, admin.CLI, reg("Gradebook"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ve *clients.ValidationError
+	if _, _, err := s.CreateClient(ctx, admin.CLI, reg(" gradebook ")); !errors.As(err, &ve) || !strings.Contains(err.Error(), "already registered") {
+		t.Fatalf("a second Gradebook: %v", err)
+	}
+	other, _, err := s.CreateClient(ctx, admin.CLI, reg("LMS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.UpdateClient(ctx, admin.CLI, other.ID, func(r *clients.Registration) { r.Name = "GRADEBOOK" }); !errors.As(err, &ve) {
+		t.Fatalf("renaming LMS to GRADEBOOK: %v", err)
+	}
+	if _, _, err := s.UpdateClient(ctx, admin.CLI, first.ID, func(r *clients.Registration) { r.Description = "Grades" }); err != nil {
+		t.Fatalf("editing Gradebook: %v", err)
+	}
+	if list, _ := s.ListClients(ctx, admin.CLI); len(list) != 2 {
+		t.Fatalf("%d applications", len(list))
+	}
+}
