@@ -156,15 +156,14 @@ func (c *Console) createClient(q *request) {
 	c.showSecret(q, "Application registered", cv, secret)
 }
 
-// secretPage shows a client's credentials; the secret exists only in this
-// response.
+// secretPage shows a client's credentials, once.
 type secretPage struct {
 	Client admin.ClientView
 	Secret string
 }
 
 func (c *Console) showSecret(q *request, title string, cv *admin.ClientView, secret string) {
-	c.render(q.w, http.StatusOK, "client_secret", c.view(q, title, secretPage{Client: *cv, Secret: secret}))
+	c.showOnce(q, oneTimeResult{Title: title, Secret: &secretPage{Client: *cv, Secret: secret}})
 }
 
 type clientPage struct {

@@ -135,6 +135,8 @@ func (c *Console) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+Prefix+"/policies/{name}/history", c.page(c.policyHistory))
 	mux.HandleFunc("GET "+Prefix+"/registration", c.page(c.registrationReport))
 
+	mux.HandleFunc("GET "+Prefix+"/result/{id}", c.page(c.showResult))
+
 	mux.HandleFunc("GET "+Prefix+"/audit", c.page(c.auditPage))
 	mux.HandleFunc("GET "+Prefix+"/audit/export", c.page(c.auditExport))
 }
@@ -146,6 +148,9 @@ type request struct {
 	actor admin.Actor
 	user  *identity.User
 	csrf  string // the token every form on the page carries
+	// session is the console session's cookie value, which one-time
+	// results are kept under.
+	session string
 }
 
 func (q *request) isAdmin() bool { return q.user.HasRole(identity.RoleAdmin) }
@@ -211,7 +216,7 @@ func (c *Console) signedIn(w http.ResponseWriter, r *http.Request, s *session, t
 		return nil, false
 	}
 	c.seen(r, s, token)
-	return &request{w: w, r: r, actor: actor, user: u, csrf: c.csrfToken(token)}, true
+	return &request{w: w, r: r, actor: actor, user: u, csrf: c.csrfToken(token), session: token}, true
 }
 
 // page wraps a GET handler that needs a signed-in person; without a

@@ -84,7 +84,7 @@ func (c *Console) createUser(q *request) {
 	case err != nil:
 		c.serviceError(q, "user", err)
 	default:
-		c.render(q.w, http.StatusOK, "user_password", c.view(q, "User created", passwordPage{User: *u, Password: temp, Created: true}))
+		c.showOnce(q, oneTimeResult{Title: "User created", Password: &passwordPage{User: *u, Password: temp, Created: true}})
 	}
 }
 
@@ -218,5 +218,5 @@ func (c *Console) resetPassword(q *request, id string, accessCode bool) {
 		c.serviceError(q, "user", err)
 		return
 	}
-	c.render(q.w, http.StatusOK, "user_password", c.view(q, title, passwordPage{User: admin.ViewUser(u), Password: temp, AccessCode: accessCode}))
+	c.showOnce(q, oneTimeResult{Title: title, Password: &passwordPage{User: admin.ViewUser(u), Password: temp, AccessCode: accessCode}})
 }
