@@ -139,27 +139,34 @@ func jsonText(v any) string {
 
 // ClientView is a client as shown to admins: never its secret hash.
 type ClientView struct {
-	ID                      string    `json:"client_id"`
-	Name                    string    `json:"name"`
-	Description             string    `json:"description,omitempty"`
-	Public                  bool      `json:"public"`
-	RedirectURIs            []string  `json:"redirect_uris"`
-	PostLogoutRedirectURIs  []string  `json:"post_logout_redirect_uris"`
-	GrantTypes              []string  `json:"grant_types"`
-	Scopes                  []string  `json:"scopes"`
-	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method"`
-	JWKSURI                 string    `json:"jwks_uri,omitempty"`
-	RequireConsent          bool      `json:"require_consent"`
-	RequiredACR             string    `json:"required_acr,omitempty"`
-	IDTokenSigningAlg       string    `json:"id_token_signed_response_alg,omitempty"`
-	Disabled                bool      `json:"disabled"`
-	CreatedAt               time.Time `json:"created_at"`
-	UpdatedAt               time.Time `json:"updated_at"`
+	ID                      string   `json:"client_id"`
+	Name                    string   `json:"name"`
+	Description             string   `json:"description,omitempty"`
+	Public                  bool     `json:"public"`
+	RedirectURIs            []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris"`
+	GrantTypes              []string `json:"grant_types"`
+	Scopes                  []string `json:"scopes"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	JWKSURI                 string   `json:"jwks_uri,omitempty"`
+	RequireConsent          bool     `json:"require_consent"`
+	RequiredACR             string   `json:"required_acr,omitempty"`
+	IDTokenSigningAlg       string   `json:"id_token_signed_response_alg,omitempty"`
+	// PreviousSecretExpiresAt is when the secret a rotation replaced stops
+	// working; absent when none does.
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	Disabled                bool       `json:"disabled"`
+	CreatedAt               time.Time  `json:"created_at"`
+	UpdatedAt               time.Time  `json:"updated_at"`
 }
 
 // ViewClient hides what admins must not see.
 func ViewClient(c *clients.Client) ClientView {
-	return ClientView{ID: c.ID, Name: c.Name, Description: c.Description, Public: c.Public, RedirectURIs: c.RedirectURIs,
+	var previousUntil *time.Time
+	if c.PreviousSecretValid(time.Now()) {
+		previousUntil = &c.PreviousSecretExpiresAt
+	}
+	return ClientView{PreviousSecretExpiresAt: previousUntil, ID: c.ID, Name: c.Name, Description: c.Description, Public: c.Public, RedirectURIs: c.RedirectURIs,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, GrantTypes: c.GrantTypes, Scopes: c.Scopes,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, JWKSURI: c.JWKSURI, RequireConsent: c.RequireConsent,
 		RequiredACR: c.RequiredACR, IDTokenSigningAlg: c.IDTokenSigningAlg, Disabled: c.Disabled, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
@@ -252,14 +259,15 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, edit fun
 	return &after, secret, nil
 }
 
-// RotateClientSecret replaces a secret; the old one stops working at once.
+// RotateClientSecret replaces a secret; the old one keeps working for the
+// configured overlap (clients.secret_rotation_overlap).
 func (s *Service) RotateClientSecret(ctx context.Context, a Actor, id string) (string, error) {
 	if !a.canManageClients() {
 		return "", ErrForbidden
 	}
 	secret, err := s.Clients.RotateSecret(ctx, id)
 	if err == nil {
-		s.record(ctx, a, "client.secret_rotated", "", id, nil, nil)
+		s.record(ctx, a, "client.secret_rotated", "", id, nil, map[string]string{"previous_secret_works_for": s.Clients.SecretOverlap.String()})
 	}
 	return secret, err
 }

@@ -109,6 +109,7 @@ func (c *Console) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+Prefix+"/clients/{id}", c.page(c.showClient))
 	mux.HandleFunc("GET "+Prefix+"/clients/{id}/edit", c.page(c.editClient))
 	mux.HandleFunc("POST "+Prefix+"/clients/{id}/edit", c.form(c.updateClient))
+	mux.HandleFunc("GET "+Prefix+"/clients/{id}/rotate-secret", c.page(c.confirmRotateSecret))
 	mux.HandleFunc("POST "+Prefix+"/clients/{id}/rotate-secret", c.form(c.rotateSecret))
 	mux.HandleFunc("POST "+Prefix+"/clients/{id}/disable", c.form(c.setClientDisabled(true)))
 	mux.HandleFunc("POST "+Prefix+"/clients/{id}/enable", c.form(c.setClientDisabled(false)))
@@ -323,7 +324,7 @@ func (c *Console) view(q *request, title string, data any) view {
 }
 
 var pageNames = []string{"landing", "error", "dashboard", "clients", "client_form", "client", "client_secret", "client_delete",
-	"users", "user", "user_form", "user_password", "import", "import_preview", "import_result", "audit",
+	"client_rotate", "users", "user", "user_form", "user_password", "import", "import_preview", "import_result", "audit",
 	"policies", "policy_form", "policy_delete", "policy_history", "registration"}
 
 var funcs = template.FuncMap{
@@ -337,6 +338,12 @@ var funcs = template.FuncMap{
 	"has":  slices.Contains[[]string],
 	"path": url.PathEscape, // a name as one segment of an address
 	"day":  func(t time.Time) string { return t.UTC().Format("2 January 2006") },
+	"span": func(d time.Duration) string { // 24h0m0s as "24 hours"
+		if d%time.Hour == 0 {
+			return fmt.Sprintf("%d hours", d/time.Hour)
+		}
+		return d.String()
+	},
 }
 
 func parsePages() (map[string]*template.Template, error) {
