@@ -224,7 +224,7 @@ async function cliSamples(bin) {
       created: scrub(await gh('clients', 'create', '--name', 'Gradebook',
         '--redirect-uri', 'https://gradebook.district.example/callback',
         '--post-logout-redirect-uri', 'https://gradebook.district.example/')),
-      refused: await gh('clients', 'create', '--name', 'Gradebook',
+      refused: await gh('clients', 'create', '--name', 'Library',
         '--redirect-uri', 'http://gradebook.district.example/callback',
         '--redirect-uri', 'https://gradebook.district.example/*',
         '--redirect-uri', 'https://gradebook.district.example/callback#done'),

@@ -206,7 +206,7 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, r clients.Registrat
 	if !a.canManageClients() {
 		return nil, "", ErrForbidden
 	}
-	if err := s.nameFree(ctx, "", r.Name); err != nil {
+	if err := s.nameFree(ctx, "", r); err != nil {
 		return nil, "", err
 	}
 	c, secret, err := s.Clients.Create(ctx, r)
@@ -221,15 +221,22 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, r clients.Registrat
 // nameFree refuses a name another application (not id) already has, in any
 // case: people pick apps by name on the console, the sign-in pages and in
 // the audit log, and two alike could not be told apart.
-func (s *Service) nameFree(ctx context.Context, id, name string) error {
+func (s *Service) nameFree(ctx context.Context, id string, r clients.Registration) error {
 	all, err := s.Clients.List(ctx)
 	if err != nil {
 		return err
 	}
-	name = strings.TrimSpace(name)
+	name := strings.TrimSpace(r.Name)
 	for _, c := range all {
 		if c.ID != id && strings.EqualFold(strings.TrimSpace(c.Name), name) {
-			return &clients.ValidationError{Problems: []string{fmt.Sprintf("name: an application called “%s” is already registered (client ID %s); choose another name", c.Name, c.ID)}}
+			// Listed with the registration's other problems, so one
+			// attempt shows everything to fix.
+			problems := []string{fmt.Sprintf("name: an application called “%s” is already registered (client ID %s); choose another name", c.Name, c.ID)}
+			var ve *clients.ValidationError
+			if errors.As(clients.Validate(r), &ve) {
+				problems = append(problems, ve.Problems...)
+			}
+			return &clients.ValidationError{Problems: problems}
 		}
 	}
 	return nil
@@ -247,7 +254,7 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, edit fun
 	before := ViewClient(old)
 	reg := old.Registration()
 	edit(&reg)
-	if err := s.nameFree(ctx, id, reg.Name); err != nil {
+	if err := s.nameFree(ctx, id, reg); err != nil {
 		return nil, "", err
 	}
 	c, secret, err := s.Clients.Update(ctx, id, reg)

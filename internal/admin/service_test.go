@@ -208,6 +208,11 @@ func TestClientNamesUnique(t *testing.T) {
 	if _, _, err := s.CreateClient(ctx, admin.CLI, reg(" gradebook ")); !errors.As(err, &ve) || !strings.Contains(err.Error(), "already registered") {
 		t.Fatalf("a second Gradebook: %v", err)
 	}
+	bad := reg("Gradebook")
+	bad.GrantTypes = []string{"implicit"}
+	if _, _, err := s.CreateClient(ctx, admin.CLI, bad); !errors.As(err, &ve) || len(ve.Problems) != 2 {
+		t.Fatalf("a second Gradebook with another problem: %v", err)
+	}
 	other, _, err := s.CreateClient(ctx, admin.CLI, reg("LMS"))
 	if err != nil {
 		t.Fatal(err)

@@ -196,6 +196,9 @@ func (c *Client) Registration() Registration {
 	}
 }
 
+// Validate reports every problem with r, as Create would.
+func Validate(r Registration) error { return apply(&Client{}, r) }
+
 // apply validates r and copies it onto c, collecting every problem.
 func apply(c *Client, r Registration) error {
 	var p []string
