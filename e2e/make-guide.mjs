@@ -224,7 +224,7 @@ async function cliSamples(bin) {
       created: scrub(await gh('clients', 'create', '--name', 'Gradebook',
         '--redirect-uri', 'https://gradebook.district.example/callback',
         '--post-logout-redirect-uri', 'https://gradebook.district.example/')),
-      refused: await gh('clients', 'create', '--name', 'Gradebook',
+      refused: await gh('clients', 'create', '--name', 'Library',
         '--redirect-uri', 'http://gradebook.district.example/callback',
         '--redirect-uri', 'https://gradebook.district.example/*',
         '--redirect-uri', 'https://gradebook.district.example/callback#done'),
@@ -261,8 +261,9 @@ ${fence(s.created)}
 
 - **The secret is shown once.** Gatehouse keeps only a hash of it; copy it
   into the app's configuration now. If it is lost or leaks,
-  \`gatehouse clients rotate-secret CLIENT_ID\` issues a new one and the old one
-  stops working at once.
+  \`gatehouse clients rotate-secret CLIENT_ID\` issues a new one; the old one
+  keeps working for \`clients.secret_rotation_overlap\` (24 hours), time to
+  update the app.
 - \`--output json\` prints the same as JSON (\`client_id\`, \`client_secret\`, …)
   for scripts.
 - \`--name\` is what people see ("Sign in — to continue to Gradebook").

@@ -232,7 +232,7 @@ func (c *cli) clientsGetCmd() *cobra.Command {
 func (c *cli) clientsRotateSecretCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "rotate-secret CLIENT_ID",
-		Short: "Issue a new client secret; the old one stops working at once",
+		Short: "Issue a new client secret; the old one works on for clients.secret_rotation_overlap",
 		Args:  cobra.ExactArgs(1),
 		RunE: c.withAdmin(func(cmd *cobra.Command, args []string, s *admin.Service) error {
 			secret, err := s.RotateClientSecret(cmd.Context(), admin.CLI, args[0])
@@ -244,7 +244,11 @@ func (c *cli) clientsRotateSecretCmd() *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			fields(w, "client_id", args[0], "client_secret", secret)
-			fmt.Fprintln(w, "The secret is shown only once; the old secret no longer works.")
+			if s.Clients.SecretOverlap > 0 {
+				fmt.Fprintf(w, "The secret is shown only once; the old secret keeps working for %s.\n", s.Clients.SecretOverlap)
+			} else {
+				fmt.Fprintln(w, "The secret is shown only once; the old secret no longer works.")
+			}
 			return nil
 		}),
 	}

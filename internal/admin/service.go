@@ -97,8 +97,9 @@ type (
 	AccessCodes interface {
 		IssueAccessCode(ctx context.Context, userID string) (string, error)
 	}
-	// Locks clears a sign-in lockout.
+	// Locks reads and clears sign-in lockouts.
 	Locks interface {
+		LockedAnywhere(ctx context.Context, key string) (time.Time, error)
 		Unlock(ctx context.Context, key string) error
 	}
 	// Notifier tells a person about something done to their account.
@@ -154,27 +155,34 @@ func jsonText(v any) string {
 
 // ClientView is a client as shown to admins: never its secret hash.
 type ClientView struct {
-	ID                      string    `json:"client_id"`
-	Name                    string    `json:"name"`
-	Description             string    `json:"description,omitempty"`
-	Public                  bool      `json:"public"`
-	RedirectURIs            []string  `json:"redirect_uris"`
-	PostLogoutRedirectURIs  []string  `json:"post_logout_redirect_uris"`
-	GrantTypes              []string  `json:"grant_types"`
-	Scopes                  []string  `json:"scopes"`
-	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method"`
-	JWKSURI                 string    `json:"jwks_uri,omitempty"`
-	RequireConsent          bool      `json:"require_consent"`
-	RequiredACR             string    `json:"required_acr,omitempty"`
-	IDTokenSigningAlg       string    `json:"id_token_signed_response_alg,omitempty"`
-	Disabled                bool      `json:"disabled"`
-	CreatedAt               time.Time `json:"created_at"`
-	UpdatedAt               time.Time `json:"updated_at"`
+	ID                      string   `json:"client_id"`
+	Name                    string   `json:"name"`
+	Description             string   `json:"description,omitempty"`
+	Public                  bool     `json:"public"`
+	RedirectURIs            []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris"`
+	GrantTypes              []string `json:"grant_types"`
+	Scopes                  []string `json:"scopes"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	JWKSURI                 string   `json:"jwks_uri,omitempty"`
+	RequireConsent          bool     `json:"require_consent"`
+	RequiredACR             string   `json:"required_acr,omitempty"`
+	IDTokenSigningAlg       string   `json:"id_token_signed_response_alg,omitempty"`
+	// PreviousSecretExpiresAt is when the secret a rotation replaced stops
+	// working; absent when none does.
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	Disabled                bool       `json:"disabled"`
+	CreatedAt               time.Time  `json:"created_at"`
+	UpdatedAt               time.Time  `json:"updated_at"`
 }
 
 // ViewClient hides what admins must not see.
 func ViewClient(c *clients.Client) ClientView {
-	return ClientView{ID: c.ID, Name: c.Name, Description: c.Description, Public: c.Public, RedirectURIs: c.RedirectURIs,
+	var previousUntil *time.Time
+	if c.PreviousSecretValid(time.Now()) {
+		previousUntil = &c.PreviousSecretExpiresAt
+	}
+	return ClientView{PreviousSecretExpiresAt: previousUntil, ID: c.ID, Name: c.Name, Description: c.Description, Public: c.Public, RedirectURIs: c.RedirectURIs,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, GrantTypes: c.GrantTypes, Scopes: c.Scopes,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, JWKSURI: c.JWKSURI, RequireConsent: c.RequireConsent,
 		RequiredACR: c.RequiredACR, IDTokenSigningAlg: c.IDTokenSigningAlg, Disabled: c.Disabled, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
@@ -214,6 +222,9 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, r clients.Registrat
 	if !a.canManageClients() {
 		return nil, "", ErrForbidden
 	}
+	if err := s.nameFree(ctx, "", r); err != nil {
+		return nil, "", err
+	}
 	c, secret, err := s.Clients.Create(ctx, r)
 	if err != nil {
 		return nil, "", err
@@ -221,6 +232,30 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, r clients.Registrat
 	v := ViewClient(c)
 	s.record(ctx, a, "client.created", "", c.ID, nil, v)
 	return &v, secret, nil
+}
+
+// nameFree refuses a name another application (not id) already has, in any
+// case: people pick apps by name on the console, the sign-in pages and in
+// the audit log, and two alike could not be told apart.
+func (s *Service) nameFree(ctx context.Context, id string, r clients.Registration) error {
+	all, err := s.Clients.List(ctx)
+	if err != nil {
+		return err
+	}
+	name := strings.TrimSpace(r.Name)
+	for _, c := range all {
+		if c.ID != id && strings.EqualFold(strings.TrimSpace(c.Name), name) {
+			// Listed with the registration's other problems, so one
+			// attempt shows everything to fix.
+			problems := []string{fmt.Sprintf("name: an application called “%s” is already registered (client ID %s); choose another name", c.Name, c.ID)}
+			var ve *clients.ValidationError
+			if errors.As(clients.Validate(r), &ve) {
+				problems = append(problems, ve.Problems...)
+			}
+			return &clients.ValidationError{Problems: problems}
+		}
+	}
+	return nil
 }
 
 // UpdateClient changes an application's settings.
@@ -235,6 +270,9 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, edit fun
 	before := ViewClient(old)
 	reg := old.Registration()
 	edit(&reg)
+	if err := s.nameFree(ctx, id, reg); err != nil {
+		return nil, "", err
+	}
 	c, secret, err := s.Clients.Update(ctx, id, reg)
 	if err != nil {
 		return nil, "", err
@@ -244,14 +282,15 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, edit fun
 	return &after, secret, nil
 }
 
-// RotateClientSecret replaces a secret; the old one stops working at once.
+// RotateClientSecret replaces a secret; the old one keeps working for the
+// configured overlap (clients.secret_rotation_overlap).
 func (s *Service) RotateClientSecret(ctx context.Context, a Actor, id string) (string, error) {
 	if !a.canManageClients() {
 		return "", ErrForbidden
 	}
 	secret, err := s.Clients.RotateSecret(ctx, id)
 	if err == nil {
-		s.record(ctx, a, "client.secret_rotated", "", id, nil, nil)
+		s.record(ctx, a, "client.secret_rotated", "", id, nil, map[string]string{"previous_secret_works_for": s.Clients.SecretOverlap.String()})
 	}
 	return secret, err
 }
@@ -345,6 +384,20 @@ func (s *Service) GetUser(ctx context.Context, a Actor, ref string) (*identity.U
 	return u, err
 }
 
+// target is GetUser for an action on the person: only an administrator may
+// act on someone who administers others (an administrator or Help Desk),
+// so the Help Desk can never take over or lock out a more privileged account.
+func (s *Service) target(ctx context.Context, a Actor, ref string) (*identity.User, error) {
+	u, err := s.GetUser(ctx, a, ref)
+	if err != nil {
+		return nil, err
+	}
+	if u.Privileged() && !a.canAssignRoles() {
+		return nil, &ForbiddenError{Msg: "Only an administrator can act on an administrator's or Help Desk account."}
+	}
+	return u, nil
+}
+
 // CreateUser adds a person. Only admins may give roles.
 func (s *Service) CreateUser(ctx context.Context, a Actor, nu identity.NewUser) (*UserView, error) {
 	// Groups choose policies; a group-limited Help Desk could not see whom it created.
@@ -363,12 +416,9 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, nu identity.NewUser) 
 // SetUserDisabled blocks or restores sign-in; blocking also ends every
 // session and app grant.
 func (s *Service) SetUserDisabled(ctx context.Context, a Actor, ref string, disabled bool) error {
-	u, err := s.GetUser(ctx, a, ref)
+	u, err := s.target(ctx, a, ref)
 	if err != nil {
 		return err
-	}
-	if u.Privileged() && !a.canAssignRoles() {
-		return ErrForbidden
 	}
 	if err := s.Users.SetDisabled(ctx, u.ID, disabled); err != nil {
 		return err
@@ -384,12 +434,9 @@ func (s *Service) SetUserDisabled(ctx context.Context, a Actor, ref string, disa
 
 // DeleteUser removes a person and every grant they held.
 func (s *Service) DeleteUser(ctx context.Context, a Actor, ref string) error {
-	u, err := s.GetUser(ctx, a, ref)
+	u, err := s.target(ctx, a, ref)
 	if err != nil {
 		return err
-	}
-	if u.Privileged() && !a.canAssignRoles() {
-		return ErrForbidden
 	}
 	if err := s.endEverything(ctx, u.ID); err != nil {
 		return err
@@ -427,12 +474,9 @@ func (s *Service) SetRoles(ctx context.Context, a Actor, ref string, roles []str
 // ResetPassword gives a person a temporary password, which they must
 // change at their next sign-in; every session and grant ends.
 func (s *Service) ResetPassword(ctx context.Context, a Actor, ref string) (string, error) {
-	u, err := s.GetUser(ctx, a, ref)
+	u, err := s.target(ctx, a, ref)
 	if err != nil {
 		return "", err
-	}
-	if u.Privileged() && !a.canAssignRoles() {
-		return "", ErrForbidden
 	}
 	temp := s.Users.GeneratePassword(u.Username)
 	if err := s.Users.SetPassword(ctx, u.ID, temp, true); err != nil {
@@ -454,12 +498,9 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, ref string) (strin
 // SetPassword gives a person a password the operator chose; every session
 // and grant ends. The password itself never reaches the audit log.
 func (s *Service) SetPassword(ctx context.Context, a Actor, ref, password string, mustChange bool) error {
-	u, err := s.GetUser(ctx, a, ref)
+	u, err := s.target(ctx, a, ref)
 	if err != nil {
 		return err
-	}
-	if u.Privileged() && !a.canAssignRoles() {
-		return ErrForbidden
 	}
 	if err := s.Users.SetPassword(ctx, u.ID, password, mustChange); err != nil {
 		return err
@@ -475,12 +516,9 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, ref, password string
 // ResetMethods removes a person's security methods (a lost phone): they
 // register again at their next sign-in, and earlier grants stop working.
 func (s *Service) ResetMethods(ctx context.Context, a Actor, ref string) error {
-	u, err := s.GetUser(ctx, a, ref)
+	u, err := s.target(ctx, a, ref)
 	if err != nil {
 		return err
-	}
-	if u.Privileged() && !a.canAssignRoles() {
-		return ErrForbidden
 	}
 	s.tell(ctx, u, "The Help Desk removed the security methods on your account; you'll set them up again at your next sign-in. If you didn't ask for this, contact the Help Desk.")
 	if err := s.Methods.ResetMethods(ctx, u.ID, time.Now().UTC()); err != nil {
@@ -495,7 +533,7 @@ func (s *Service) ResetMethods(ctx context.Context, a Actor, ref string) error {
 
 // RevokeSessions signs a person out everywhere: browsers and apps.
 func (s *Service) RevokeSessions(ctx context.Context, a Actor, ref string) error {
-	u, err := s.GetUser(ctx, a, ref)
+	u, err := s.target(ctx, a, ref)
 	if err != nil {
 		return err
 	}
@@ -509,7 +547,7 @@ func (s *Service) RevokeSessions(ctx context.Context, a Actor, ref string) error
 
 // Unlock clears a sign-in lockout.
 func (s *Service) Unlock(ctx context.Context, a Actor, ref string) error {
-	u, err := s.GetUser(ctx, a, ref)
+	u, err := s.target(ctx, a, ref)
 	if err != nil {
 		return err
 	}
@@ -521,6 +559,17 @@ func (s *Service) Unlock(ctx context.Context, a Actor, ref string) error {
 	}
 	s.record(ctx, a, "user.unlocked", u.ID, "", nil, nil)
 	return nil
+}
+
+// LockedUntil returns when the latest sign-in lock of any device or address
+// of the person ends: zero when none runs, or where lockouts are out of
+// reach (the CLI on the embedded store).
+func (s *Service) LockedUntil(ctx context.Context, a Actor, ref string) (time.Time, error) {
+	u, err := s.GetUser(ctx, a, ref)
+	if err != nil || s.Locks == nil {
+		return time.Time{}, err
+	}
+	return s.Locks.LockedAnywhere(ctx, u.Username)
 }
 
 func (s *Service) endEverything(ctx context.Context, userID string) error {
@@ -716,12 +765,9 @@ func (s *Service) RecentSignIns(ctx context.Context, a Actor, ref string, n int)
 // sign in with once and register again; it is read out to them, so it is
 // returned here and never stored in clear.
 func (s *Service) IssueAccessCode(ctx context.Context, a Actor, ref string) (string, error) {
-	u, err := s.GetUser(ctx, a, ref)
+	u, err := s.target(ctx, a, ref)
 	if err != nil {
 		return "", err
-	}
-	if u.Privileged() && !a.canAssignRoles() {
-		return "", ErrForbidden
 	}
 	if s.Access == nil {
 		return "", errors.New("temporary access codes need the shared Redis; use the admin API or console")

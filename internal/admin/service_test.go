@@ -250,3 +250,85 @@ func TestGroupScopedHelpdesk(t *testing.T) {
 		t.Fatal("an invalid scoped role was accepted")
 	}
 }
+
+// TestHelpdeskNeverActsOnPrivileged: no Help Desk actor, for everyone or
+// for one group, may sign out, unlock, reset or disable an administrator or
+// another Help Desk account; an administrator may.
+func TestHelpdeskNeverActsOnPrivileged(t *testing.T) {
+	s := newService(t)
+	ctx := t.Context()
+	for _, nu := range []identity.NewUser{
+		{Username: "boss", Roles: []string{identity.RoleAdmin}, Groups: []string{"school-a"}},
+		{Username: "colleague", Roles: []string{identity.RoleHelpdesk}, Groups: []string{"school-a"}},
+		{Username: "office", Roles: []string{identity.HelpdeskScopePrefix + "school-a"}, Groups: []string{"school-a"}},
+	} {
+		if _, err := s.CreateUser(ctx, admin.CLI, nu); err != nil {
+			t.Fatal(err)
+		}
+	}
+	actions := map[string]func(admin.Actor, string) error{
+		"sign out everywhere": func(a admin.Actor, ref string) error { return s.RevokeSessions(ctx, a, ref) },
+		"unlock":              func(a admin.Actor, ref string) error { return s.Unlock(ctx, a, ref) },
+		"reset password":      func(a admin.Actor, ref string) error { _, err := s.ResetPassword(ctx, a, ref); return err },
+		"set password": func(a admin.Actor, ref string) error {
+			return s.SetPassword(ctx, a, ref, "a brand new password", true)
+		},
+		"reset methods": func(a admin.Actor, ref string) error { return s.ResetMethods(ctx, a, ref) },
+		"access code":   func(a admin.Actor, ref string) error { _, err := s.IssueAccessCode(ctx, a, ref); return err },
+		"disable":       func(a admin.Actor, ref string) error { return s.SetUserDisabled(ctx, a, ref, true) },
+		"delete":        func(a admin.Actor, ref string) error { return s.DeleteUser(ctx, a, ref) },
+	}
+	actors := []admin.Actor{
+		{ID: "hd", Roles: []string{identity.RoleHelpdesk}},
+		{ID: "scoped", Roles: []string{identity.HelpdeskScopePrefix + "school-a"}},
+	}
+	for name, do := range actions {
+		for _, a := range actors {
+			for _, victim := range []string{"boss", "colleague", "office"} {
+				if err := do(a, victim); !errors.Is(err, admin.ErrForbidden) {
+					t.Errorf("%s: %s on %s: %v", a.ID, name, victim, err)
+				}
+			}
+		}
+	}
+	if err := s.RevokeSessions(ctx, admin.CLI, "colleague"); err != nil {
+		t.Fatalf("an administrator signing out the Help Desk: %v", err)
+	}
+}
+
+// TestClientNamesUnique: a second application can't take a name already
+// registered, in any case, on creation or by an edit; an application keeps
+// its own name through an edit.
+func TestClientNamesUnique(t *testing.T) {
+	s := newService(t)
+	ctx := t.Context()
+	reg := func(name string) clients.Registration {
+		return clients.Registration{Name: name, GrantTypes: []string{"client_credentials"}}
+	}
+	first, _, err := s.CreateClient(ctx, admin.CLI, reg("Gradebook"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ve *clients.ValidationError
+	if _, _, err := s.CreateClient(ctx, admin.CLI, reg(" gradebook ")); !errors.As(err, &ve) || !strings.Contains(err.Error(), "already registered") {
+		t.Fatalf("a second Gradebook: %v", err)
+	}
+	bad := reg("Gradebook")
+	bad.GrantTypes = []string{"implicit"}
+	if _, _, err := s.CreateClient(ctx, admin.CLI, bad); !errors.As(err, &ve) || len(ve.Problems) != 2 {
+		t.Fatalf("a second Gradebook with another problem: %v", err)
+	}
+	other, _, err := s.CreateClient(ctx, admin.CLI, reg("LMS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.UpdateClient(ctx, admin.CLI, other.ID, func(r *clients.Registration) { r.Name = "GRADEBOOK" }); !errors.As(err, &ve) {
+		t.Fatalf("renaming LMS to GRADEBOOK: %v", err)
+	}
+	if _, _, err := s.UpdateClient(ctx, admin.CLI, first.ID, func(r *clients.Registration) { r.Description = "Grades" }); err != nil {
+		t.Fatalf("editing Gradebook: %v", err)
+	}
+	if list, _ := s.ListClients(ctx, admin.CLI); len(list) != 2 {
+		t.Fatalf("%d applications", len(list))
+	}
+}

@@ -80,6 +80,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, e
 		Audit:   audit.NewRecorder(db, logger),
 		Policy:  policy.NewLive(db, defaultPolicy(cfg), cfg.MFA.PolicyRefresh.Duration, logger),
 	}
+	a.Clients.SecretOverlap = cfg.Clients.SecretRotationOverlap.Duration
 	if err := a.Policy.Load(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("loading policies: %w", err)

@@ -216,15 +216,19 @@ func TestConsoleRegistersAnApp(t *testing.T) {
 	p = post(b, p, "/admin/clients/"+clientID+"/enable", nil)
 	mustSee(t, p, "The application was enabled.")
 
-	// Rotating shows a new secret once; the old one stops working.
-	p = post(b, detail, "/admin/clients/"+clientID+"/rotate-secret", nil)
-	mustSee(t, p, "New client secret", "Copy it now")
+	// Rotating asks first, shows a new secret once, and the old one keeps
+	// working for the overlap.
+	confirm := b.get(r.gh.Issuer + "/admin/clients/" + clientID + "/rotate-secret")
+	mustSee(t, confirm, "Rotate the secret of Library catalogue?", "keeps working for 24 hours")
+	p = post(b, confirm, "/admin/clients/"+clientID+"/rotate-secret", nil)
+	mustSee(t, p, "New client secret", "Copy it now", "The previous secret keeps working until")
 	if s := shownClientSecret.FindStringSubmatch(p.Body); s == nil || s[1] == clientSecret {
 		t.Fatal("no new secret shown")
 	}
-	if _, err := rp.Exchange(ctx, "any-code"); !isOAuthError(err, "invalid_client") {
-		t.Fatalf("the old secret still authenticates: %v", err)
+	if _, err := rp.Exchange(ctx, "any-code"); !isOAuthError(err, "invalid_grant") {
+		t.Fatalf("the old secret during the overlap: %v", err)
 	}
+	mustSee(t, b.get(r.gh.Issuer+"/admin/clients/"+clientID), "The secret it had before the last rotation keeps working until")
 
 	// The console's own registration is shown but can't be changed here.
 	all, _ := r.gh.App.Clients.List(ctx)
@@ -554,7 +558,7 @@ func TestConsoleHelpdeskResetsMethods(t *testing.T) {
 
 	// An administrator's account: no buttons, and the service refuses.
 	p = b.get(r.gh.Issuer + "/admin/users/" + boss.ID)
-	mustSee(t, p, "Only an administrator can change an administrator's account")
+	mustSee(t, p, "Only an administrator can change the account of an administrator")
 	if strings.Contains(p.Body, "/reset-password") {
 		t.Fatal("the Help Desk is offered a reset of an administrator")
 	}

@@ -16,10 +16,14 @@ const (
 
 // Client is a registered relying party.
 type Client struct {
-	ID                      string
-	Name                    string
-	Description             string
-	SecretHash              []byte // SHA-256 of a generated 256-bit secret; empty for public clients
+	ID          string
+	Name        string
+	Description string
+	SecretHash  []byte // SHA-256 of a generated 256-bit secret; empty for public clients
+	// PreviousSecretHash is the secret a rotation replaced, hashed alike; it
+	// keeps working until PreviousSecretExpiresAt.
+	PreviousSecretHash      []byte
+	PreviousSecretExpiresAt time.Time
 	Public                  bool
 	RedirectURIs            []string
 	PostLogoutRedirectURIs  []string
@@ -36,6 +40,11 @@ type Client struct {
 	Disabled                bool
 	CreatedAt               time.Time
 	UpdatedAt               time.Time
+}
+
+// PreviousSecretValid reports whether the rotated-out secret still works at now.
+func (c *Client) PreviousSecretValid(now time.Time) bool {
+	return len(c.PreviousSecretHash) > 0 && now.Before(c.PreviousSecretExpiresAt)
 }
 
 // Store is what the clients package needs from persistent storage.

@@ -105,6 +105,9 @@ type Registration struct {
 type Service struct {
 	store Store
 	now   func() time.Time
+	// SecretOverlap is how long a rotated-out secret keeps working
+	// (clients.secret_rotation_overlap); zero ends it at once.
+	SecretOverlap time.Duration
 }
 
 // NewService returns a Service over st.
@@ -124,10 +127,11 @@ func (s *Service) Create(ctx context.Context, r Registration) (*Client, string, 
 	return c, secret, nil
 }
 
-// issueSecret gives secret-based clients a fresh secret, and keeps others secret-free.
+// issueSecret gives secret-based clients a fresh secret, and keeps others
+// secret-free (a rotated-out secret included).
 func (s *Service) issueSecret(c *Client) string {
 	if c.TokenEndpointAuthMethod != AuthSecretBasic && c.TokenEndpointAuthMethod != AuthSecretPost {
-		c.SecretHash = nil
+		c.SecretHash, c.PreviousSecretHash, c.PreviousSecretExpiresAt = nil, nil, time.Time{}
 		return ""
 	}
 	secret := base64.RawURLEncoding.EncodeToString(secrets.RandomToken(32))
@@ -149,23 +153,31 @@ func (s *Service) Update(ctx context.Context, id string, r Registration) (*Clien
 	if len(c.SecretHash) == 0 {
 		secret = s.issueSecret(c)
 	} else if c.TokenEndpointAuthMethod != AuthSecretBasic && c.TokenEndpointAuthMethod != AuthSecretPost {
-		c.SecretHash = nil
+		c.SecretHash, c.PreviousSecretHash, c.PreviousSecretExpiresAt = nil, nil, time.Time{}
 	}
 	c.UpdatedAt = s.now().UTC()
 	return c, secret, s.store.UpdateClient(ctx, c)
 }
 
-// RotateSecret replaces a confidential client's secret; the old one stops working at once.
+// RotateSecret replaces a confidential client's secret. The old one keeps
+// working for SecretOverlap, so the app can be reconfigured without an
+// outage; a secret rotated out before it is replaced, not kept.
 func (s *Service) RotateSecret(ctx context.Context, id string) (string, error) {
 	c, err := s.store.GetClient(ctx, id)
 	if err != nil {
 		return "", err
 	}
+	old := c.SecretHash
 	secret := s.issueSecret(c)
 	if secret == "" {
 		return "", &ValidationError{[]string{fmt.Sprintf("client %s authenticates with %s and has no secret", id, c.TokenEndpointAuthMethod)}}
 	}
-	c.UpdatedAt = s.now().UTC()
+	now := s.now().UTC()
+	c.PreviousSecretHash, c.PreviousSecretExpiresAt = nil, time.Time{}
+	if s.SecretOverlap > 0 && len(old) > 0 {
+		c.PreviousSecretHash, c.PreviousSecretExpiresAt = old, now.Add(s.SecretOverlap)
+	}
+	c.UpdatedAt = now
 	return secret, s.store.UpdateClient(ctx, c)
 }
 
@@ -201,6 +213,9 @@ func (c *Client) Registration() Registration {
 		IDTokenSigningAlg: c.IDTokenSigningAlg,
 	}
 }
+
+// Validate reports every problem with r, as Create would.
+func Validate(r Registration) error { return apply(&Client{}, r) }
 
 // apply validates r and copies it onto c, collecting every problem.
 func apply(c *Client, r Registration) error {

@@ -494,3 +494,40 @@ func TestAdminScopesNeedClientCredentialsAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRotateSecretOverlap: the replaced secret is kept, hashed, for the
+// overlap and no longer; a second rotation replaces it rather than keeping
+// two; without an overlap nothing is kept.
+func TestRotateSecretOverlap(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestService()
+	s.SecretOverlap = 24 * time.Hour
+	c, first, err := s.Create(ctx, Registration{Name: "App", RedirectURIs: []string{"https://app.example/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RotateSecret(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Get(ctx, c.ID)
+	if !SecretMatches(got.PreviousSecretHash, first) || !got.PreviousSecretExpiresAt.Equal(testNow.Add(24*time.Hour)) {
+		t.Fatalf("previous secret kept as %x until %s", got.PreviousSecretHash, got.PreviousSecretExpiresAt)
+	}
+	if !got.PreviousSecretValid(testNow.Add(23*time.Hour)) || got.PreviousSecretValid(testNow.Add(24*time.Hour)) {
+		t.Fatal("the previous secret's overlap is not 24 hours")
+	}
+	second := got.SecretHash
+	if _, err := s.RotateSecret(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = s.Get(ctx, c.ID); !slices.Equal(got.PreviousSecretHash, second) {
+		t.Fatal("a second rotation kept the first secret")
+	}
+	s.SecretOverlap = 0
+	if _, err := s.RotateSecret(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = s.Get(ctx, c.ID); got.PreviousSecretHash != nil || got.PreviousSecretValid(testNow) {
+		t.Fatal("a rotation without overlap kept the old secret")
+	}
+}

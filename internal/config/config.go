@@ -47,6 +47,7 @@ type Config struct {
 	MFA      MFA      `yaml:"mfa"`
 	SSPR     SSPR     `yaml:"sspr"`
 	Account  Account  `yaml:"account"`
+	Clients  Clients  `yaml:"clients"`
 	Audit    Audit    `yaml:"audit"`
 	Metrics  Metrics  `yaml:"metrics"`
 	Debug    Debug    `yaml:"debug"`
@@ -275,6 +276,7 @@ func base() *Config {
 		MFA:     defaultMFA(),
 		SSPR:    defaultSSPR(),
 		Account: Account{Freshness: Duration{10 * time.Minute}},
+		Clients: defaultClients(),
 		Audit:   Audit{Retention: Duration{2 * 365 * 24 * time.Hour}},
 		Metrics: Metrics{Enabled: true},
 	}

@@ -113,6 +113,7 @@ func (c *Config) Validate() error {
 		p.add("password.history", "must be between 0 (off) and 24 (got %d)", h)
 	}
 	positive(&p, "account.freshness", c.Account.Freshness)
+	c.Clients.validate(&p)
 	if c.Password.MaxConcurrentHashes < 0 {
 		p.add("password.max_concurrent_hashes", "must not be negative (0: CPUs ÷ argon2.parallelism)")
 	}

@@ -133,13 +133,15 @@ func TestSignInLockCapped(t *testing.T) {
 func TestSignInLockExpiresByTTL(t *testing.T) {
 	e := newEnv(t, lockout.Options{})
 	e.fail(10, time.Minute)
-	lockKey := keys(t, e, "lockout:signin-until:*")
-	if len(lockKey) != 1 {
-		t.Fatalf("lock keys %q, want 1", lockKey)
+	lockKeys := keys(t, e, "lockout:signin-until:*")
+	if len(lockKeys) != 2 {
+		t.Fatalf("lock keys %q, want the source's and the latest of any source's", lockKeys)
 	}
-	ttl, err := e.r.Client.PTTL(t.Context(), lockKey[0]).Result()
-	if err != nil || ttl <= 0 || ttl > time.Minute {
-		t.Fatalf("lock key TTL = %v, %v; want (0, 1m]", ttl, err)
+	for _, k := range lockKeys {
+		ttl, err := e.r.Client.PTTL(t.Context(), k).Result()
+		if err != nil || ttl <= 0 || ttl > time.Minute {
+			t.Fatalf("lock key TTL = %v, %v; want (0, 1m]", ttl, err)
+		}
 	}
 	e.needTTLs()
 	e.advance(time.Minute)
@@ -285,7 +287,7 @@ func TestKeysHaveTTLAndHideUser(t *testing.T) {
 	e.fail(1, 0)
 	checkKeys(t, e, 6) // each count for the source and for all unfamiliar ones
 	e.fail(9, time.Minute)
-	checkKeys(t, e, 7) // the source's lock and escalation level replace its failure count
+	checkKeys(t, e, 8) // the source's lock and escalation level replace its failure count; the latest lock of any source
 }
 
 func checkKeys(t *testing.T, e *env, want int) {
@@ -323,4 +325,25 @@ func keys(t *testing.T, e *env, pattern string) []string {
 		t.Fatal(err)
 	}
 	return ks
+}
+
+// TestLockedAnywhere: the Help Desk sees the latest lock of any of a
+// user's sources, until Unlock clears them all.
+func TestLockedAnywhere(t *testing.T) {
+	e := newEnv(t, lockout.Options{})
+	anywhere := func(want time.Duration) {
+		t.Helper()
+		until, err := e.l.LockedAnywhere(t.Context(), user)
+		e.check(until, err, want, "LockedAnywhere")
+	}
+	anywhere(0)
+	e.fail(10, time.Minute)
+	anywhere(time.Minute)
+	if until, err := e.l.SignInLocked(t.Context(), user, lockout.Source("device:the-owners")); err != nil || !until.IsZero() {
+		t.Fatalf("the owner's device is locked too: %v %v", until, err)
+	}
+	if err := e.l.Unlock(t.Context(), user); err != nil {
+		t.Fatal(err)
+	}
+	anywhere(0)
 }

@@ -3,6 +3,7 @@ package oauth
 import (
 	"encoding/json"
 	"strings"
+	"time"
 
 	josev3 "github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
@@ -18,9 +19,10 @@ type Client struct {
 }
 
 var (
-	_ fosite.Client              = (*Client)(nil)
-	_ fosite.OpenIDConnectClient = (*Client)(nil)
-	_ fosite.ResponseModeClient  = (*Client)(nil)
+	_ fosite.Client                   = (*Client)(nil)
+	_ fosite.ClientWithSecretRotation = (*Client)(nil)
+	_ fosite.OpenIDConnectClient      = (*Client)(nil)
+	_ fosite.ResponseModeClient       = (*Client)(nil)
 )
 
 func newClient(c *clients.Client) (*Client, error) {
@@ -34,9 +36,18 @@ func newClient(c *clients.Client) (*Client, error) {
 	return out, nil
 }
 
-func (c *Client) GetID() string                   { return c.ID }
-func (c *Client) GetHashedSecret() []byte         { return c.SecretHash }
-func (c *Client) GetRedirectURIs() []string       { return c.RedirectURIs }
+func (c *Client) GetID() string             { return c.ID }
+func (c *Client) GetHashedSecret() []byte   { return c.SecretHash }
+func (c *Client) GetRedirectURIs() []string { return c.RedirectURIs }
+
+// GetRotatedHashes offers fosite the secret a rotation replaced while its
+// overlap lasts; fosite compares it like the current one (secretHasher).
+func (c *Client) GetRotatedHashes() [][]byte {
+	if c.PreviousSecretValid(time.Now()) {
+		return [][]byte{c.PreviousSecretHash}
+	}
+	return nil
+}
 func (c *Client) GetGrantTypes() fosite.Arguments { return c.GrantTypes }
 func (c *Client) GetResponseTypes() fosite.Arguments {
 	return c.ResponseTypes

@@ -237,6 +237,9 @@ func (h *Handler) authorizeError(w http.ResponseWriter, r *http.Request, ar fosi
 			Type: "authorize.refused", Outcome: "failure", ClientID: clientID, IP: clientIP(r), UserAgent: r.UserAgent(),
 			Details: map[string]string{"error": rfc.ErrorField, "description": rfc.GetDescription()},
 		})
+		if h.disabledApp(w, r, rfc) {
+			return
+		}
 		p := h.page("Sign-in request not valid")
 		p.Title, p.Message = "Sign-in request not valid", "The application sent a sign-in request Gatehouse cannot accept."
 		p.Detail = rfc.GetDescription()

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/clients"
@@ -156,15 +157,14 @@ func (c *Console) createClient(q *request) {
 	c.showSecret(q, "Application registered", cv, secret)
 }
 
-// secretPage shows a client's credentials; the secret exists only in this
-// response.
+// secretPage shows a client's credentials, once.
 type secretPage struct {
 	Client admin.ClientView
 	Secret string
 }
 
 func (c *Console) showSecret(q *request, title string, cv *admin.ClientView, secret string) {
-	c.render(q.w, http.StatusOK, "client_secret", c.view(q, title, secretPage{Client: *cv, Secret: secret}))
+	c.showOnce(q, oneTimeResult{Title: title, Secret: &secretPage{Client: *cv, Secret: secret}})
 }
 
 type clientPage struct {
@@ -220,6 +220,23 @@ func (c *Console) updateClient(q *request) {
 	default:
 		http.Redirect(q.w, q.r, clientPath(id)+"?done=updated", http.StatusSeeOther)
 	}
+}
+
+// rotateOverlap is the rotation confirmation: what happens to the old secret.
+type rotateOverlap struct {
+	Client  *admin.ClientView
+	Overlap time.Duration // how long the old secret keeps working
+}
+
+// confirmRotateSecret asks before rotating: the application must be given
+// the new secret before the old one stops working.
+func (c *Console) confirmRotateSecret(q *request) {
+	cv, ok := c.loadClient(q)
+	if !ok || c.protected(q, cv.ID) {
+		return
+	}
+	c.render(q.w, http.StatusOK, "client_rotate", c.view(q, "Rotate the secret of "+cv.Name+"?",
+		rotateOverlap{Client: cv, Overlap: c.svc.Clients.SecretOverlap}))
 }
 
 func (c *Console) rotateSecret(q *request) {

@@ -109,6 +109,7 @@ func (c *Console) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+Prefix+"/clients/{id}", c.page(c.showClient))
 	mux.HandleFunc("GET "+Prefix+"/clients/{id}/edit", c.page(c.editClient))
 	mux.HandleFunc("POST "+Prefix+"/clients/{id}/edit", c.form(c.updateClient))
+	mux.HandleFunc("GET "+Prefix+"/clients/{id}/rotate-secret", c.page(c.confirmRotateSecret))
 	mux.HandleFunc("POST "+Prefix+"/clients/{id}/rotate-secret", c.form(c.rotateSecret))
 	mux.HandleFunc("POST "+Prefix+"/clients/{id}/disable", c.form(c.setClientDisabled(true)))
 	mux.HandleFunc("POST "+Prefix+"/clients/{id}/enable", c.form(c.setClientDisabled(false)))
@@ -135,6 +136,8 @@ func (c *Console) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+Prefix+"/policies/{name}/history", c.page(c.policyHistory))
 	mux.HandleFunc("GET "+Prefix+"/registration", c.page(c.registrationReport))
 
+	mux.HandleFunc("GET "+Prefix+"/result/{id}", c.page(c.showResult))
+
 	mux.HandleFunc("GET "+Prefix+"/audit", c.page(c.auditPage))
 	mux.HandleFunc("GET "+Prefix+"/audit/export", c.page(c.auditExport))
 }
@@ -146,6 +149,9 @@ type request struct {
 	actor admin.Actor
 	user  *identity.User
 	csrf  string // the token every form on the page carries
+	// session is the console session's cookie value, which one-time
+	// results are kept under.
+	session string
 }
 
 func (q *request) isAdmin() bool { return q.user.HasRole(identity.RoleAdmin) }
@@ -215,7 +221,7 @@ func (c *Console) signedIn(w http.ResponseWriter, r *http.Request, s *session, t
 		return nil, false
 	}
 	c.seen(r, s, token)
-	return &request{w: w, r: r, actor: actor, user: u, csrf: c.csrfToken(token)}, true
+	return &request{w: w, r: r, actor: actor, user: u, csrf: c.csrfToken(token), session: token}, true
 }
 
 // page wraps a GET handler that needs a signed-in person; without a
@@ -322,7 +328,7 @@ func (c *Console) view(q *request, title string, data any) view {
 }
 
 var pageNames = []string{"landing", "error", "dashboard", "clients", "client_form", "client", "client_secret", "client_delete",
-	"users", "user", "user_form", "user_password", "import", "import_preview", "import_result", "audit",
+	"client_rotate", "users", "user", "user_form", "user_password", "import", "import_preview", "import_result", "audit",
 	"policies", "policy_form", "policy_delete", "policy_history", "registration"}
 
 var funcs = template.FuncMap{
@@ -336,6 +342,12 @@ var funcs = template.FuncMap{
 	"has":  slices.Contains[[]string],
 	"path": url.PathEscape, // a name as one segment of an address
 	"day":  func(t time.Time) string { return t.UTC().Format("2 January 2006") },
+	"span": func(d time.Duration) string { // 24h0m0s as "24 hours"
+		if d%time.Hour == 0 {
+			return fmt.Sprintf("%d hours", d/time.Hour)
+		}
+		return d.String()
+	},
 }
 
 func parsePages() (map[string]*template.Template, error) {

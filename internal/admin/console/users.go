@@ -6,10 +6,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/policy"
 )
 
 // Users: admins and the Help Desk. The service decides what each may do to
@@ -82,7 +84,7 @@ func (c *Console) createUser(q *request) {
 	case err != nil:
 		c.serviceError(q, "user", err)
 	default:
-		c.render(q.w, http.StatusOK, "user_password", c.view(q, "User created", passwordPage{User: *u, Password: temp, Created: true}))
+		c.showOnce(q, oneTimeResult{Title: "User created", Password: &passwordPage{User: *u, Password: temp, Created: true}})
 	}
 }
 
@@ -98,11 +100,16 @@ type userPage struct {
 	Methods []admin.MethodView
 	SignIns []audit.Event
 	Policy  string // the name of the policy they sign in under
-	// CanAct is false for the Help Desk looking at an administrator: the
-	// service would refuse every action.
+	// RequiredMethods is how many methods that policy asks them to register.
+	RequiredMethods int
+	LockedUntil     time.Time // zero when their sign-in is not locked
+	// CanAct is false for the Help Desk looking at an administrator or
+	// another Help Desk account: the service would refuse every action.
 	CanAct bool
 	// CanAssign: roles and groups are set by administrators only.
 	CanAssign bool
+	// HelpdeskFor is the groups their group-limited Help Desk roles serve.
+	HelpdeskFor []string
 }
 
 func (c *Console) showUser(q *request) {
@@ -112,12 +119,22 @@ func (c *Console) showUser(q *request) {
 		c.serviceError(q, "user", err)
 		return
 	}
-	p := userPage{User: admin.ViewUser(u), CanAct: q.isAdmin() || !u.HasRole(identity.RoleAdmin), CanAssign: q.isAdmin()}
+	p := userPage{User: admin.ViewUser(u), CanAct: q.isAdmin() || !u.Privileged(), CanAssign: q.isAdmin()}
+	for _, r := range u.Roles {
+		if g, ok := strings.CutPrefix(r, identity.HelpdeskScopePrefix); ok {
+			p.HelpdeskFor = append(p.HelpdeskFor, g)
+		}
+	}
 	if p.Methods, err = c.svc.UserMethods(ctx, q.actor, u.ID); err == nil {
 		p.SignIns, err = c.svc.RecentSignIns(ctx, q.actor, u.ID, 10)
 	}
 	if err == nil {
-		_, p.Policy, err = c.svc.EffectivePolicy(ctx, q.actor, u.ID)
+		var pol policy.Policy
+		pol, p.Policy, err = c.svc.EffectivePolicy(ctx, q.actor, u.ID)
+		p.RequiredMethods = pol.RequiredMethods
+	}
+	if err == nil {
+		p.LockedUntil, err = c.svc.LockedUntil(ctx, q.actor, u.ID)
 	}
 	if err != nil {
 		c.serviceError(q, "user", err)
@@ -148,7 +165,10 @@ func (c *Console) userAction(q *request) {
 	case "disable", "enable":
 		err = c.svc.SetUserDisabled(ctx, q.actor, id, action == "disable")
 	case "roles":
-		_, err = c.svc.SetRoles(ctx, q.actor, id, q.r.PostForm["roles"])
+		var roles []string
+		if roles, err = rolesFromForm(q.r.PostForm); err == nil {
+			_, err = c.svc.SetRoles(ctx, q.actor, id, roles)
+		}
 	case "groups":
 		_, err = c.svc.SetGroups(ctx, q.actor, id, splitList(q.r.PostFormValue("groups")))
 	default:
@@ -164,6 +184,21 @@ func (c *Console) userAction(q *request) {
 	default:
 		http.Redirect(q.w, q.r, Prefix+"/users/"+url.PathEscape(id)+"?done="+action, http.StatusSeeOther)
 	}
+}
+
+// rolesFromForm reads the roles form: the ticked roles, and a Help Desk
+// role for each group typed under "Help Desk for groups", so a scoped role
+// is kept, added or removed like any other.
+func rolesFromForm(v url.Values) ([]string, error) {
+	groups, err := identity.NormalizeGroups(splitList(v.Get("helpdesk_groups")))
+	if err != nil {
+		return nil, err
+	}
+	roles := v["roles"]
+	for _, g := range groups {
+		roles = append(roles, identity.HelpdeskScopePrefix+g)
+	}
+	return roles, nil
 }
 
 // resetPassword shows the temporary password, or a temporary access code,
@@ -183,5 +218,5 @@ func (c *Console) resetPassword(q *request, id string, accessCode bool) {
 		c.serviceError(q, "user", err)
 		return
 	}
-	c.render(q.w, http.StatusOK, "user_password", c.view(q, title, passwordPage{User: admin.ViewUser(u), Password: temp, AccessCode: accessCode}))
+	c.showOnce(q, oneTimeResult{Title: title, Password: &passwordPage{User: admin.ViewUser(u), Password: temp, AccessCode: accessCode}})
 }

@@ -12,6 +12,8 @@ type clientRow struct {
 	Name                    string     `gorm:"column:name"`
 	Description             string     `gorm:"column:description"`
 	SecretHash              []byte     `gorm:"column:secret_hash"`
+	PreviousSecretHash      []byte     `gorm:"column:previous_secret_hash"`
+	PreviousSecretExpiresAt *time.Time `gorm:"column:previous_secret_expires_at"`
 	Public                  bool       `gorm:"column:public"`
 	RedirectURIs            stringList `gorm:"column:redirect_uris"`
 	PostLogoutRedirectURIs  stringList `gorm:"column:post_logout_redirect_uris"`
@@ -33,7 +35,13 @@ type clientRow struct {
 func (clientRow) TableName() string { return "clients" }
 
 func toClientRow(c *clients.Client) clientRow {
+	var previousUntil *time.Time
+	if !c.PreviousSecretExpiresAt.IsZero() {
+		t := c.PreviousSecretExpiresAt.UTC()
+		previousUntil = &t
+	}
 	return clientRow{
+		PreviousSecretHash: nilIfEmpty(c.PreviousSecretHash), PreviousSecretExpiresAt: previousUntil,
 		ID: c.ID, Name: c.Name, Description: c.Description, SecretHash: nilIfEmpty(c.SecretHash),
 		Public: c.Public, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		GrantTypes: c.GrantTypes, ResponseTypes: c.ResponseTypes, Scopes: c.Scopes,
@@ -44,7 +52,12 @@ func toClientRow(c *clients.Client) clientRow {
 }
 
 func (r *clientRow) client() clients.Client {
+	var previousUntil time.Time
+	if r.PreviousSecretExpiresAt != nil {
+		previousUntil = r.PreviousSecretExpiresAt.UTC()
+	}
 	return clients.Client{
+		PreviousSecretHash: nilIfEmpty(r.PreviousSecretHash), PreviousSecretExpiresAt: previousUntil,
 		ID: r.ID, Name: r.Name, Description: r.Description, SecretHash: nilIfEmpty(r.SecretHash),
 		Public: r.Public, RedirectURIs: r.RedirectURIs, PostLogoutRedirectURIs: r.PostLogoutRedirectURIs,
 		GrantTypes: r.GrantTypes, ResponseTypes: r.ResponseTypes, Scopes: r.Scopes,
