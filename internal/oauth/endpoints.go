@@ -57,6 +57,9 @@ func (e *Endpoints) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+PathToken, e.Token)
 	mux.HandleFunc("POST "+PathIntrospect, e.Introspect)
 	mux.HandleFunc("POST "+PathRevoke, e.Revoke)
+	for _, path := range []string{PathToken, PathIntrospect, PathRevoke} {
+		mux.HandleFunc(path, postOnly)
+	}
 	mux.HandleFunc("GET "+PathUserinfo, e.Userinfo)
 	mux.HandleFunc("POST "+PathUserinfo, e.Userinfo)
 }
@@ -117,8 +120,13 @@ func (e *Endpoints) JWKS(w http.ResponseWriter, _ *http.Request) {
 // lower level can never buy a token for a client that demands more.
 func (e *Endpoints) Token(w http.ResponseWriter, r *http.Request) {
 	ctx := WithRequestCache(r.Context())
+	if err := checkTokenRequest(r); err != nil {
+		e.tokenError(ctx, w, nil, err)
+		return
+	}
 	ar, err := e.Provider.NewAccessRequest(ctx, r, NewSession())
 	if err != nil {
+		challengeBasic(w, r, err)
 		e.tokenError(ctx, w, ar, err)
 		return
 	}
@@ -207,6 +215,7 @@ func (e *Endpoints) Introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
+		challengeBasic(w, r, err)
 		e.Provider.WriteIntrospectionError(ctx, w, err)
 		return
 	}
@@ -223,6 +232,7 @@ func (e *Endpoints) Revoke(w http.ResponseWriter, r *http.Request) {
 		writeBusy(w)
 		return
 	}
+	challengeBasic(w, r, err)
 	e.Provider.WriteRevocationResponse(ctx, w, err)
 }
 

@@ -24,6 +24,16 @@ import (
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(oauth.WithRequestCache(r.Context()))
 	ctx := r.Context()
+	// A repeated parameter makes the whole request, redirect_uri included,
+	// untrustworthy: it gets the error page, never a redirect.
+	if err := r.ParseForm(); err != nil {
+		h.authorizeError(w, r, nil, fosite.ErrInvalidRequest.WithHint("The request is not a valid form.").WithWrap(err))
+		return
+	}
+	if err := oauth.RepeatedParameter(r.Form); err != nil {
+		h.authorizeError(w, r, nil, err)
+		return
+	}
 	ar, err := h.provider.NewAuthorizeRequest(ctx, r)
 	if err != nil {
 		h.authorizeError(w, r, ar, err)
