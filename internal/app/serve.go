@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -154,7 +155,11 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 		mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	}
 	mux.HandleFunc("/", pages.NotFound)
-	return web.Instrument(mux, m, a.Logger, pages.Recover(web.Deadline(mux, cfg.RequestTimeout.Duration, "/admin"))), nil
+	handler := web.Instrument(mux, m, a.Logger, pages.Recover(web.Deadline(mux, cfg.RequestTimeout.Duration, "/admin")))
+	if strings.HasPrefix(cfg.Issuer, "https://") {
+		handler = web.HSTS(handler)
+	}
+	return handler, nil
 }
 
 // sealer returns the AES-GCM box for one purpose.

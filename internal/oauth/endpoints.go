@@ -75,7 +75,7 @@ func (e *Endpoints) discoveryDocument() []byte {
 		"introspection_endpoint":                e.Issuer + PathIntrospect,
 		"end_session_endpoint":                  e.Issuer + PathLogout,
 		"response_types_supported":              []string{"code"},
-		"response_modes_supported":              []string{"query"},
+		"response_modes_supported":              []string{"query", "form_post"},
 		"grant_types_supported":                 clients.SupportedGrantTypes,
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"RS256", "ES256"},

@@ -58,6 +58,7 @@ func NewProvider(opt Options, st *Storage, km *keys.Manager) fosite.OAuth2Provid
 		SendDebugMessagesToClients:     opt.Debug,
 		ClientSecretsHasher:            secretHasher{},
 		MinParameterEntropy:            fosite.MinParameterEntropy,
+		FormPostHTMLTemplate:           FormPostTemplate,
 	}
 	sig := &signer{keys: km}
 	strategy := &compose.CommonStrategy{
