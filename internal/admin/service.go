@@ -151,6 +151,7 @@ type ClientView struct {
 	RequireConsent          bool      `json:"require_consent"`
 	RequiredACR             string    `json:"required_acr,omitempty"`
 	IDTokenSigningAlg       string    `json:"id_token_signed_response_alg,omitempty"`
+	MayIntrospect           bool      `json:"may_introspect"`
 	Disabled                bool      `json:"disabled"`
 	CreatedAt               time.Time `json:"created_at"`
 	UpdatedAt               time.Time `json:"updated_at"`
@@ -161,7 +162,7 @@ func ViewClient(c *clients.Client) ClientView {
 	return ClientView{ID: c.ID, Name: c.Name, Description: c.Description, Public: c.Public, RedirectURIs: c.RedirectURIs,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, GrantTypes: c.GrantTypes, Scopes: c.Scopes,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, JWKSURI: c.JWKSURI, RequireConsent: c.RequireConsent,
-		RequiredACR: c.RequiredACR, IDTokenSigningAlg: c.IDTokenSigningAlg, Disabled: c.Disabled, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		RequiredACR: c.RequiredACR, IDTokenSigningAlg: c.IDTokenSigningAlg, MayIntrospect: c.MayIntrospect, Disabled: c.Disabled, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 }
 
 // ListClients lists the registered applications.

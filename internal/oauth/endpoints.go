@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -85,7 +86,7 @@ func (e *Endpoints) discoveryDocument() []byte {
 		"token_endpoint_auth_methods_supported":            clients.SupportedAuthMethods,
 		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "ES256"},
 		"revocation_endpoint_auth_methods_supported":       clients.SupportedAuthMethods,
-		"introspection_endpoint_auth_methods_supported":    []string{clients.AuthSecretBasic, clients.AuthSecretPost, clients.AuthPrivateKeyJWT},
+		"introspection_endpoint_auth_methods_supported":    []string{clients.AuthSecretBasic},
 		"code_challenge_methods_supported":                 []string{"S256"},
 		"acr_values_supported":                             []string{clients.ACRPassword, clients.ACRMFA},
 		"prompt_values_supported":                          []string{"none", "login", "consent"},
@@ -204,9 +205,17 @@ func (e *Endpoints) tokenError(ctx context.Context, w http.ResponseWriter, ar fo
 	e.Provider.WriteAccessError(ctx, w, ar, err)
 }
 
-// Introspect implements RFC 7662 for authenticated clients.
+// Introspect implements RFC 7662 for authenticated clients. A client
+// learns only about its own tokens unless it is registered to introspect
+// others' (an API checking apps' tokens); any other token is inactive to it.
 func (e *Endpoints) Introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := WithRequestCache(r.Context())
+	if fosite.AccessTokenFromRequest(r) != "" {
+		// fosite would let any access token, a user's included, stand in
+		// for the caller's credentials.
+		e.Provider.WriteIntrospectionError(ctx, w, fosite.ErrRequestUnauthorized.WithHint("Authenticate with the client's ID and secret (HTTP Basic)."))
+		return
+	}
 	ir, err := e.Provider.NewIntrospectionRequest(ctx, r, NewSession())
 	if busy(err) {
 		// fosite would answer {"active": false}: a token is not inactive
@@ -218,6 +227,21 @@ func (e *Endpoints) Introspect(w http.ResponseWriter, r *http.Request) {
 		challengeBasic(w, r, err)
 		e.Provider.WriteIntrospectionError(ctx, w, err)
 		return
+	}
+	if ir.IsActive() {
+		// NewIntrospectionRequest has authenticated the caller by HTTP Basic.
+		callerID, _, _ := r.BasicAuth()
+		callerID, _ = url.QueryUnescape(callerID)
+		if owner := ir.GetAccessRequester().GetClient().GetID(); owner != callerID {
+			caller, err := e.Storage.GetClient(ctx, callerID)
+			if err != nil {
+				writeBusy(w) // it was found a moment ago: storage is failing
+				return
+			}
+			if !caller.(*Client).MayIntrospect {
+				ir = &fosite.IntrospectionResponse{Active: false}
+			}
+		}
 	}
 	e.Provider.WriteIntrospectionResponse(ctx, w, ir)
 }
