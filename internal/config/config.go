@@ -217,6 +217,9 @@ type Debug struct {
 
 type Metrics struct {
 	Enabled bool `yaml:"enabled"` // serves /metrics
+	// Listen is the metrics listener's own host:port, apart from the public
+	// one: request counts and latencies are for operators, not the internet.
+	Listen string `yaml:"listen"`
 }
 
 // SecureCookies reports whether cookies must carry the Secure attribute.
@@ -274,7 +277,7 @@ func base() *Config {
 		SSPR:    defaultSSPR(),
 		Account: Account{Freshness: Duration{10 * time.Minute}},
 		Audit:   Audit{Retention: Duration{2 * 365 * 24 * time.Hour}},
-		Metrics: Metrics{Enabled: true},
+		Metrics: Metrics{Enabled: true, Listen: "127.0.0.1:9464"},
 	}
 }
 

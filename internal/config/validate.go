@@ -120,6 +120,9 @@ func (c *Config) Validate() error {
 			p.add("debug.pprof_listen", "must be a loopback host:port such as 127.0.0.1:6060 (the profiler is for operators only)")
 		}
 	}
+	if _, port, err := net.SplitHostPort(c.Metrics.Listen); c.Metrics.Enabled && (err != nil || !isPort(port)) {
+		p.add("metrics.listen", "must be host:port, e.g. 127.0.0.1:9464 (got %q)", c.Metrics.Listen)
+	}
 	if c.Audit.Retention.Duration < 0 {
 		p.add("audit.retention", "must not be negative (0 keeps events forever)")
 	}
