@@ -50,6 +50,11 @@ type Config struct {
 	Audit    Audit    `yaml:"audit"`
 	Metrics  Metrics  `yaml:"metrics"`
 	Debug    Debug    `yaml:"debug"`
+
+	// Warnings are what Load found suspicious but not invalid, for the
+	// caller to log: unknown GATEHOUSE_* variables, an issuer that will
+	// not reach this server.
+	Warnings []string `yaml:"-"`
 }
 
 // District identifies the organisation Gatehouse serves.
@@ -294,13 +299,15 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// UnmarshalYAML exists (over UnmarshalText) to report the line.
+// UnmarshalYAML exists (over UnmarshalText) to report the line. Its errors
+// are yaml.TypeErrors, which the decoder collects and goes on past, so one
+// bad duration does not hide the file's other problems.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: want a duration such as \"15m\"", n.Line)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want a duration such as \"15m\"", n.Line)}}
 	}
 	if err := d.UnmarshalText([]byte(n.Value)); err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 	}
 	return nil
 }
