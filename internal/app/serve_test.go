@@ -22,6 +22,7 @@ func openServeApp(t *testing.T, adjust func(*config.Config)) *app.App {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Database.Driver, cfg.Database.DSN = driver, dsn
+	cfg.Redis.AllowEmbeddedWithPostgres = true // one server, on the in-process store
 	cfg.Secrets.MasterKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 	cfg.Password.Argon2 = config.Argon2{MemoryKiB: 19456, Iterations: 1, Parallelism: 1}
 	cfg.Delivery.OutboxFile = t.TempDir() + "/outbox.jsonl"

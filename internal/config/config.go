@@ -99,6 +99,11 @@ type Redis struct {
 	DB        int    `yaml:"db"`  // with Addrs only
 	TLS       bool   `yaml:"tls"` // with Addrs only
 	KeyPrefix string `yaml:"key_prefix"`
+	// AllowEmbeddedWithPostgres accepts the in-process store with
+	// PostgreSQL, for a single server: replicas would each keep their own
+	// sessions, sign-in flows and lockouts, so a browser moving between
+	// them would be signed out and a locked account unlocked.
+	AllowEmbeddedWithPostgres bool `yaml:"allow_embedded_with_postgres"`
 }
 
 // Embedded reports whether no external Redis is configured.

@@ -62,6 +62,9 @@ func (c *Config) Validate() error {
 
 	c.validateDatabase(&p)
 	c.Redis.validate(&p)
+	if c.Database.Driver == "postgres" && c.Redis.Embedded() && !c.Redis.AllowEmbeddedWithPostgres {
+		p.add("redis.url", "required with database.driver \"postgres\": replicas sharing the database would each keep private sessions, sign-in flows and lockouts in the in-process store (set redis.url or redis.addrs, or redis.allow_embedded_with_postgres: true for a single server)")
+	}
 	// With sqlite the server generates a key in data_dir; replicas sharing
 	// a database must all be given the same one.
 	if c.Secrets.MasterKey == "" {

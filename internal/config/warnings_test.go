@@ -67,3 +67,18 @@ func TestYAMLProblemsAllAtOnce(t *testing.T) {
 		t.Errorf("want one line per problem:\n%v", err)
 	}
 }
+
+// TestPostgresNeedsSharedRedis: replicas on one database must share Redis,
+// unless the operator says there is one server.
+func TestPostgresNeedsSharedRedis(t *testing.T) {
+	env := []string{"GATEHOUSE_DATABASE_DRIVER=postgres", "GATEHOUSE_DATABASE_DSN=postgres://db/gatehouse", "GATEHOUSE_SECRETS_MASTER_KEY=" + testKey}
+	if _, err := Load("", env); err == nil || !strings.Contains(err.Error(), "redis.url: required with database.driver \"postgres\"") {
+		t.Errorf("postgres with the in-process store: %v", err)
+	}
+	if _, err := Load("", append(env, "GATEHOUSE_REDIS_ALLOW_EMBEDDED_WITH_POSTGRES=true")); err != nil {
+		t.Errorf("a single server: %v", err)
+	}
+	if _, err := Load("", append(env, "GATEHOUSE_REDIS_URL=redis://redis:6379/0")); err != nil {
+		t.Errorf("shared Redis: %v", err)
+	}
+}
