@@ -69,6 +69,19 @@ func TestProtocolStrictness(t *testing.T) {
 			t.Fatalf("got %d %v %q", resp.StatusCode, body, resp.Header.Get("WWW-Authenticate"))
 		}
 	})
+	t.Run("introspection with a wrong secret names the scheme", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodPost, gh.Issuer+"/oauth2/introspect", strings.NewReader("token=x"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(rp.ClientID, "not-the-secret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), `Basic realm=`) {
+			t.Fatalf("got %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+	})
 	t.Run("unsupported grant type", func(t *testing.T) {
 		resp, body := postToken(t, gh.Issuer, rp.ClientID, rp.ClientSecret, url.Values{
 			"grant_type": {"password"}, "username": {"pstrict"}, "password": {testPassword}})

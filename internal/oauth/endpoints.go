@@ -213,6 +213,7 @@ func (e *Endpoints) Introspect(w http.ResponseWriter, r *http.Request) {
 	if fosite.AccessTokenFromRequest(r) != "" {
 		// fosite would let any access token, a user's included, stand in
 		// for the caller's credentials.
+		w.Header().Set("WWW-Authenticate", basicChallenge)
 		e.Provider.WriteIntrospectionError(ctx, w, fosite.ErrRequestUnauthorized.WithHint("Authenticate with the client's ID and secret (HTTP Basic)."))
 		return
 	}

@@ -48,12 +48,16 @@ func checkTokenRequest(r *http.Request) error {
 }
 
 // challengeBasic adds the HTTP authentication challenge RFC 6749 §5.2
-// requires when a client that used HTTP Basic fails to authenticate.
+// requires when a client that used HTTP Basic fails to authenticate
+// (fosite's introspection calls that request_unauthorized).
 func challengeBasic(w http.ResponseWriter, r *http.Request, err error) {
-	if _, _, basic := r.BasicAuth(); basic && errors.Is(err, fosite.ErrInvalidClient) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
+	_, _, basic := r.BasicAuth()
+	if basic && (errors.Is(err, fosite.ErrInvalidClient) || errors.Is(err, fosite.ErrRequestUnauthorized)) {
+		w.Header().Set("WWW-Authenticate", basicChallenge)
 	}
 }
+
+const basicChallenge = `Basic realm="gatehouse", charset="UTF-8"`
 
 // postOnly answers a method other than POST at a POST-only endpoint.
 func postOnly(w http.ResponseWriter, _ *http.Request) {
