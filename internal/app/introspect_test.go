@@ -54,3 +54,20 @@ func TestIntrospectionIsLimited(t *testing.T) {
 		t.Errorf("an access token as credentials: %d %v", status, body)
 	}
 }
+
+// TestIntrospectionPermissionInAdminAPI grants and withdraws the permission
+// through the admin API.
+func TestIntrospectionPermissionInAdminAPI(t *testing.T) {
+	gh := newCluster(t).start()
+	api := &adminClient{t: t, base: gh.Issuer, token: adminToken(t, gh, clients.ScopeAdmin)}
+	var created map[string]any
+	if status := api.json(http.MethodPost, "/clients", map[string]any{"name": "Grades API", "grant_types": []string{"client_credentials"},
+		"scopes": []string{"profile"}, "may_introspect": true}, &created); status != http.StatusCreated || created["may_introspect"] != true {
+		t.Fatalf("create: %d %v", status, created)
+	}
+	var updated map[string]any
+	if status := api.json(http.MethodPatch, "/clients/"+created["client_id"].(string), map[string]any{"may_introspect": false}, &updated); status != http.StatusOK ||
+		updated["may_introspect"] != false || updated["name"] != "Grades API" {
+		t.Fatalf("update: %d %v", status, updated)
+	}
+}
