@@ -28,6 +28,7 @@ type registrationFlags struct {
 	name, description                  string
 	redirectURIs, postLogoutURIs       []string
 	public, requireMFA, requireConsent bool
+	mayIntrospect                      bool
 	scopes, grantTypes                 []string
 	authMethod, jwksURI, jwksFile      string
 	idTokenAlg                         string
@@ -49,6 +50,7 @@ func (f *registrationFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.jwksFile, "jwks-file", "", "file holding the client's JWKS, for private_key_jwt")
 	fs.BoolVar(&f.requireMFA, "require-mfa", false, "accept only sign-ins with multi-factor authentication")
 	fs.BoolVar(&f.requireConsent, "require-consent", false, "ask users to consent before sharing their data")
+	fs.BoolVar(&f.mayIntrospect, "may-introspect", false, "may introspect tokens issued to other clients (for an API that checks apps' tokens)")
 	fs.StringVar(&f.idTokenAlg, "id-token-alg", "", "algorithm the app's ID tokens are signed with: "+strings.Join(keys.Supported, ", ")+" (default: the server's keys.algorithm; empty restores it)")
 	cmd.MarkFlagsMutuallyExclusive("jwks-uri", "jwks-file")
 }
@@ -126,6 +128,9 @@ func (f *registrationFlags) apply(cmd *cobra.Command, r *clients.Registration) [
 	}
 	if set("id-token-alg") {
 		r.IDTokenSigningAlg = f.idTokenAlg
+	}
+	if set("may-introspect") {
+		r.MayIntrospect = f.mayIntrospect
 	}
 	return changed
 }
@@ -352,6 +357,7 @@ func (c *cli) printClient(w io.Writer, v *admin.ClientView, secret string) error
 		"require_consent", strconv.FormatBool(v.RequireConsent),
 		"required_acr", acr,
 		"id_token_alg", idTokenAlg,
+		"may_introspect", strconv.FormatBool(v.MayIntrospect),
 		"created", formatTime(v.CreatedAt),
 		"updated", formatTime(v.UpdatedAt),
 	}

@@ -95,7 +95,11 @@ func (c *cli) openApp(ctx context.Context) (*app.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	return app.Open(ctx, cfg, newLogger(cfg))
+	logger := newLogger(cfg)
+	for _, w := range cfg.Warnings {
+		logger.Warn(w)
+	}
+	return app.Open(ctx, cfg, logger)
 }
 
 // withApp wraps a command body that needs the database.

@@ -32,6 +32,7 @@ func untilSignal(ctx context.Context) (context.Context, context.CancelFunc) {
 
 func (c *cli) serveCmd() *cobra.Command {
 	var demo bool
+	var demoListen string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the OpenID Connect provider",
@@ -39,10 +40,11 @@ func (c *cli) serveCmd() *cobra.Command {
 		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
 			ctx, stop := untilSignal(cmd.Context())
 			defer stop()
-			return app.Serve(ctx, a, app.ServeOptions{Demo: demo})
+			return app.Serve(ctx, a, app.ServeOptions{Demo: demo || cmd.Flags().Changed("demo-listen"), DemoListen: demoListen})
 		}),
 	}
 	cmd.Flags().BoolVar(&demo, "demo", false, "also run the demo app on http://"+app.DemoAddr+" (registered as a client on first use)")
+	cmd.Flags().StringVar(&demoListen, "demo-listen", app.DemoAddr, "host:port of the demo app (implies --demo)")
 	return cmd
 }
 

@@ -69,10 +69,11 @@ export function portFree(port, host = '127.0.0.1') {
 
 // --- config --------------------------------------------------------------
 
-function yamlConfig({ issuer, listen, dataDir, outbox, district, mfa, sspr }) {
+function yamlConfig({ issuer, listen, metricsListen, dataDir, outbox, district, mfa, sspr }) {
   const lines = [
     `issuer: ${issuer}`,
     `listen: "${listen}"`,
+    `metrics: {listen: "${metricsListen}"}`,
     `data_dir: ${JSON.stringify(dataDir)}`,
     'district:',
     `  name: ${JSON.stringify(district.name)}`,
@@ -138,6 +139,10 @@ export class Gatehouse {
     this.port = await freePort();
     this.demoPort = await freePort();
     while (this.demoPort === this.port) this.demoPort = await freePort();
+    // Metrics have a listener of their own (metrics.listen); a fixed port
+    // would collide between two runs on one machine.
+    this.metricsPort = await freePort();
+    while ([this.port, this.demoPort].includes(this.metricsPort)) this.metricsPort = await freePort();
     this.issuer = `http://localhost:${this.port}`;
     this.demoURL = `http://localhost:${this.demoPort}`;
     this.outboxFile = path.join(this.dir, 'outbox.jsonl');
@@ -154,6 +159,7 @@ export class Gatehouse {
     await writeFile(this.config, yamlConfig({
       issuer: this.issuer,
       listen: `127.0.0.1:${this.port}`,
+      metricsListen: `127.0.0.1:${this.metricsPort}`,
       dataDir: path.join(this.dir, 'data'),
       outbox: this.outboxFile,
       district,

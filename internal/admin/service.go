@@ -168,6 +168,7 @@ type ClientView struct {
 	RequireConsent          bool     `json:"require_consent"`
 	RequiredACR             string   `json:"required_acr,omitempty"`
 	IDTokenSigningAlg       string   `json:"id_token_signed_response_alg,omitempty"`
+	MayIntrospect           bool     `json:"may_introspect"`
 	// PreviousSecretExpiresAt is when the secret a rotation replaced stops
 	// working; absent when none does.
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
@@ -185,7 +186,7 @@ func ViewClient(c *clients.Client) ClientView {
 	return ClientView{PreviousSecretExpiresAt: previousUntil, ID: c.ID, Name: c.Name, Description: c.Description, Public: c.Public, RedirectURIs: c.RedirectURIs,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, GrantTypes: c.GrantTypes, Scopes: c.Scopes,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, JWKSURI: c.JWKSURI, RequireConsent: c.RequireConsent,
-		RequiredACR: c.RequiredACR, IDTokenSigningAlg: c.IDTokenSigningAlg, Disabled: c.Disabled, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		RequiredACR: c.RequiredACR, IDTokenSigningAlg: c.IDTokenSigningAlg, MayIntrospect: c.MayIntrospect, Disabled: c.Disabled, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 }
 
 // ListClients lists the registered applications.

@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/secrets"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
@@ -43,6 +44,7 @@ type App struct {
 	Admin *admin.Service
 
 	masterKey []byte
+	metrics   *metrics.Metrics // set by Handler
 }
 
 // Open connects to the database, applies pending migrations and builds the

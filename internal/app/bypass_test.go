@@ -148,7 +148,7 @@ func TestSignOutEverywhereEndsEverything(t *testing.T) {
 	if status := userinfoStatus(t, r.gh, tok.AccessToken); status != http.StatusOK {
 		t.Fatalf("userinfo before: %d", status)
 	}
-	resourceServer, rsSecret := r.gh.createClient(t, clients.Registration{Name: "API", GrantTypes: []string{"client_credentials"}})
+	resourceServer, rsSecret := r.gh.createClient(t, clients.Registration{Name: "API", GrantTypes: []string{"client_credentials"}, MayIntrospect: true})
 	if !introspectActive(t, r.gh, resourceServer.ID, rsSecret, tok.AccessToken) {
 		t.Fatal("introspection before: inactive")
 	}

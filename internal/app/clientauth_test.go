@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -63,7 +64,9 @@ func TestPrivateKeyJWT(t *testing.T) {
 	}
 
 	// The token counts in the metrics, by grant type.
-	resp, err := http.Get(gh.Issuer + "/metrics")
+	metricsSrv := httptest.NewServer(gh.App.MetricsHandler())
+	defer metricsSrv.Close()
+	resp, err := http.Get(metricsSrv.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,6 +63,7 @@ func (c *cluster) start() *instance {
 	cfg.Issuer = "http://" + ln.Addr().String()
 	cfg.DataDir = t.TempDir()
 	cfg.Database.Driver, cfg.Database.DSN = c.driver, c.dsn
+	cfg.Redis.URL = c.redis.URL // what every replica shares (Handler is handed the client)
 	cfg.Secrets.MasterKey = c.masterKey
 	cfg.Password.MinLength = 12
 	cfg.Password.Argon2 = config.Argon2{MemoryKiB: 19456, Iterations: 1, Parallelism: 1} // fast for tests

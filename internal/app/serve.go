@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -36,6 +37,8 @@ import (
 type ServeOptions struct {
 	// Demo also runs the demo relying party, registered on first use.
 	Demo bool
+	// DemoListen is the demo relying party's host:port (default DemoAddr).
+	DemoListen string
 	// Ready, when set, receives the listening address once the server accepts connections.
 	Ready func(addr string)
 }
@@ -72,6 +75,7 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 	kv := redisstore.New(rdb, prefix)
 	m := metrics.New()
 	m.WatchAuditSpool(a.Audit.Spooled, a.Audit.Lost)
+	a.metrics = m
 	storage := oauth.NewStorage(a.DB, kv, a.DB, a.sealer("grants"), cfg.Tokens.AuthorizationCodeLifetime.Duration, a.Logger)
 	provider := oauth.NewProvider(oauth.Options{
 		Issuer:  cfg.Issuer,
@@ -168,15 +172,23 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 		}
 		w.Write([]byte("ready\n"))
 	})
-	if cfg.Metrics.Enabled {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	}
 	mux.HandleFunc("/", pages.NotFound)
 	clientAddr, err := clientip.New(cfg.Network.TrustedProxies, cfg.Network.ForwardedHeader)
 	if err != nil {
 		return nil, err
 	}
-	return clientAddr.Middleware(web.Instrument(mux, m, a.Logger, pages.Recover(web.Deadline(mux, cfg.RequestTimeout.Duration, "/admin")))), nil
+	handler := clientAddr.Middleware(web.Instrument(mux, m, a.Logger, pages.Recover(web.Deadline(mux, cfg.RequestTimeout.Duration, "/admin"))))
+	if strings.HasPrefix(cfg.Issuer, "https://") {
+		handler = web.HSTS(handler)
+	}
+	return handler, nil
+}
+
+// MetricsHandler serves the Prometheus metrics of the handler Handler built.
+func (a *App) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{}))
+	return mux
 }
 
 // sealer returns the AES-GCM box for one purpose.
@@ -192,11 +204,35 @@ func (a *App) sealer(purpose string) *secrets.Box {
 func Serve(ctx context.Context, a *App, opt ServeOptions) error {
 	cfg := a.Config
 	a.Logger.Info("starting Gatehouse", "issuer", cfg.Issuer, "database", cfg.Database.Driver, "embedded_redis", cfg.Redis.Embedded())
-	if user, password, err := a.Users.EnsureBootstrapAdmin(ctx); err != nil {
-		return err
-	} else if user != "" {
-		fmt.Printf("\nCreated the first administrator.\n  username: %s\n  one-time password: %s\nIt must be changed at first sign-in.\n\n", user, password)
-		a.Logger.Warn("created bootstrap administrator; its one-time password was printed to stdout", "username", user)
+	// Every port is bound before anything is created: a server that cannot
+	// start must not use up the first administrator's one-time password.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	defer ln.Close()
+	var metricsLn, demoLn net.Listener
+	if cfg.Metrics.Enabled {
+		if metricsLn, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
+			return fmt.Errorf("metrics.listen %s: %w", cfg.Metrics.Listen, err)
+		}
+		defer metricsLn.Close()
+	}
+	if opt.Demo {
+		if opt.DemoListen == "" {
+			opt.DemoListen = DemoAddr
+		}
+		if demoLn, err = net.Listen("tcp", opt.DemoListen); err != nil {
+			return fmt.Errorf("--demo-listen %s: %w", opt.DemoListen, err)
+		}
+		defer demoLn.Close()
+	}
+	if addr := cfg.Debug.PprofListen; addr != "" {
+		stop, err := servePprof(addr, a.Logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	rdb, closeRedis, err := a.ConnectRedis()
 	if err != nil {
@@ -207,21 +243,22 @@ func Serve(ctx context.Context, a *App, opt ServeOptions) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
+	if user, password, err := a.Users.EnsureBootstrapAdmin(ctx); err != nil {
 		return err
+	} else if user != "" {
+		fmt.Printf("\nCreated the first administrator.\n  username: %s\n  one-time password: %s\nIt must be changed at first sign-in.\n\n", user, password)
+		a.Logger.Warn("created bootstrap administrator; its one-time password was printed to stdout", "username", user)
+	}
+	if metricsLn != nil {
+		metricsSrv := &http.Server{Handler: a.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go metricsSrv.Serve(metricsLn)
+		defer metricsSrv.Close()
+		a.Logger.Info("metrics listening", "addr", metricsLn.Addr().String())
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: config.WriteTimeout, IdleTimeout: 2 * time.Minute}
 	a.Background(ctx)
-	if addr := cfg.Debug.PprofListen; addr != "" {
-		stop, err := servePprof(addr, a.Logger)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
-	if opt.Demo {
-		stopDemo, err := a.startDemo(ctx)
+	if demoLn != nil {
+		stopDemo, err := a.startDemo(ctx, demoLn)
 		if err != nil {
 			return err
 		}

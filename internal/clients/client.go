@@ -37,9 +37,12 @@ type Client struct {
 	RequireConsent          bool
 	RequiredACR             string // the lowest assurance level whose tokens this client accepts
 	IDTokenSigningAlg       string // id_token_signed_response_alg; empty: the server's default (keys.algorithm)
-	Disabled                bool
-	CreatedAt               time.Time
-	UpdatedAt               time.Time
+	// MayIntrospect lets the client introspect tokens issued to other
+	// clients: for APIs (resource servers) that check apps' tokens.
+	MayIntrospect bool
+	Disabled      bool
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // PreviousSecretValid reports whether the rotated-out secret still works at now.

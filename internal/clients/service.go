@@ -99,6 +99,7 @@ type Registration struct {
 	RequireConsent          bool
 	RequiredACR             string
 	IDTokenSigningAlg       string // empty: the server's default
+	MayIntrospect           bool   // may introspect other clients' tokens
 }
 
 // Service registers and manages clients.
@@ -210,7 +211,7 @@ func (c *Client) Registration() Registration {
 		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		GrantTypes: c.GrantTypes, Scopes: c.Scopes, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		JWKSURI: c.JWKSURI, JWKS: c.JWKS, RequireConsent: c.RequireConsent, RequiredACR: c.RequiredACR,
-		IDTokenSigningAlg: c.IDTokenSigningAlg,
+		IDTokenSigningAlg: c.IDTokenSigningAlg, MayIntrospect: c.MayIntrospect,
 	}
 }
 
@@ -279,6 +280,9 @@ func apply(c *Client, r Registration) error {
 	if r.RequiredACR != "" && ACRRank(r.RequiredACR) == 0 {
 		p = append(p, fmt.Sprintf("required assurance level %q is unknown (known: %s, %s)", r.RequiredACR, ACRPassword, ACRMFA))
 	}
+	if r.MayIntrospect && method != AuthSecretBasic && method != AuthSecretPost {
+		p = append(p, "the introspection permission needs a client secret: the introspection endpoint authenticates with HTTP Basic")
+	}
 	if r.IDTokenSigningAlg != "" && !slices.Contains(keys.Supported, r.IDTokenSigningAlg) {
 		p = append(p, fmt.Sprintf("ID token signing algorithm %q is not supported (supported: %s)", r.IDTokenSigningAlg, strings.Join(keys.Supported, ", ")))
 	}
@@ -297,6 +301,7 @@ func apply(c *Client, r Registration) error {
 	// confidential ones; fosite enforces both from the client type.
 	c.RequirePKCE = r.Public
 	c.RequireConsent, c.RequiredACR, c.IDTokenSigningAlg = r.RequireConsent, r.RequiredACR, r.IDTokenSigningAlg
+	c.MayIntrospect = r.MayIntrospect
 	return nil
 }
 

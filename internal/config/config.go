@@ -52,6 +52,11 @@ type Config struct {
 	Metrics  Metrics  `yaml:"metrics"`
 	Debug    Debug    `yaml:"debug"`
 	Network  Network  `yaml:"network"`
+
+	// Warnings are what Load found suspicious but not invalid, for the
+	// caller to log: unknown GATEHOUSE_* variables, an issuer that will
+	// not reach this server.
+	Warnings []string `yaml:"-"`
 }
 
 // District identifies the organisation Gatehouse serves.
@@ -96,6 +101,11 @@ type Redis struct {
 	DB        int    `yaml:"db"`  // with Addrs only
 	TLS       bool   `yaml:"tls"` // with Addrs only
 	KeyPrefix string `yaml:"key_prefix"`
+	// AllowEmbeddedWithPostgres accepts the in-process store with
+	// PostgreSQL, for a single server: replicas would each keep their own
+	// sessions, sign-in flows and lockouts, so a browser moving between
+	// them would be signed out and a locked account unlocked.
+	AllowEmbeddedWithPostgres bool `yaml:"allow_embedded_with_postgres"`
 }
 
 // Embedded reports whether no external Redis is configured.
@@ -219,6 +229,9 @@ type Debug struct {
 
 type Metrics struct {
 	Enabled bool `yaml:"enabled"` // serves /metrics
+	// Listen is the metrics listener's own host:port, apart from the public
+	// one: request counts and latencies are for operators, not the internet.
+	Listen string `yaml:"listen"`
 }
 
 // SecureCookies reports whether cookies must carry the Secure attribute.
@@ -278,7 +291,7 @@ func base() *Config {
 		Account: Account{Freshness: Duration{10 * time.Minute}},
 		Clients: defaultClients(),
 		Audit:   Audit{Retention: Duration{2 * 365 * 24 * time.Hour}},
-		Metrics: Metrics{Enabled: true},
+		Metrics: Metrics{Enabled: true, Listen: "127.0.0.1:9464"},
 	}
 }
 
@@ -295,13 +308,15 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// UnmarshalYAML exists (over UnmarshalText) to report the line.
+// UnmarshalYAML exists (over UnmarshalText) to report the line. Its errors
+// are yaml.TypeErrors, which the decoder collects and goes on past, so one
+// bad duration does not hide the file's other problems.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: want a duration such as \"15m\"", n.Line)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want a duration such as \"15m\"", n.Line)}}
 	}
 	if err := d.UnmarshalText([]byte(n.Value)); err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 	}
 	return nil
 }

@@ -164,7 +164,7 @@ func TestLoad(t *testing.T) {
 		{
 			name: "_FILE reads the value and trims the newline",
 			yaml: postgres,
-			env:  []string{"GATEHOUSE_SECRETS_MASTER_KEY_FILE=" + secretFile},
+			env:  []string{"GATEHOUSE_SECRETS_MASTER_KEY_FILE=" + secretFile, "GATEHOUSE_REDIS_URL=redis://redis:6379/0"},
 			check: func(t *testing.T, c *Config) {
 				if c.Secrets.MasterKey != testKey {
 					t.Errorf("master_key = %q", c.Secrets.MasterKey)

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,7 +38,48 @@ func Load(path string, environ []string) (*Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	c.Warnings = append(unknownEnv(environ), c.issuerPortWarning()...)
 	return c, nil
+}
+
+// unknownEnv names the GATEHOUSE_* variables that set nothing, most likely
+// misspelt. They are warned about, not refused: other tools (the test
+// suite's GATEHOUSE_TEST_*) share the prefix.
+func unknownEnv(environ []string) []string {
+	known := map[string]bool{"GATEHOUSE_CONFIG": true}
+	for _, f := range fields() {
+		known[f.env], known[f.env+"_FILE"] = true, true
+	}
+	var out []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, envPrefix) && !strings.HasPrefix(k, envPrefix+"TEST_") && !known[k] {
+			out = append(out, k+" is not a Gatehouse setting and is ignored (the settings are listed in config/gatehouse.example.yaml)")
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// issuerPortWarning catches a local issuer whose port is not the one the
+// server listens on: every redirect (the console, the demo app) would go
+// to a port nothing answers on. Behind a proxy on another host the ports
+// differ on purpose, so only loopback issuers are checked.
+func (c *Config) issuerPortWarning() []string {
+	u, err := url.Parse(c.Issuer)
+	_, listenPort, lerr := net.SplitHostPort(c.Listen)
+	if err != nil || lerr != nil || !isLoopback(u.Hostname()) {
+		return nil
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	if port == listenPort {
+		return nil
+	}
+	return []string{fmt.Sprintf("issuer %s names port %s but listen is %q: browsers will be sent to a port Gatehouse does not answer on; set issuer (GATEHOUSE_ISSUER) to http://localhost:%s",
+		c.Issuer, port, c.Listen, listenPort)}
 }
 
 func (c *Config) loadFile(path string) error {
@@ -64,7 +108,7 @@ func (c *Config) loadFile(path string) error {
 }
 
 // applyEnv sets every field whose variable (or its _FILE variant) is present.
-// Unknown GATEHOUSE_* variables are ignored: other tools share the prefix.
+// Unknown GATEHOUSE_* variables are left to unknownEnv.
 func (c *Config) applyEnv(environ []string) error {
 	env := make(map[string]string, len(environ))
 	for _, kv := range environ {

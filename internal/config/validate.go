@@ -62,6 +62,9 @@ func (c *Config) Validate() error {
 
 	c.validateDatabase(&p)
 	c.Redis.validate(&p)
+	if c.Database.Driver == "postgres" && c.Redis.Embedded() && !c.Redis.AllowEmbeddedWithPostgres {
+		p.add("redis.url", "required with database.driver \"postgres\": replicas sharing the database would each keep private sessions, sign-in flows and lockouts in the in-process store (set redis.url or redis.addrs, or redis.allow_embedded_with_postgres: true for a single server)")
+	}
 	// With sqlite the server generates a key in data_dir; replicas sharing
 	// a database must all be given the same one.
 	if c.Secrets.MasterKey == "" {
@@ -121,6 +124,9 @@ func (c *Config) Validate() error {
 		if host, port, err := net.SplitHostPort(a); err != nil || !isPort(port) || !isLoopback(host) {
 			p.add("debug.pprof_listen", "must be a loopback host:port such as 127.0.0.1:6060 (the profiler is for operators only)")
 		}
+	}
+	if _, port, err := net.SplitHostPort(c.Metrics.Listen); c.Metrics.Enabled && (err != nil || !isPort(port)) {
+		p.add("metrics.listen", "must be host:port, e.g. 127.0.0.1:9464 (got %q)", c.Metrics.Listen)
 	}
 	if c.Audit.Retention.Duration < 0 {
 		p.add("audit.retention", "must not be negative (0 keeps events forever)")

@@ -36,9 +36,10 @@ const (
 // "current step" to fall out of step with them.
 type Flow struct {
 	ID             string    `json:"-"`
-	Browser        string    `json:"browser"`             // binds the flow to the browser that started it
-	Query          string    `json:"query"`               // the authorization request, replayed to fosite at the end
-	ReturnTo       string    `json:"return_to,omitempty"` // instead of Query: a Gatehouse page (My Account) to return to
+	Browser        string    `json:"browser"`                // binds the flow to the browser that started it
+	Query          string    `json:"query"`                  // the authorization request, replayed to fosite at the end
+	ReturnTo       string    `json:"return_to,omitempty"`    // instead of Query: a Gatehouse page (My Account) to return to
+	RedirectURI    string    `json:"redirect_uri,omitempty"` // where the application gets the answer; the pages' forms may end there
 	ClientID       string    `json:"client_id"`
 	ClientName     string    `json:"client_name"`
 	RequiredACR    string    `json:"required_acr"`

@@ -71,8 +71,8 @@ func (c *Client) GetTokenEndpointAuthSigningAlgorithm() string {
 	return "RS256"
 }
 
-// GetResponseModes limits responses to the query string: the only mode the
-// code flow needs, and the one the iss parameter (RFC 9207) is added to.
+// GetResponseModes allows the query string and form_post (OAuth 2.0 Form
+// Post Response Mode), never the fragment: the code flow needs no more.
 func (c *Client) GetResponseModes() []fosite.ResponseModeType {
-	return []fosite.ResponseModeType{fosite.ResponseModeDefault, fosite.ResponseModeQuery}
+	return []fosite.ResponseModeType{fosite.ResponseModeDefault, fosite.ResponseModeQuery, fosite.ResponseModeFormPost}
 }

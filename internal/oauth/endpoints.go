@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -57,6 +58,9 @@ func (e *Endpoints) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+PathToken, e.Token)
 	mux.HandleFunc("POST "+PathIntrospect, e.Introspect)
 	mux.HandleFunc("POST "+PathRevoke, e.Revoke)
+	for _, path := range []string{PathToken, PathIntrospect, PathRevoke} {
+		mux.HandleFunc(path, postOnly)
+	}
 	mux.HandleFunc("GET "+PathUserinfo, e.Userinfo)
 	mux.HandleFunc("POST "+PathUserinfo, e.Userinfo)
 }
@@ -72,7 +76,7 @@ func (e *Endpoints) discoveryDocument() []byte {
 		"introspection_endpoint":                e.Issuer + PathIntrospect,
 		"end_session_endpoint":                  e.Issuer + PathLogout,
 		"response_types_supported":              []string{"code"},
-		"response_modes_supported":              []string{"query"},
+		"response_modes_supported":              []string{"query", "form_post"},
 		"grant_types_supported":                 clients.SupportedGrantTypes,
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"RS256", "ES256"},
@@ -82,7 +86,7 @@ func (e *Endpoints) discoveryDocument() []byte {
 		"token_endpoint_auth_methods_supported":            clients.SupportedAuthMethods,
 		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "ES256"},
 		"revocation_endpoint_auth_methods_supported":       clients.SupportedAuthMethods,
-		"introspection_endpoint_auth_methods_supported":    []string{clients.AuthSecretBasic, clients.AuthSecretPost, clients.AuthPrivateKeyJWT},
+		"introspection_endpoint_auth_methods_supported":    []string{clients.AuthSecretBasic},
 		"code_challenge_methods_supported":                 []string{"S256"},
 		"acr_values_supported":                             []string{clients.ACRPassword, clients.ACRMFA},
 		"prompt_values_supported":                          []string{"none", "login", "consent"},
@@ -117,8 +121,13 @@ func (e *Endpoints) JWKS(w http.ResponseWriter, _ *http.Request) {
 // lower level can never buy a token for a client that demands more.
 func (e *Endpoints) Token(w http.ResponseWriter, r *http.Request) {
 	ctx := WithRequestCache(r.Context())
+	if err := checkTokenRequest(r); err != nil {
+		e.tokenError(ctx, w, nil, err)
+		return
+	}
 	ar, err := e.Provider.NewAccessRequest(ctx, r, NewSession())
 	if err != nil {
+		challengeBasic(w, r, err)
 		e.tokenError(ctx, w, ar, err)
 		return
 	}
@@ -196,9 +205,18 @@ func (e *Endpoints) tokenError(ctx context.Context, w http.ResponseWriter, ar fo
 	e.Provider.WriteAccessError(ctx, w, ar, err)
 }
 
-// Introspect implements RFC 7662 for authenticated clients.
+// Introspect implements RFC 7662 for authenticated clients. A client
+// learns only about its own tokens unless it is registered to introspect
+// others' (an API checking apps' tokens); any other token is inactive to it.
 func (e *Endpoints) Introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := WithRequestCache(r.Context())
+	if fosite.AccessTokenFromRequest(r) != "" {
+		// fosite would let any access token, a user's included, stand in
+		// for the caller's credentials.
+		w.Header().Set("WWW-Authenticate", basicChallenge)
+		e.Provider.WriteIntrospectionError(ctx, w, fosite.ErrRequestUnauthorized.WithHint("Authenticate with the client's ID and secret (HTTP Basic)."))
+		return
+	}
 	ir, err := e.Provider.NewIntrospectionRequest(ctx, r, NewSession())
 	if unavailable(ctx, err) {
 		// fosite would answer {"active": false} or invalid_client: a token
@@ -207,10 +225,26 @@ func (e *Endpoints) Introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
+		challengeBasic(w, r, err)
 		e.Provider.WriteIntrospectionError(ctx, w, err)
 		return
 	}
-	if ir.GetTokenUse() == fosite.AccessToken {
+	if ir.IsActive() {
+		// NewIntrospectionRequest has authenticated the caller by HTTP Basic.
+		callerID, _, _ := r.BasicAuth()
+		callerID, _ = url.QueryUnescape(callerID)
+		if owner := ir.GetAccessRequester().GetClient().GetID(); owner != callerID {
+			caller, err := e.Storage.GetClient(ctx, callerID)
+			if err != nil {
+				writeBusy(w) // it was found a moment ago: storage is failing
+				return
+			}
+			if !caller.(*Client).MayIntrospect {
+				ir = &fosite.IntrospectionResponse{Active: false}
+			}
+		}
+	}
+	if ir.IsActive() && ir.GetTokenUse() == fosite.AccessToken {
 		active, err := e.holderActive(ctx, ir.GetAccessRequester())
 		if err != nil {
 			e.Logger.Error("introspection", "err", err)
@@ -235,6 +269,7 @@ func (e *Endpoints) Revoke(w http.ResponseWriter, r *http.Request) {
 		writeBusy(w)
 		return
 	}
+	challengeBasic(w, r, err)
 	e.Provider.WriteRevocationResponse(ctx, w, err)
 }
 

@@ -58,6 +58,7 @@ func NewProvider(opt Options, st *Storage, km *keys.Manager) fosite.OAuth2Provid
 		SendDebugMessagesToClients:     opt.Debug,
 		ClientSecretsHasher:            secretHasher{},
 		MinParameterEntropy:            fosite.MinParameterEntropy,
+		FormPostHTMLTemplate:           FormPostTemplate,
 	}
 	sig := &signer{keys: km}
 	strategy := &compose.CommonStrategy{
@@ -65,7 +66,7 @@ func NewProvider(opt Options, st *Storage, km *keys.Manager) fosite.OAuth2Provid
 		OpenIDConnectTokenStrategy: &idTokenStrategy{DefaultStrategy: openid.DefaultStrategy{Signer: sig, Config: cfg}, defaultAlg: km.DefaultAlgorithm()},
 		Signer:                     sig,
 	}
-	return compose.Compose(cfg, st, strategy,
+	provider := compose.Compose(cfg, st, strategy,
 		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
 		compose.OAuth2RefreshTokenGrantFactory,
@@ -75,6 +76,8 @@ func NewProvider(opt Options, st *Storage, km *keys.Manager) fosite.OAuth2Provid
 		compose.OAuth2TokenRevocationFactory,
 		compose.OAuth2PKCEFactory,
 	)
+	cfg.ClientAuthenticationStrategy = authenticateClient(provider.(*fosite.Fosite))
+	return provider
 }
 
 // secretHasher checks client secrets as clients.HashSecret stored them.

@@ -26,6 +26,16 @@ import (
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(oauth.WithRequestCache(r.Context()))
 	ctx := r.Context()
+	// A repeated parameter makes the whole request, redirect_uri included,
+	// untrustworthy: it gets the error page, never a redirect.
+	if err := r.ParseForm(); err != nil {
+		h.authorizeError(w, r, nil, fosite.ErrInvalidRequest.WithHint("The request is not a valid form.").WithWrap(err))
+		return
+	}
+	if err := oauth.RepeatedParameter(r.Form); err != nil {
+		h.authorizeError(w, r, nil, err)
+		return
+	}
 	ar, err := h.provider.NewAuthorizeRequest(ctx, r)
 	if err != nil {
 		h.authorizeError(w, r, ar, err)
@@ -70,7 +80,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 
 	f := &flow.Flow{
-		Browser: h.csrf.browserID(w, r), Query: form.Encode(), ClientID: client.ID, ClientName: client.Name,
+		Browser: h.csrf.browserID(w, r), Query: form.Encode(), RedirectURI: ar.GetRedirectURI().String(), ClientID: client.ID, ClientName: client.Name,
 		RequiredACR: required, RequireConsent: client.RequireConsent, CreatedAt: now.UTC(),
 	}
 	if fresh {
@@ -211,6 +221,9 @@ func (h *Handler) issue(w http.ResponseWriter, r *http.Request, ar fosite.Author
 		return
 	}
 	resp.AddParameter("iss", h.opt.Issuer)
+	if ar.GetResponseMode() == fosite.ResponseModeFormPost {
+		w.Header().Set("Content-Security-Policy", oauth.FormPostCSP(ar.GetRedirectURI()))
+	}
 	h.provider.WriteAuthorizeResponse(ctx, w, ar, resp)
 }
 
@@ -244,6 +257,19 @@ func (h *Handler) authorizeError(w http.ResponseWriter, r *http.Request, ar fosi
 		p.Title, p.Message = "Sign-in request not valid", "The application sent a sign-in request Gatehouse cannot accept."
 		p.Detail = rfc.GetDescription()
 		h.pages.render(w, rfc.CodeField, "error", p)
+		return
+	}
+	if ar.GetResponseMode() == fosite.ResponseModeFormPost {
+		// fosite's form_post error page would leave out iss (RFC 9207).
+		params := rfc.ToValues()
+		params.Set("state", ar.GetState())
+		params.Set("iss", h.opt.Issuer)
+		redirect := ar.GetRedirectURI()
+		redirect.Fragment = ""
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Security-Policy", oauth.FormPostCSP(redirect))
+		fosite.WriteAuthorizeFormPostResponse(redirect.String(), params, oauth.FormPostTemplate, w)
 		return
 	}
 	h.provider.WriteAuthorizeError(r.Context(), &issWriter{ResponseWriter: w, iss: h.opt.Issuer}, ar, err)

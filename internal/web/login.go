@@ -41,6 +41,7 @@ func (h *Handler) stepPage(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 	p := h.page(title)
 	p.FlowID, p.ClientName, p.Username = f.ID, f.ClientName, f.Username
 	p.CSRF = h.csrf.token(f.Browser)
+	allowFormTarget(w, f.RedirectURI)
 	return p
 }
 

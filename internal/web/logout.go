@@ -85,6 +85,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		p := h.page("Sign out")
 		p.CSRF = h.csrf.token(h.csrf.browserID(w, r))
 		p.PostLogoutRedirectURI, p.State, p.ClientID = redirect, state, clientID
+		allowFormTarget(w, redirect)
 		h.pages.render(w, http.StatusOK, "logout", p)
 		return
 	}

@@ -232,6 +232,7 @@ type clientBody struct {
 	RequireConsent          *bool            `json:"require_consent"`
 	RequiredACR             *string          `json:"required_acr"`
 	IDTokenSigningAlg       *string          `json:"id_token_signed_response_alg"`
+	MayIntrospect           *bool            `json:"may_introspect"`
 }
 
 func (b clientBody) apply(r *clients.Registration) {
@@ -263,6 +264,9 @@ func (b clientBody) apply(r *clients.Registration) {
 	}
 	if b.RequireConsent != nil {
 		r.RequireConsent = *b.RequireConsent
+	}
+	if b.MayIntrospect != nil {
+		r.MayIntrospect = *b.MayIntrospect
 	}
 }
 

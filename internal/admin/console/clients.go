@@ -36,6 +36,7 @@ type clientForm struct {
 	RequireConsent         bool
 	RequiredACR            string
 	IDTokenAlg             string // empty: the server's default
+	MayIntrospect          bool
 }
 
 // clientFormPage is the form with its choices.
@@ -57,7 +58,7 @@ func readClientForm(r *http.Request) clientForm {
 		GrantTypes: v["grant_types"], Scopes: v["scopes"], AuthMethod: v.Get("token_endpoint_auth_method"),
 		JWKSURI: strings.TrimSpace(v.Get("jwks_uri")), JWKS: strings.TrimSpace(v.Get("jwks")),
 		RequireConsent: v.Get("require_consent") == "yes", RequiredACR: v.Get("required_acr"),
-		IDTokenAlg: v.Get("id_token_signed_response_alg"),
+		IDTokenAlg: v.Get("id_token_signed_response_alg"), MayIntrospect: v.Get("may_introspect") == "yes",
 	}
 }
 
@@ -65,7 +66,8 @@ func formFromView(c *admin.ClientView) clientForm {
 	return clientForm{ID: c.ID, Name: c.Name, Description: c.Description, Public: c.Public,
 		RedirectURIs: strings.Join(c.RedirectURIs, "\n"), PostLogoutRedirectURIs: strings.Join(c.PostLogoutRedirectURIs, "\n"),
 		GrantTypes: c.GrantTypes, Scopes: c.Scopes, AuthMethod: c.TokenEndpointAuthMethod, JWKSURI: c.JWKSURI,
-		RequireConsent: c.RequireConsent, RequiredACR: c.RequiredACR, IDTokenAlg: c.IDTokenSigningAlg}
+		RequireConsent: c.RequireConsent, RequiredACR: c.RequiredACR, IDTokenAlg: c.IDTokenSigningAlg,
+		MayIntrospect: c.MayIntrospect}
 }
 
 // apply copies the form onto a registration. An empty inline JWKS keeps
@@ -76,7 +78,7 @@ func (f clientForm) apply(r *clients.Registration) {
 	r.RedirectURIs, r.PostLogoutRedirectURIs = splitLines(f.RedirectURIs), splitLines(f.PostLogoutRedirectURIs)
 	r.GrantTypes, r.Scopes, r.TokenEndpointAuthMethod = f.GrantTypes, f.Scopes, f.AuthMethod
 	r.JWKSURI, r.RequireConsent, r.RequiredACR = f.JWKSURI, f.RequireConsent, f.RequiredACR
-	r.IDTokenSigningAlg = f.IDTokenAlg
+	r.IDTokenSigningAlg, r.MayIntrospect = f.IDTokenAlg, f.MayIntrospect
 	if !keepJWKS {
 		r.JWKS = f.JWKS
 	}

@@ -1,6 +1,8 @@
 package redisstore
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"sync"
 	"time"
 
@@ -11,18 +13,27 @@ import (
 // default. Gatehouse talks to it through the same go-redis client as to a
 // real server, so there is one code path.
 type Embedded struct {
-	srv  *miniredis.Miniredis
-	stop chan struct{}
-	once sync.Once
+	srv      *miniredis.Miniredis
+	password string
+	stop     chan struct{}
+	once     sync.Once
 }
 
-// StartEmbedded listens on a random loopback port.
+// StartEmbedded listens on a random loopback port and requires a random
+// password, known only to this process: any local user could otherwise
+// read and forge sessions, sign-in flows and codes.
 func StartEmbedded() (*Embedded, error) {
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
 	srv := miniredis.NewMiniRedis()
+	password := base64.RawURLEncoding.EncodeToString(secret)
+	srv.RequireAuth(password)
 	if err := srv.StartAddr("127.0.0.1:0"); err != nil {
 		return nil, err
 	}
-	e := &Embedded{srv: srv, stop: make(chan struct{})}
+	e := &Embedded{srv: srv, password: password, stop: make(chan struct{})}
 	go e.expire()
 	return e, nil
 }
@@ -43,8 +54,9 @@ func (e *Embedded) expire() {
 	}
 }
 
-// URL is the redis:// address of the server.
-func (e *Embedded) URL() string { return "redis://" + e.srv.Addr() }
+// URL is the redis:// address of the server, with its password: keep it
+// out of logs.
+func (e *Embedded) URL() string { return "redis://:" + e.password + "@" + e.srv.Addr() }
 
 // Server exposes miniredis for tests that need to move time forward.
 func (e *Embedded) Server() *miniredis.Miniredis { return e.srv }

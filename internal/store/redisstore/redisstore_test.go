@@ -5,8 +5,11 @@ import (
 	"errors"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/redisstore"
@@ -270,6 +273,12 @@ func TestStartEmbedded(t *testing.T) {
 	if e.Server() == nil {
 		t.Fatal("no server")
 	}
+	// Another local process that finds the port gets nothing without the password.
+	stranger := redis.NewClient(&redis.Options{Addr: e.Server().Addr()})
+	if err := stranger.Set(ctx, "k", "forged", 0).Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Errorf("unauthenticated SET: %v", err)
+	}
+	stranger.Close()
 	rdb, err := redisstore.Connect(redisstore.Options{URL: e.URL()})
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,7 @@ type clientRow struct {
 	RequireConsent          bool       `gorm:"column:require_consent"`
 	RequiredACR             string     `gorm:"column:required_acr"`
 	IDTokenSigningAlg       string     `gorm:"column:id_token_signed_response_alg"`
+	MayIntrospect           bool       `gorm:"column:may_introspect"`
 	Disabled                bool       `gorm:"column:disabled"`
 	CreatedAt               time.Time  `gorm:"column:created_at;autoCreateTime:false"`
 	UpdatedAt               time.Time  `gorm:"column:updated_at;autoUpdateTime:false"`
@@ -47,7 +48,7 @@ func toClientRow(c *clients.Client) clientRow {
 		GrantTypes: c.GrantTypes, ResponseTypes: c.ResponseTypes, Scopes: c.Scopes,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, JWKSURI: c.JWKSURI, JWKS: c.JWKS,
 		RequirePKCE: c.RequirePKCE, RequireConsent: c.RequireConsent, RequiredACR: c.RequiredACR,
-		IDTokenSigningAlg: c.IDTokenSigningAlg, Disabled: c.Disabled, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		IDTokenSigningAlg: c.IDTokenSigningAlg, MayIntrospect: c.MayIntrospect, Disabled: c.Disabled, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
 }
 
@@ -63,7 +64,7 @@ func (r *clientRow) client() clients.Client {
 		GrantTypes: r.GrantTypes, ResponseTypes: r.ResponseTypes, Scopes: r.Scopes,
 		TokenEndpointAuthMethod: r.TokenEndpointAuthMethod, JWKSURI: r.JWKSURI, JWKS: r.JWKS,
 		RequirePKCE: r.RequirePKCE, RequireConsent: r.RequireConsent, RequiredACR: r.RequiredACR,
-		IDTokenSigningAlg: r.IDTokenSigningAlg, Disabled: r.Disabled, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		IDTokenSigningAlg: r.IDTokenSigningAlg, MayIntrospect: r.MayIntrospect, Disabled: r.Disabled, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
 
