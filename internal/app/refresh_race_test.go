@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"net/http"
 	"sync"
 	"testing"
 
@@ -28,13 +29,22 @@ func TestConcurrentRefreshesOneWins(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	var winner *oauth2.Token
 	won := 0
 	for _, r := range results {
 		if r != nil {
+			winner = r
 			won++
 		}
 	}
 	if won != 1 {
 		t.Fatalf("%d of %d concurrent refreshes with one token succeeded, want exactly 1", won, n)
+	}
+	// The losers, however late, took nothing from the winner.
+	if status := userinfoStatus(t, gh, winner.AccessToken); status != http.StatusOK {
+		t.Fatalf("the winner's access token at userinfo: %d", status)
+	}
+	if _, err := rp.TokenSource(t.Context(), &oauth2.Token{RefreshToken: winner.RefreshToken}).Token(); err != nil {
+		t.Fatalf("the winner's refresh token: %v", err)
 	}
 }

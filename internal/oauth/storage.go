@@ -51,6 +51,8 @@ type Storage struct {
 	codeTTL   time.Duration
 	now       func() time.Time
 	logger    *slog.Logger
+	// raceWindow is refreshRaceWindow; tests shorten it.
+	raceWindow time.Duration
 }
 
 var (
@@ -63,7 +65,8 @@ var (
 
 // NewStorage returns the fosite storage adapter.
 func NewStorage(cs ClientSource, eph Ephemeral, grants GrantStore, box *secrets.Box, codeTTL time.Duration, logger *slog.Logger) *Storage {
-	return &Storage{clients: cs, ephemeral: eph, grants: grants, box: box, codeTTL: codeTTL, now: time.Now, logger: logger}
+	return &Storage{clients: cs, ephemeral: eph, grants: grants, box: box, codeTTL: codeTTL, now: time.Now, logger: logger,
+		raceWindow: refreshRaceWindow}
 }
 
 // Key layout. Braces are Redis Cluster hash tags: a code and its "used"
@@ -375,13 +378,20 @@ func (s *Storage) CreateRefreshTokenSession(ctx context.Context, sig, accessSig 
 	return s.writeGrants(ctx, func(ctx context.Context, g GrantStore) error { return g.CreateRefreshToken(ctx, t) })
 }
 
+// refreshRaceWindow is how long after a rotation the old refresh token is
+// taken for a concurrent refresh that lost (tabs or app instances
+// refreshing together, the later ones queued behind the first) rather than
+// a replay. Within it the token is still refused, but the grant is not
+// revoked, so the winner's new tokens live.
+const refreshRaceWindow = 5 * time.Second
+
 // GetRefreshTokenSession returns inactive (rotated) tokens with
 // fosite.ErrInactiveToken, which makes fosite revoke the whole grant as a
-// replay. A token rotated after this request began was not replayed: the
-// request raced the rotation (two tabs refreshing at once) and lost. It is
-// refused as not found, which revokes nothing, so the winner's new tokens
-// live. Replicas compare their clocks here, so their skew (milliseconds
-// under NTP) bounds how late a replay can pass for a race.
+// replay. A token rotated after this request began, or less than
+// refreshRaceWindow before, was not replayed: the request raced the
+// rotation and lost. It is refused as not found, which revokes nothing.
+// Replicas compare their clocks here; their skew (milliseconds under NTP)
+// is small beside the window.
 func (s *Storage) GetRefreshTokenSession(ctx context.Context, sig string, session fosite.Session) (fosite.Requester, error) {
 	t, err := s.grants.GetRefreshToken(ctx, sig)
 	if errors.Is(err, store.ErrNotFound) {
@@ -402,7 +412,7 @@ func (s *Storage) GetRefreshTokenSession(ctx context.Context, sig string, sessio
 		return req, nil
 	}
 	if st, _ := ctx.Value(requestStateKey{}).(*requestState); st != nil && t.RotatedAt != nil &&
-		t.RotatedAt.After(st.started) {
+		t.RotatedAt.After(st.started.Add(-s.raceWindow)) {
 		return nil, fmt.Errorf("%w: rotated by a concurrent refresh", fosite.ErrNotFound)
 	}
 	return req, fosite.ErrInactiveToken

@@ -94,20 +94,24 @@ func TestRefreshRaceKeepsWinnersAccessToken(t *testing.T) {
 }
 
 // TestRefreshRacedIsNotAReplay: a refresh that began before another
-// rotated its token, and reads it only afterwards, lost a race; it is
-// refused without being taken for a replay, which would revoke the
-// winner's tokens. One that begins after the rotation is a replay.
+// rotated its token, or just after, lost a race; it is refused without
+// being taken for a replay, which would revoke the winner's tokens. One
+// that comes well after the rotation is a replay.
 func TestRefreshRacedIsNotAReplay(t *testing.T) {
 	g := newGrant(t)
 	raced := oauth.WithRequestCache(t.Context())
 	if _, err := g.refresh("at-a", "rt-a"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.s.GetRefreshTokenSession(raced, "rt-0", oauth.NewSession()); !errors.Is(err, fosite.ErrNotFound) || errors.Is(err, fosite.ErrInactiveToken) {
-		t.Errorf("reading a token rotated by a concurrent refresh: %v, want not found", err)
+	justAfter := oauth.WithRequestCache(t.Context())
+	for name, ctx := range map[string]context.Context{"began before": raced, "began just after": justAfter} {
+		if _, err := g.s.GetRefreshTokenSession(ctx, "rt-0", oauth.NewSession()); !errors.Is(err, fosite.ErrNotFound) || errors.Is(err, fosite.ErrInactiveToken) {
+			t.Errorf("a refresh that %s the rotation: %v, want not found", name, err)
+		}
 	}
+	g.s.SetRefreshRaceWindow(0)
 	replay := oauth.WithRequestCache(t.Context())
 	if _, err := g.s.GetRefreshTokenSession(replay, "rt-0", oauth.NewSession()); !errors.Is(err, fosite.ErrInactiveToken) {
-		t.Errorf("replaying a rotated token: %v, want the inactive token that revokes the grant", err)
+		t.Errorf("replaying a token rotated before the request began, past the race window: %v, want the inactive token that revokes the grant", err)
 	}
 }
