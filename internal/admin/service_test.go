@@ -24,8 +24,12 @@ func newService(t *testing.T) *admin.Service {
 		Audit: audit.NewRecorder(db, slog.New(slog.NewTextHandler(io.Discard, nil)))}
 }
 
-// TestRoles: the Help Desk manages people but never clients, roles or the
-// audit log, and never touches an administrator; a plain user can do nothing.
+// TestRoles: neither the Help Desk nor a plain user may list or create
+// clients, set or grant roles, read the audit log, or reset or disable an
+// administrator; the Help Desk may reset a person's password and methods,
+// audited with its ID, and a plain user may not search. Every Help Desk
+// action on a privileged account is refused in
+// TestHelpdeskNeverActsOnPrivileged.
 func TestRoles(t *testing.T) {
 	s := newService(t)
 	ctx := t.Context()
