@@ -19,11 +19,10 @@ import (
 	"github.com/gatehouse/gatehouse/internal/clients"
 )
 
-// TestPrivateKeyJWT authenticates a client with a signed assertion
-// (RFC 7523) and refuses a replayed one.
-func TestPrivateKeyJWT(t *testing.T) {
-	c := newCluster(t)
-	gh := c.start()
+// assertingClient registers a client_credentials client that
+// authenticates with private_key_jwt, and returns it with its signer.
+func assertingClient(t *testing.T, gh *instance) (*clients.Client, jose.Signer) {
+	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
 	client, _ := gh.createClient(t, clients.Registration{
@@ -34,6 +33,15 @@ func TestPrivateKeyJWT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return client, signer
+}
+
+// TestPrivateKeyJWT authenticates a client with a signed assertion
+// (RFC 7523) and refuses a replayed one.
+func TestPrivateKeyJWT(t *testing.T) {
+	c := newCluster(t)
+	gh := c.start()
+	client, signer := assertingClient(t, gh)
 	tokenURL := gh.Issuer + "/oauth2/token"
 	assertion, err := josejwt.Signed(signer).Claims(josejwt.Claims{
 		Issuer: client.ID, Subject: client.ID, Audience: josejwt.Audience{tokenURL}, ID: "assertion-1",

@@ -1,9 +1,6 @@
 package app_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 	"golang.org/x/oauth2"
 
@@ -108,16 +104,7 @@ func TestProtocolStrictness(t *testing.T) {
 func TestExpiredClientAssertion(t *testing.T) {
 	c := newCluster(t)
 	gh := c.start()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
-	client, _ := gh.createClient(t, clients.Registration{
-		Name: "SIS sync", GrantTypes: []string{"client_credentials"}, Scopes: []string{"profile"},
-		TokenEndpointAuthMethod: clients.AuthPrivateKeyJWT, JWKS: string(jwks),
-	})
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: "k1"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, signer := assertingClient(t, gh)
 	tokenURL := gh.Issuer + "/oauth2/token"
 	assertion, err := josejwt.Signed(signer).Claims(josejwt.Claims{
 		Issuer: client.ID, Subject: client.ID, Audience: josejwt.Audience{tokenURL}, ID: "expired-1",
