@@ -52,8 +52,8 @@ func TestSignInInvariants(t *testing.T) {
 }
 
 const (
-	modelSequences = 120
-	modelSteps     = 40
+	modelSequences = 250
+	modelSteps     = 32
 )
 
 var modelRuns atomic.Int64

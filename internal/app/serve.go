@@ -77,6 +77,7 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 	m.WatchAuditSpool(a.Audit.Spooled, a.Audit.Lost)
 	a.metrics = m
 	storage := oauth.NewStorage(a.DB, kv, a.DB, a.sealer("grants"), cfg.Tokens.AuthorizationCodeLifetime.Duration, a.Logger)
+	storage.SetRefreshRaceWindow(cfg.Tokens.RefreshRaceWindow.Duration)
 	provider := oauth.NewProvider(oauth.Options{
 		Issuer:  cfg.Issuer,
 		HMACKey: secrets.Derive(a.masterKey, "token-hmac"),

@@ -156,6 +156,10 @@ type Tokens struct {
 	AccessTokenLifetime       Duration `yaml:"access_token_lifetime"`
 	IDTokenLifetime           Duration `yaml:"id_token_lifetime"`
 	RefreshTokenLifetime      Duration `yaml:"refresh_token_lifetime"`
+	// RefreshRaceWindow is how long after a rotation the old refresh token
+	// is taken for a concurrent refresh that lost, refused without revoking
+	// the grant, rather than for a replay.
+	RefreshRaceWindow Duration `yaml:"refresh_race_window"`
 }
 
 type Session struct {
@@ -267,6 +271,7 @@ func base() *Config {
 			AccessTokenLifetime:       Duration{time.Hour},
 			IDTokenLifetime:           Duration{time.Hour},
 			RefreshTokenLifetime:      Duration{720 * time.Hour},
+			RefreshRaceWindow:         Duration{5 * time.Second},
 		},
 		Session: Session{
 			Lifetime:    Duration{12 * time.Hour},

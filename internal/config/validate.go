@@ -83,6 +83,9 @@ func (c *Config) Validate() error {
 	positive(&p, "tokens.access_token_lifetime", c.Tokens.AccessTokenLifetime)
 	positive(&p, "tokens.id_token_lifetime", c.Tokens.IDTokenLifetime)
 	positive(&p, "tokens.refresh_token_lifetime", c.Tokens.RefreshTokenLifetime)
+	if w := c.Tokens.RefreshRaceWindow.Duration; w < 0 || w > time.Minute {
+		p.add("tokens.refresh_race_window", "must be between 0 and 1m (got %s)", c.Tokens.RefreshRaceWindow)
+	}
 
 	positive(&p, "session.lifetime", c.Session.Lifetime)
 	positive(&p, "session.idle_timeout", c.Session.IdleTimeout)

@@ -51,7 +51,10 @@ type Storage struct {
 	codeTTL   time.Duration
 	now       func() time.Time
 	logger    *slog.Logger
-	// raceWindow is refreshRaceWindow; tests shorten it.
+	// raceWindow is how long after a rotation the old refresh token is taken
+	// for a concurrent refresh that lost (tabs or app instances refreshing
+	// together, the later ones queued behind the first) rather than a
+	// replay: still refused, but the grant and the winner's tokens live.
 	raceWindow time.Duration
 }
 
@@ -65,8 +68,7 @@ var (
 
 // NewStorage returns the fosite storage adapter.
 func NewStorage(cs ClientSource, eph Ephemeral, grants GrantStore, box *secrets.Box, codeTTL time.Duration, logger *slog.Logger) *Storage {
-	return &Storage{clients: cs, ephemeral: eph, grants: grants, box: box, codeTTL: codeTTL, now: time.Now, logger: logger,
-		raceWindow: refreshRaceWindow}
+	return &Storage{clients: cs, ephemeral: eph, grants: grants, box: box, codeTTL: codeTTL, now: time.Now, logger: logger}
 }
 
 // Key layout. Braces are Redis Cluster hash tags: a code and its "used"
@@ -378,17 +380,14 @@ func (s *Storage) CreateRefreshTokenSession(ctx context.Context, sig, accessSig 
 	return s.writeGrants(ctx, func(ctx context.Context, g GrantStore) error { return g.CreateRefreshToken(ctx, t) })
 }
 
-// refreshRaceWindow is how long after a rotation the old refresh token is
-// taken for a concurrent refresh that lost (tabs or app instances
-// refreshing together, the later ones queued behind the first) rather than
-// a replay. Within it the token is still refused, but the grant is not
-// revoked, so the winner's new tokens live.
-const refreshRaceWindow = 5 * time.Second
+// SetRefreshRaceWindow sets how long after a rotation the old refresh
+// token passes for a lost concurrent refresh (tokens.refresh_race_window).
+func (s *Storage) SetRefreshRaceWindow(d time.Duration) { s.raceWindow = d }
 
 // GetRefreshTokenSession returns inactive (rotated) tokens with
 // fosite.ErrInactiveToken, which makes fosite revoke the whole grant as a
-// replay. A token rotated after this request began, or less than
-// refreshRaceWindow before, was not replayed: the request raced the
+// replay. A token rotated after this request began, or less than the race
+// window before, was not replayed: the request raced the
 // rotation and lost. It is refused as not found, which revokes nothing.
 // Replicas compare their clocks here; their skew (milliseconds under NTP)
 // is small beside the window.

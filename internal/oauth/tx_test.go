@@ -99,6 +99,7 @@ func TestRefreshRaceKeepsWinnersAccessToken(t *testing.T) {
 // that comes well after the rotation is a replay.
 func TestRefreshRacedIsNotAReplay(t *testing.T) {
 	g := newGrant(t)
+	g.s.SetRefreshRaceWindow(5 * time.Second)
 	raced := oauth.WithRequestCache(t.Context())
 	if _, err := g.refresh("at-a", "rt-a"); err != nil {
 		t.Fatal(err)
