@@ -64,21 +64,6 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fresh := bs != nil && !slices.Contains(prompts, "login") && withinMaxAge(form.Get("max_age"), bs.AuthTime, now)
-	if slices.Contains(prompts, "none") {
-		switch {
-		case !fresh:
-			err = fosite.ErrLoginRequired.WithHint("The user is not signed in.")
-		case clients.ACRRank(bs.ACR) < clients.ACRRank(required) || bs.PolicyMFA && clients.ACRRank(bs.ACR) < clients.ACRRank(clients.ACRMFA):
-			err = fosite.ErrInteractionRequired.WithHint("A stronger sign-in is required.")
-		case client.RequireConsent:
-			err = fosite.ErrConsentRequired.WithHint("The user must approve this application.")
-		}
-		if err != nil {
-			h.authorizeError(w, r, ar, err)
-			return
-		}
-	}
-
 	f := &flow.Flow{
 		Browser: h.csrf.browserID(w, r), Query: form.Encode(), RedirectURI: ar.GetRedirectURI().String(), ClientID: client.ID, ClientName: client.Name,
 		RequiredACR: required, RequireConsent: client.RequireConsent, CreatedAt: now.UTC(),
@@ -93,11 +78,29 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		h.issue(w, r, ar, f, u)
 		return
 	}
+	if slices.Contains(prompts, "none") {
+		h.authorizeError(w, r, ar, withoutPrompt(f))
+		return
+	}
 	if err := h.flows.Create(ctx, f); err != nil {
 		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't start your sign-in. Try again in a moment.", err)
 		return
 	}
 	h.advance(w, r, f)
+}
+
+// withoutPrompt is why a prompt=none request cannot be answered without a
+// page: whatever step the sign-in would show first.
+func withoutPrompt(f *flow.Flow) error {
+	switch f.Next() {
+	case flow.StepAuthenticate:
+		return fosite.ErrLoginRequired.WithHint("The user is not signed in.")
+	case flow.StepConsent:
+		return fosite.ErrConsentRequired.WithHint("The user must approve this application.")
+	case flow.StepMFA, flow.StepEnroll:
+		return fosite.ErrInteractionRequired.WithHint("A stronger sign-in is required.")
+	}
+	return fosite.ErrInteractionRequired.WithHint("The user must finish signing in.")
 }
 
 func checkPKCE(client *oauth.Client, form url.Values) error {
