@@ -224,3 +224,31 @@ func TestStaleSignInCannotSetPassword(t *testing.T) {
 		t.Fatalf("the Help Desk's second temporary password stopped working: %v", err)
 	}
 }
+
+// TestMyAccountFollowsPolicyNow: a session completed with the password
+// alone, under a policy that asked no more, must prove a second factor
+// before My Account opens once the policy requires one.
+func TestMyAccountFollowsPolicyNow(t *testing.T) {
+	r := newConsoleRig(t)
+	r.person("kid")
+	owner := newBrowser(t, rpRedirect)
+	r.secondFactor(owner, owner.signIn(owner.get(r.gh.Issuer+"/account"), "kid", testPassword), "kid")
+
+	b := newBrowser(t, rpRedirect)
+	rp := r.gh.registerApp(t, clients.Registration{Name: "Library"}, "openid")
+	rp.codeFlow(t, b, "kid", "state-0001")
+	mustSee(t, b.get(r.gh.Issuer+"/account"), "Security info")
+
+	def := *storedPolicy(t, r, "default")
+	def.Policy.RequireMFA = true
+	if _, err := r.gh.App.Admin.SavePolicy(t.Context(), admin.CLI, def); err != nil {
+		t.Fatal(err)
+	}
+	var p pageResp
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if p = b.get(r.gh.Issuer + "/account"); !strings.Contains(p.Body, "Security info") || time.Now().After(deadline) {
+			break
+		}
+	}
+	mustSee(t, p, "Enter code")
+}

@@ -46,18 +46,24 @@ func (h *Handler) accountUser(w http.ResponseWriter, r *http.Request, returnTo s
 	case bs == nil || u.MustChangePassword:
 		h.startLocalFlow(w, r, &flow.Flow{ReturnTo: returnTo})
 		return nil, nil, false
-	case h.needsMFA(r.Context(), bs, u) && !bs.HasMethods:
-		// Nothing to challenge: sign in again, which ends in registration.
-		h.startLocalFlow(w, r, &flow.Flow{ReturnTo: returnTo, Username: u.Username})
-		return nil, nil, false
 	case h.needsMFA(r.Context(), bs, u):
-		h.startLocalFlow(w, r, &flow.Flow{
-			ReturnTo: returnTo, UserID: u.ID, Username: u.Username, AuthTime: bs.AuthTime, AMR: bs.AMR,
-			ACR: bs.ACR, RequiredACR: clients.ACRMFA, HasMethods: bs.HasMethods, PolicyMFA: true,
-		})
+		h.startLocalFlow(w, r, stepUp(returnTo, bs, u))
 		return nil, nil, false
 	}
 	return bs, u, true
+}
+
+// stepUp is the sign-in that brings session bs up to MFA: the challenge,
+// or with nothing registered to challenge, the password again and then
+// registration.
+func stepUp(returnTo string, bs *browserSession, u *identity.User) *flow.Flow {
+	if !bs.HasMethods {
+		return &flow.Flow{ReturnTo: returnTo, Username: u.Username}
+	}
+	return &flow.Flow{
+		ReturnTo: returnTo, UserID: u.ID, Username: u.Username, AuthTime: bs.AuthTime, AMR: bs.AMR,
+		ACR: bs.ACR, RequiredACR: clients.ACRMFA, HasMethods: true, PolicyMFA: true,
+	}
 }
 
 // needsMFA reports whether the person's policy requires a second factor the
