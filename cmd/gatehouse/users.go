@@ -76,7 +76,7 @@ func (c *cli) usersCreateCmd() *cobra.Command {
 			if generated {
 				// An invalid username gets no policy check here; CreateUser reports it.
 				name, _ := identity.NormalizeUsername(nu.Username, s.Users.Domain())
-				pw = s.Users.GeneratePassword(name)
+				pw = s.Users.GeneratePassword(&identity.User{Username: name, DisplayName: nu.DisplayName})
 				nu.MustChangePassword = true
 			}
 			nu.Password = pw

@@ -479,7 +479,7 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, ref string) (strin
 	if err != nil {
 		return "", err
 	}
-	temp := s.Users.GeneratePassword(u.Username)
+	temp := s.Users.GeneratePassword(u)
 	if err := s.Users.SetPassword(ctx, u.ID, temp, true); err != nil {
 		return "", err
 	}

@@ -407,9 +407,10 @@ func (s *Service) EnsureBootstrapAdmin(ctx context.Context) (username, password 
 	if err != nil || n > 0 {
 		return "", "", err
 	}
-	password = s.GeneratePassword(BootstrapAdminName + "@" + s.opt.Domain)
+	const displayName = "Gatehouse administrator"
+	password = s.GeneratePassword(&User{Username: BootstrapAdminName + "@" + s.opt.Domain, DisplayName: displayName})
 	u, err := s.Create(ctx, NewUser{
-		Username: BootstrapAdminName, DisplayName: "Gatehouse administrator",
+		Username: BootstrapAdminName, DisplayName: displayName,
 		Password: password, Roles: []string{RoleAdmin}, MustChangePassword: true,
 	})
 	if err != nil {
@@ -422,16 +423,17 @@ func (s *Service) EnsureBootstrapAdmin(ctx context.Context) (username, password 
 }
 
 // GeneratePassword returns a random one-time password that the policy
-// accepts for username, from an alphabet without look-alikes.
-func (s *Service) GeneratePassword(username string) string {
+// accepts for u, from an alphabet without look-alikes.
+func (s *Service) GeneratePassword(u *User) string {
 	const alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"
 	for {
 		b := secrets.RandomToken(max(20, s.opt.MinPasswordLength))
 		for i := range b {
 			b[i] = alphabet[int(b[i])%len(alphabet)]
 		}
-		// A random password can still contain a short username; draw again.
-		if s.CheckPasswordPolicy(&User{Username: username}, string(b)) == nil {
+		// A random password can still contain a short username or name;
+		// draw again.
+		if s.CheckPasswordPolicy(u, string(b)) == nil {
 			return string(b)
 		}
 	}

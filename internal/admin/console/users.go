@@ -72,7 +72,7 @@ func (c *Console) newUser(q *request) {
 func (c *Console) createUser(q *request) {
 	v := q.r.PostForm
 	f := userForm{Username: strings.TrimSpace(v.Get("username")), DisplayName: v.Get("display_name"), Email: v.Get("email"), Roles: v["roles"]}
-	temp := c.svc.Users.GeneratePassword(f.Username)
+	temp := c.svc.Users.GeneratePassword(&identity.User{Username: f.Username, DisplayName: f.DisplayName})
 	u, err := c.svc.CreateUser(q.r.Context(), q.actor, identity.NewUser{Username: f.Username, DisplayName: f.DisplayName,
 		Email: f.Email, Roles: f.Roles, Password: temp, MustChangePassword: true})
 	var pe *identity.PolicyError
