@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/policy"
 )
 
 // Step orders the security review's list did not cover, replayed against
@@ -43,4 +45,41 @@ func TestCodeIssuedBeforeSignOutEverywhere(t *testing.T) {
 	if status := userinfoStatus(t, gh, "x"); status != http.StatusUnauthorized {
 		t.Fatalf("userinfo with a bad token: %d", status)
 	}
+}
+
+// TestPolicyRequiringMFAReachesSignedInBrowsers: once the district turns
+// MFA on, a browser signed in with the password alone before the change
+// gets no further code below mfa; it is asked for the second factor (or
+// its registration) like any new sign-in.
+func TestPolicyRequiringMFAReachesSignedInBrowsers(t *testing.T) {
+	gh := newCluster(t).start()
+	gh.createUser(t, "student")
+	rp := gh.registerApp(t, clients.Registration{Name: "LMS"}, "openid")
+	b := newBrowser(t, rpRedirect)
+	rp.codeFlow(t, b, "student", "state-0001")
+
+	ctx := t.Context()
+	all, err := gh.App.Admin.ListPolicies(ctx, admin.CLI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range all {
+		if r.Name == policy.DefaultName {
+			r.Policy.RequireMFA, r.Policy.RequiredMethods = true, 1
+			if _, err := gh.App.Admin.SavePolicy(ctx, admin.CLI, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := gh.App.Policy.Load(ctx); err != nil { // what every replica does within one refresh interval
+		t.Fatal(err)
+	}
+
+	pkce := oauth2.GenerateVerifier()
+	p := b.get(rp.AuthCodeURL("state-0002", oauth2.S256ChallengeOption(pkce)))
+	if strings.HasPrefix(p.Location, rpRedirect) {
+		t.Fatalf("a password-only session got a code after the policy began to require MFA: %s", p.Location)
+	}
+	p = b.signIn(p, "student", testPassword)
+	mustSee(t, p, "Keep your account secure")
 }

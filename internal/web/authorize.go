@@ -63,7 +63,10 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't check your sign-in. Try again in a moment.", err)
 		return
 	}
-	fresh := bs != nil && !slices.Contains(prompts, "login") && withinMaxAge(form.Get("max_age"), bs.AuthTime, now)
+	// A session begun before the person's policy came to require a second
+	// factor it has not proved is no sign-in under that policy: sign in
+	// again, which ends in the challenge or registration.
+	fresh := bs != nil && !slices.Contains(prompts, "login") && withinMaxAge(form.Get("max_age"), bs.AuthTime, now) && !h.needsMFA(ctx, bs, u)
 	if slices.Contains(prompts, "none") {
 		switch {
 		case !fresh:
