@@ -83,3 +83,37 @@ func TestPolicyRequiringMFAReachesSignedInBrowsers(t *testing.T) {
 	p = b.signIn(p, "student", testPassword)
 	mustSee(t, p, "Keep your account secure")
 }
+
+// TestClientsScopeCannotMintMoreScopes: a token that may manage
+// applications cannot register one with admin scopes it does not hold, add
+// them to an existing one, or take over a more privileged one by rotating
+// its secret: otherwise gatehouse:clients would be every admin scope.
+func TestClientsScopeCannotMintMoreScopes(t *testing.T) {
+	gh := newCluster(t).start()
+	sync, _ := gh.createClient(t, clients.Registration{Name: "SIS sync", GrantTypes: []string{"client_credentials"},
+		Scopes: []string{clients.ScopeUsersRoles, clients.ScopeUsersWrite}})
+	apps := &adminClient{t: t, base: gh.Issuer, token: adminToken(t, gh, clients.ScopeClients)}
+
+	var created struct {
+		ID     string `json:"client_id"`
+		Secret string `json:"client_secret"`
+	}
+	if status := apps.json("POST", "/clients", map[string]any{"name": "Escalator", "grant_types": []string{"client_credentials"},
+		"scopes": []string{clients.ScopeUsersRoles}}, &created); status != http.StatusForbidden {
+		t.Errorf("registering a client with gatehouse:users.roles on a gatehouse:clients token: %d (%s)", status, created.ID)
+	}
+	mine, _ := gh.createClient(t, clients.Registration{Name: "Reports", GrantTypes: []string{"client_credentials"}, Scopes: []string{clients.ScopeClients}})
+	if status := apps.json("PATCH", "/clients/"+mine.ID, map[string]any{"scopes": []string{clients.ScopeClients, clients.ScopeUsersRoles}}, nil); status != http.StatusForbidden {
+		t.Errorf("adding gatehouse:users.roles to a client on a gatehouse:clients token: %d", status)
+	}
+	var rotated struct {
+		Secret string `json:"client_secret"`
+	}
+	if status := apps.json("POST", "/clients/"+sync.ID+"/rotate-secret", nil, &rotated); status != http.StatusForbidden {
+		t.Errorf("rotating the secret of a client with more admin scopes: %d (secret returned: %t)", status, rotated.Secret != "")
+	}
+	// Within its own rights it still manages applications.
+	if status := apps.json("POST", "/clients", map[string]any{"name": "Library", "redirect_uris": []string{rpRedirect}}, &created); status != http.StatusCreated {
+		t.Errorf("registering an ordinary app: %d", status)
+	}
+}
