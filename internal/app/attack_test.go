@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/policy"
 )
@@ -115,5 +117,33 @@ func TestClientsScopeCannotMintMoreScopes(t *testing.T) {
 	// Within its own rights it still manages applications.
 	if status := apps.json("POST", "/clients", map[string]any{"name": "Library", "redirect_uris": []string{rpRedirect}}, &created); status != http.StatusCreated {
 		t.Errorf("registering an ordinary app: %d", status)
+	}
+}
+
+// TestConsoleRedisOutageIsNotASignOut: while Redis does not answer, a
+// signed-in console page and a submitted console form answer "try again in
+// a moment" (503), never the sign-in or "your console session ended".
+func TestConsoleRedisOutageIsNotASignOut(t *testing.T) {
+	c := newCluster(t)
+	c.configure = func(cfg *config.Config) {
+		cfg.MFA = config.Default().MFA
+		cfg.MFA.RequireForAllClients, cfg.MFA.RequiredMethods = false, 1
+	}
+	mini := stoppableRedis(t, c)
+	r := &consoleRig{t: t, c: c, gh: c.start(), keys: map[string]string{}, uses: map[string]int{}}
+	r.person("principal", identity.RoleAdmin)
+	b, _ := r.signIn("principal")
+	form := b.get(r.gh.Issuer + "/admin/users/new")
+	if !csrfField.MatchString(form.Body) {
+		t.Fatalf("no form on the new user page: %d\n%s", form.Status, form.Body)
+	}
+
+	mini.Close()
+	if p := b.get(r.gh.Issuer + "/admin/users"); p.Status != http.StatusServiceUnavailable || p.Header.Get("Retry-After") == "" {
+		t.Errorf("a console page during a Redis outage: %d at %s (Retry-After %q)", p.Status, p.URL.Path, p.Header.Get("Retry-After"))
+	}
+	p := b.submit(form, url.Values{"username": {"newteacher"}, "display_name": {"New Teacher"}})
+	if p.Status != http.StatusServiceUnavailable || strings.Contains(p.Body, "session ended") {
+		t.Errorf("a console form during a Redis outage: %d\n%s", p.Status, p.Body)
 	}
 }
