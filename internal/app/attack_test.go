@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/clients"
@@ -145,5 +146,33 @@ func TestConsoleRedisOutageIsNotASignOut(t *testing.T) {
 	p := b.submit(form, url.Values{"username": {"newteacher"}, "display_name": {"New Teacher"}})
 	if p.Status != http.StatusServiceUnavailable || strings.Contains(p.Body, "session ended") {
 		t.Errorf("a console form during a Redis outage: %d\n%s", p.Status, p.Body)
+	}
+}
+
+// TestNarrowedClientLosesScopesAtOnce: once an administrator takes an
+// admin scope from a client, the tokens it already holds no longer carry
+// it at the admin API.
+func TestNarrowedClientLosesScopesAtOnce(t *testing.T) {
+	gh := newCluster(t).start()
+	gh.createUser(t, "student")
+	sync, secret := gh.createClient(t, clients.Registration{Name: "SIS sync", GrantTypes: []string{"client_credentials"},
+		Scopes: []string{clients.ScopeUsersRead, clients.ScopeUsersRoles}})
+	cc := clientcredentials.Config{ClientID: sync.ID, ClientSecret: secret, TokenURL: gh.Issuer + "/oauth2/token",
+		Scopes: []string{clients.ScopeUsersRead, clients.ScopeUsersRoles}}
+	tok, err := cc.Token(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := gh.App.Admin.UpdateClient(t.Context(), admin.CLI, sync.ID, func(r *clients.Registration) {
+		r.Scopes = []string{clients.ScopeUsersRead}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	api := &adminClient{t: t, base: gh.Issuer, token: tok.AccessToken}
+	if status := api.json("PUT", "/users/student/roles", map[string]any{"roles": []string{identity.RoleAdmin}}, nil); status != http.StatusForbidden {
+		t.Errorf("a token kept a scope its client no longer has: PUT roles answered %d", status)
+	}
+	if status := api.json("GET", "/users/student", nil, nil); status != http.StatusOK {
+		t.Errorf("the scope the client kept: GET user answered %d", status)
 	}
 }
