@@ -176,3 +176,28 @@ func TestNarrowedClientLosesScopesAtOnce(t *testing.T) {
 		t.Errorf("the scope the client kept: GET user answered %d", status)
 	}
 }
+
+// TestPutOffSessionEndsItsGraceOnceMethodsExist: a sign-in that put
+// registration off (password only, within the grace) keeps no password-only
+// access once the person has registered a method elsewhere: My Account
+// (where the password can be changed, signing the owner out) and the next
+// app ask for that method, as a new sign-in would.
+func TestPutOffSessionEndsItsGraceOnceMethodsExist(t *testing.T) {
+	m := newMFARig(t, func(cfg *config.Config) { cfg.MFA.RequiredMethods, cfg.MFA.Grace.Skips = 1, 2 })
+	attacker := newBrowser(t, rpRedirect)
+	p := attacker.submit(attacker.submit(m.start(attacker), act("next")), act("skip"))
+	if c := m.claims(p); c.ACR != "pwd" {
+		t.Fatalf("the put-off sign-in: acr=%q", c.ACR)
+	}
+	mustSee(t, attacker.get(m.gh.Issuer+"/account"), "Security info")
+
+	m.enrollApp(newBrowser(t, rpRedirect)) // the owner, on their own device
+
+	if p := attacker.get(m.gh.Issuer + "/account"); strings.Contains(p.Body, "Security info") || strings.Contains(p.Body, "Change password") {
+		t.Error("My Account opened on a password-only session after the owner registered a method")
+	}
+	p = attacker.get(m.rp.AuthCodeURL("state-0001", oauth2.S256ChallengeOption(m.pkce)))
+	if strings.HasPrefix(p.Location, rpRedirect) {
+		t.Errorf("a password-only session got a code after the owner registered a method: %s", p.Location)
+	}
+}

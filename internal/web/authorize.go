@@ -59,14 +59,19 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 
 	now := time.Now()
 	bs, u, err := h.signedIn(w, r)
+	// A session that has not proved the second factor the person's policy
+	// now requires (the policy changed, or registration was put off and a
+	// method has been registered since) is no sign-in under that policy:
+	// sign in again, which ends in the challenge or registration.
+	var needsMFA bool
+	if err == nil && bs != nil {
+		needsMFA, err = h.needsMFA(ctx, bs, u)
+	}
 	if err != nil {
 		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't check your sign-in. Try again in a moment.", err)
 		return
 	}
-	// A session begun before the person's policy came to require a second
-	// factor it has not proved is no sign-in under that policy: sign in
-	// again, which ends in the challenge or registration.
-	fresh := bs != nil && !slices.Contains(prompts, "login") && withinMaxAge(form.Get("max_age"), bs.AuthTime, now) && !h.needsMFA(ctx, bs, u)
+	fresh := bs != nil && !slices.Contains(prompts, "login") && withinMaxAge(form.Get("max_age"), bs.AuthTime, now) && !needsMFA
 	if slices.Contains(prompts, "none") {
 		switch {
 		case !fresh:
