@@ -201,3 +201,22 @@ func TestPutOffSessionEndsItsGraceOnceMethodsExist(t *testing.T) {
 		t.Errorf("a password-only session got a code after the owner registered a method: %s", p.Location)
 	}
 }
+
+// TestLogoutDuringDatabaseOutage: a sign-out whose return address cannot
+// be checked because the database does not answer is "try again in a
+// moment", never "not registered for this application".
+func TestLogoutDuringDatabaseOutage(t *testing.T) {
+	c := newCluster(t)
+	gh := c.start()
+	rp := gh.registerApp(t, clients.Registration{Name: "LMS", PostLogoutRedirectURIs: []string{"http://127.0.0.1:9999/bye"}}, "openid")
+	logout := gh.Issuer + "/oauth2/logout?" + url.Values{"client_id": {rp.ClientID}, "post_logout_redirect_uri": {"http://127.0.0.1:9999/bye"}}.Encode()
+	execSQL(t, c, "ALTER TABLE clients RENAME TO clients_away")
+	p := newBrowser(t, rpRedirect).get(logout)
+	execSQL(t, c, "ALTER TABLE clients_away RENAME TO clients")
+	if p.Status != http.StatusServiceUnavailable || p.Header.Get("Retry-After") == "" || strings.Contains(p.Body, "not registered") {
+		t.Fatalf("logout with the database away: %d (Retry-After %q)\n%s", p.Status, p.Header.Get("Retry-After"), p.Body)
+	}
+	if p := newBrowser(t, "http://127.0.0.1:9999/bye").get(logout); !strings.HasPrefix(p.Location, "http://127.0.0.1:9999/bye") {
+		t.Fatalf("logout with the database back: %d %q", p.Status, p.Location)
+	}
+}
