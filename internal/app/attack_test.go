@@ -1,11 +1,18 @@
 package app_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -15,6 +22,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
 // Step orders the security review's list did not cover, replayed against
@@ -218,5 +226,61 @@ func TestLogoutDuringDatabaseOutage(t *testing.T) {
 	}
 	if p := newBrowser(t, "http://127.0.0.1:9999/bye").get(logout); !strings.HasPrefix(p.Location, "http://127.0.0.1:9999/bye") {
 		t.Fatalf("logout with the database back: %d %q", p.Status, p.Location)
+	}
+}
+
+// refusingWrites makes Redis refuse writes to keys containing part while
+// on is set (a full Redis refuses SET with OOM), leaving reads alone.
+type refusingWrites struct {
+	part string
+	on   *atomic.Bool
+}
+
+func (f refusingWrites) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (f refusingWrites) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (f refusingWrites) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if args := cmd.Args(); f.on.Load() && cmd.Name() == "set" && len(args) > 1 && strings.Contains(fmt.Sprint(args[1]), f.part) {
+			err := errors.New("OOM command not allowed when used memory > 'maxmemory'")
+			cmd.SetErr(err)
+			return err
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// TestRedisRefusingWritesIsNotAnExpiredSignIn: a sign-in step, or a
+// password reset step, whose state Redis would not store or read is "try
+// again in a moment" (503), never "Sign-in expired" or "Password reset
+// expired", which would send the person back to the start.
+func TestRedisRefusingWritesIsNotAnExpiredSignIn(t *testing.T) {
+	c := newCluster(t)
+	mini := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: mini.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { client.Close() })
+	var refusing atomic.Bool
+	client.AddHook(refusingWrites{part: "flow:", on: &refusing})
+	c.redis = &testenv.Redis{Client: client, Prefix: "refusing:", Mini: mini}
+	gh := c.start()
+	gh.createUser(t, "student")
+	rp := gh.registerApp(t, clients.Registration{Name: "LMS"}, "openid")
+
+	b := newBrowser(t, rpRedirect)
+	p := b.get(rp.AuthCodeURL("state-0001", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	refusing.Store(true)
+	p = b.submit(p, url.Values{"username": {"student"}})
+	refusing.Store(false)
+	if p.Status != http.StatusServiceUnavailable || p.Header.Get("Retry-After") == "" || strings.Contains(p.Body, "expired") {
+		t.Errorf("the username step while Redis refused the flow: %d (Retry-After %q)\n%s", p.Status, p.Header.Get("Retry-After"), p.Body)
+	}
+
+	r := newBrowser(t, rpRedirect)
+	p = r.submit(r.get(gh.Issuer+"/reset"), url.Values{"username": {"student"}})
+	mini.Close()
+	p = r.get(gh.Issuer + "/reset/verify")
+	if p.Status != http.StatusServiceUnavailable || strings.Contains(p.Body, "expired") {
+		t.Errorf("a password reset page while Redis is away: %d\n%s", p.Status, p.Body)
 	}
 }
