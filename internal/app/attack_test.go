@@ -284,3 +284,29 @@ func TestRedisRefusingWritesIsNotAnExpiredSignIn(t *testing.T) {
 		t.Errorf("a password reset page while Redis is away: %d\n%s", p.Status, p.Body)
 	}
 }
+
+// TestSignInContinuesAfterSelfServiceReset: "Can't access your account?"
+// from an app's sign-in, a reset, and back to that sign-in with the new
+// password: the sign-in completes. The reset signs the person out
+// everywhere, but a sign-in whose password was typed after it is not one
+// the reset ended.
+func TestSignInContinuesAfterSelfServiceReset(t *testing.T) {
+	m, sink, secret := newSSPRRig(t, nil)
+	b := newBrowser(t, rpRedirect)
+	p := b.get(m.rp.AuthCodeURL("state-0001", oauth2.S256ChallengeOption(m.pkce)))
+	flowID := p.URL.Query().Get("flow")
+	p = b.submit(b.get(m.gh.Issuer+"/reset?flow="+flowID), url.Values{"username": {"student"}})
+	p = b.submit(p, act("choose", "option", optionValue(t, p, "Email my alternate email")))
+	p = b.submit(p, act("verify", "code", sink.lastCode(t)))
+	p = b.submit(p, act("choose", "option", optionValue(t, p, "Text my mobile phone")))
+	p = b.submit(p, act("verify", "code", m.lastCode(phone)))
+	p = b.submit(p, act("password", "new_password", "reset correct horse", "confirm_password", "reset correct horse"))
+	mustSee(t, p, "Your password has been reset")
+
+	p = b.get(m.gh.Issuer + "/login/username?flow=" + flowID)
+	p = b.signIn(p, "student", "reset correct horse")
+	p = b.submit(p, act("verify", "code", totpCode(t, secret, time.Now().Add(30*time.Second))))
+	if c := m.claims(p); c.ACR != "mfa" {
+		t.Fatalf("the sign-in after the reset: acr=%q", c.ACR)
+	}
+}

@@ -155,7 +155,7 @@ func (h *Handler) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 		h.logger.Warn("remembering the device", "err", err)
 	}
 	now := time.Now().UTC()
-	f.UserID, f.Username, f.AuthTime = u.ID, u.Username, now
+	f.UserID, f.Username, f.AuthTime, f.PasswordAt = u.ID, u.Username, now, now
 	f.AMR, f.ACR = []string{"pwd"}, clients.ACRPassword
 	f.MustChangePassword = u.MustChangePassword
 	if err := h.startEnrollment(r, f, u); err != nil {
