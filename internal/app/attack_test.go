@@ -310,3 +310,21 @@ func TestSignInContinuesAfterSelfServiceReset(t *testing.T) {
 		t.Fatalf("the sign-in after the reset: acr=%q", c.ACR)
 	}
 }
+
+// TestSignOutEverywhereForgetsRememberedDevices: after the Help Desk signs
+// someone out everywhere (the answer to "someone else is in my account"), a
+// browser that was told "Don't ask again" is asked for the second factor
+// again: the password alone does not sign it back in.
+func TestSignOutEverywhereForgetsRememberedDevices(t *testing.T) {
+	m := newMFARig(t, func(cfg *config.Config) { cfg.MFA.RequiredMethods = 1; cfg.MFA.RememberDeviceDays = 30 })
+	_, secret := m.enrollApp(newBrowser(t, rpRedirect))
+	b := newBrowser(t, rpRedirect)
+	p := b.submit(m.start(b), act("verify", "code", totpCode(t, secret, time.Now().Add(30*time.Second)), "remember", "yes"))
+	m.claims(p)
+
+	time.Sleep(2 * time.Millisecond) // the stamp comes after the sign-in
+	if err := m.gh.App.Admin.RevokeSessions(t.Context(), admin.CLI, "student"); err != nil {
+		t.Fatal(err)
+	}
+	mustSee(t, m.start(b), "Enter code")
+}
