@@ -262,7 +262,7 @@ func TestRedisRefusingWritesIsNotAnExpiredSignIn(t *testing.T) {
 	t.Cleanup(func() { client.Close() })
 	var refusing atomic.Bool
 	client.AddHook(refusingWrites{part: "flow:", on: &refusing})
-	c.redis = &testenv.Redis{Client: client, Prefix: "refusing:", Mini: mini}
+	c.redis = &testenv.Redis{Client: client, Prefix: "refusing:", URL: "redis://" + mini.Addr(), Mini: mini}
 	gh := c.start()
 	gh.createUser(t, "student")
 	rp := gh.registerApp(t, clients.Registration{Name: "LMS"}, "openid")
