@@ -73,6 +73,16 @@ func (a Actor) serves(u *identity.User) bool {
 }
 func (a Actor) canManageClients() bool { return a.may(clients.ScopeClients) }
 
+// errScopesNotHeld refuses a client manager an application with admin
+// scopes it does not hold itself: registering one, or taking one over by
+// its settings or secret, would give it those scopes.
+var errScopesNotHeld = &ForbiddenError{Msg: "Only a holder of every admin scope an application has may register or change it."}
+
+// holdsAll reports whether the actor holds every admin scope in scopes.
+func (a Actor) holdsAll(scopes []string) bool {
+	return !slices.ContainsFunc(scopes, func(s string) bool { return clients.IsAdminScope(s) && !a.may(s) })
+}
+
 // canAssignRoles also guards every change to a person who holds a role:
 // whoever could reset an administrator's password could become one.
 func (a Actor) canAssignRoles() bool { return a.may(clients.ScopeUsersRoles) }
@@ -223,6 +233,9 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, r clients.Registrat
 	if !a.canManageClients() {
 		return nil, "", ErrForbidden
 	}
+	if !a.holdsAll(r.Scopes) {
+		return nil, "", errScopesNotHeld
+	}
 	if err := s.nameFree(ctx, "", r); err != nil {
 		return nil, "", err
 	}
@@ -233,6 +246,18 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, r clients.Registrat
 	v := ViewClient(c)
 	s.record(ctx, a, "client.created", "", c.ID, nil, v)
 	return &v, secret, nil
+}
+
+// manageableClient loads an application the actor may act on.
+func (s *Service) manageableClient(ctx context.Context, a Actor, id string) (*clients.Client, error) {
+	if !a.canManageClients() {
+		return nil, ErrForbidden
+	}
+	c, err := s.Clients.Get(ctx, id)
+	if err == nil && !a.holdsAll(c.Scopes) {
+		return nil, errScopesNotHeld
+	}
+	return c, err
 }
 
 // nameFree refuses a name another application (not id) already has, in any
@@ -261,16 +286,16 @@ func (s *Service) nameFree(ctx context.Context, id string, r clients.Registratio
 
 // UpdateClient changes an application's settings.
 func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, edit func(*clients.Registration)) (*ClientView, string, error) {
-	if !a.canManageClients() {
-		return nil, "", ErrForbidden
-	}
-	old, err := s.Clients.Get(ctx, id)
+	old, err := s.manageableClient(ctx, a, id)
 	if err != nil {
 		return nil, "", err
 	}
 	before := ViewClient(old)
 	reg := old.Registration()
 	edit(&reg)
+	if !a.holdsAll(reg.Scopes) {
+		return nil, "", errScopesNotHeld
+	}
 	if err := s.nameFree(ctx, id, reg); err != nil {
 		return nil, "", err
 	}
@@ -286,8 +311,8 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, edit fun
 // RotateClientSecret replaces a secret; the old one keeps working for the
 // configured overlap (clients.secret_rotation_overlap).
 func (s *Service) RotateClientSecret(ctx context.Context, a Actor, id string) (string, error) {
-	if !a.canManageClients() {
-		return "", ErrForbidden
+	if _, err := s.manageableClient(ctx, a, id); err != nil {
+		return "", err
 	}
 	secret, err := s.Clients.RotateSecret(ctx, id)
 	if err == nil {
@@ -298,8 +323,8 @@ func (s *Service) RotateClientSecret(ctx context.Context, a Actor, id string) (s
 
 // SetClientDisabled turns an application off or on.
 func (s *Service) SetClientDisabled(ctx context.Context, a Actor, id string, disabled bool) error {
-	if !a.canManageClients() {
-		return ErrForbidden
+	if _, err := s.manageableClient(ctx, a, id); err != nil {
+		return err
 	}
 	if err := s.Clients.SetDisabled(ctx, id, disabled); err != nil {
 		return err
@@ -310,10 +335,7 @@ func (s *Service) SetClientDisabled(ctx context.Context, a Actor, id string, dis
 
 // DeleteClient removes an application.
 func (s *Service) DeleteClient(ctx context.Context, a Actor, id string) error {
-	if !a.canManageClients() {
-		return ErrForbidden
-	}
-	old, err := s.Clients.Get(ctx, id)
+	old, err := s.manageableClient(ctx, a, id)
 	if err != nil {
 		return err
 	}

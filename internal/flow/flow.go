@@ -49,6 +49,7 @@ type Flow struct {
 	Username           string    `json:"username,omitempty"` // as typed on the first screen
 	UserID             string    `json:"user_id,omitempty"`
 	AuthTime           time.Time `json:"auth_time,omitzero"`
+	PasswordAt         time.Time `json:"password_at,omitzero"` // when the password was typed in this flow
 	AMR                []string  `json:"amr,omitempty"`
 	ACR                string    `json:"acr,omitempty"`
 	MustChangePassword bool      `json:"must_change_password,omitempty"`
@@ -106,6 +107,17 @@ type Challenge struct {
 // RequiredMFA reports whether this sign-in must end at the MFA level.
 func (f *Flow) RequiredMFA() bool {
 	return f.PolicyMFA || clients.ACRRank(f.RequiredACR) >= clients.ACRRank(clients.ACRMFA)
+}
+
+// ValidFrom is the moment a "sign out everywhere" must come after to end
+// this sign-in: when its password was typed, or, for a flow begun from a
+// live session, when it began. So a sign-in resumed with the new password
+// after a reset carries on, and one parked before it does not.
+func (f *Flow) ValidFrom() time.Time {
+	if f.PasswordAt.After(f.CreatedAt) {
+		return f.PasswordAt
+	}
+	return f.CreatedAt
 }
 
 func (f *Flow) hasMFA() bool { return clients.ACRRank(f.ACR) >= clients.ACRRank(clients.ACRMFA) }

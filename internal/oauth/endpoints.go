@@ -180,6 +180,16 @@ func (e *Endpoints) checkGrant(ctx context.Context, client *Client, ar fosite.Ac
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
 	}
+	// A code or refresh token from a sign-in begun before the person was
+	// signed out everywhere (a password reset) buys nothing afterwards. The
+	// session keeps that moment to the second: one begun in the stamp's own
+	// second still counts.
+	if !u.SessionValid(sess.Claims.RequestedAt.Add(time.Second)) {
+		if rerr := e.Storage.RevokeRefreshToken(ctx, ar.GetID()); rerr != nil {
+			e.Logger.Error("revoking grant after sign-out everywhere", "err", rerr)
+		}
+		return fosite.ErrInvalidGrant.WithHint("The account was signed out everywhere since this sign-in; sign in again.")
+	}
 	resetAt, err := e.Resets.MethodsResetAt(ctx, sess.Subject)
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)

@@ -39,6 +39,10 @@ const noticePassword = "The password for your account was changed. If this wasn'
 // pending.
 func (h *Handler) accountUser(w http.ResponseWriter, r *http.Request, returnTo string) (*browserSession, *identity.User, bool) {
 	bs, u, err := h.signedIn(w, r)
+	var needsMFA bool
+	if err == nil && bs != nil {
+		needsMFA, err = h.needsMFA(r.Context(), bs, u)
+	}
 	switch {
 	case err != nil:
 		h.fail(w, r, http.StatusServiceUnavailable, "My Account unavailable", "We couldn't check your sign-in. Try again in a moment.", err)
@@ -46,7 +50,7 @@ func (h *Handler) accountUser(w http.ResponseWriter, r *http.Request, returnTo s
 	case bs == nil || u.MustChangePassword:
 		h.startLocalFlow(w, r, &flow.Flow{ReturnTo: returnTo})
 		return nil, nil, false
-	case h.needsMFA(r.Context(), bs, u):
+	case needsMFA:
 		h.startLocalFlow(w, r, stepUp(returnTo, bs, u))
 		return nil, nil, false
 	}
@@ -67,9 +71,18 @@ func stepUp(returnTo string, bs *browserSession, u *identity.User) *flow.Flow {
 }
 
 // needsMFA reports whether the person's policy requires a second factor the
-// session has not proved.
-func (h *Handler) needsMFA(ctx context.Context, bs *browserSession, u *identity.User) bool {
-	return !bs.Deferred && clients.ACRRank(bs.ACR) < clients.ACRRank(clients.ACRMFA) && h.policy.For(ctx, u).RequireMFA
+// session has not proved. Registration put off within the grace waives it
+// only while the person has nothing registered: once they have a method
+// (registered elsewhere, perhaps by the real owner), it must be proved.
+func (h *Handler) needsMFA(ctx context.Context, bs *browserSession, u *identity.User) (bool, error) {
+	if clients.ACRRank(bs.ACR) >= clients.ACRRank(clients.ACRMFA) || !h.policy.For(ctx, u).RequireMFA {
+		return false, nil
+	}
+	if !bs.Deferred {
+		return true, nil
+	}
+	methods, err := h.mfa.Methods(ctx, u.ID)
+	return len(methods) > 0, err
 }
 
 // startLocalFlow runs the sign-in steps for a Gatehouse page of its own.

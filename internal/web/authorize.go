@@ -59,11 +59,19 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 
 	now := time.Now()
 	bs, u, err := h.signedIn(w, r)
+	// A session that has not proved the second factor the person's policy
+	// now requires (the policy changed, or registration was put off and a
+	// method has been registered since) is no sign-in under that policy:
+	// sign in again, which ends in the challenge or registration.
+	var needsMFA bool
+	if err == nil && bs != nil {
+		needsMFA, err = h.needsMFA(ctx, bs, u)
+	}
 	if err != nil {
 		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't check your sign-in. Try again in a moment.", err)
 		return
 	}
-	fresh := bs != nil && !slices.Contains(prompts, "login") && withinMaxAge(form.Get("max_age"), bs.AuthTime, now)
+	fresh := bs != nil && !slices.Contains(prompts, "login") && withinMaxAge(form.Get("max_age"), bs.AuthTime, now) && !needsMFA
 	f := &flow.Flow{
 		Browser: h.csrf.browserID(w, r), Query: form.Encode(), RedirectURI: ar.GetRedirectURI().String(), ClientID: client.ID, ClientName: client.Name,
 		RequiredACR: required, RequireConsent: client.RequireConsent, CreatedAt: now.UTC(),
@@ -217,7 +225,7 @@ func (h *Handler) issue(w http.ResponseWriter, r *http.Request, ar fosite.Author
 	session := oauth.SessionFor(oauth.Authentication{
 		Subject: u.ID, Username: u.Username, AuthTime: f.AuthTime, AMR: f.AMR, ACR: f.ACR,
 		Claims: oauth.ProfileClaims(u, ar.GetGrantedScopes()),
-	}, h.opt.Issuer, f.CreatedAt)
+	}, h.opt.Issuer, f.ValidFrom())
 	resp, err := h.provider.NewAuthorizeResponse(ctx, ar, session)
 	if err != nil {
 		h.authorizeError(w, r, ar, err)
@@ -296,16 +304,17 @@ func (w *issWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-// flowUser loads the person a flow signs in. A flow begun before the
-// person was signed out everywhere (a password or method reset) is over,
-// like their sessions; so is one for an account disabled or deleted since.
+// flowUser loads the person a flow signs in. A flow begun (or whose
+// password was typed) before the person was signed out everywhere (a
+// password or method reset) is over, like their sessions; so is one for an
+// account disabled or deleted since.
 func (h *Handler) flowUser(w http.ResponseWriter, r *http.Request, f *flow.Flow) (*identity.User, bool) {
 	u, err := h.users.Get(r.Context(), f.UserID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't load your account. Try again in a moment.", err)
 		return nil, false
 	}
-	if err != nil || !u.SessionValid(f.CreatedAt) {
+	if err != nil || !u.SessionValid(f.ValidFrom()) {
 		h.flows.Delete(r.Context(), f.ID)
 		h.fail(w, r, http.StatusBadRequest, "Sign-in expired", flow.ErrNotFound.Error(), nil)
 		return nil, false

@@ -155,7 +155,7 @@ func (h *Handler) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 		h.logger.Warn("remembering the device", "err", err)
 	}
 	now := time.Now().UTC()
-	f.UserID, f.Username, f.AuthTime = u.ID, u.Username, now
+	f.UserID, f.Username, f.AuthTime, f.PasswordAt = u.ID, u.Username, now, now
 	f.AMR, f.ACR = []string{"pwd"}, clients.ACRPassword
 	f.MustChangePassword = u.MustChangePassword
 	if err := h.startEnrollment(r, f, u); err != nil {
@@ -171,13 +171,17 @@ func (h *Handler) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 	h.saveAndAdvance(w, r, f)
 }
 
-// saveFlow stores the flow; a flow past its lifetime gets the "expired" page.
+// saveFlow stores the flow; a flow past its lifetime gets the "expired"
+// page, one Redis would not store the "try again" page.
 func (h *Handler) saveFlow(w http.ResponseWriter, r *http.Request, f *flow.Flow) bool {
-	if err := h.flows.Save(r.Context(), f); err != nil {
-		h.fail(w, r, http.StatusBadRequest, "Sign-in expired", flow.ErrNotFound.Error(), err)
-		return false
+	err := h.flows.Save(r.Context(), f)
+	switch {
+	case errors.Is(err, flow.ErrNotFound):
+		h.fail(w, r, http.StatusBadRequest, "Sign-in expired", flow.ErrNotFound.Error(), nil)
+	case err != nil:
+		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't save your sign-in. Try again in a moment.", err)
 	}
-	return true
+	return err == nil
 }
 
 func (h *Handler) saveAndAdvance(w http.ResponseWriter, r *http.Request, f *flow.Flow) {

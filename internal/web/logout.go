@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // idTokenHint is what logout needs from an ID token we issued.
@@ -67,6 +69,11 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		var err error
 		if clientID != "" {
 			c, err = h.clients.GetClient(ctx, clientID)
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			// Only a real answer may say the address is not registered.
+			h.fail(w, r, http.StatusServiceUnavailable, "Sign-out unavailable", "We couldn't check the application's sign-out request. Try again in a moment.", err)
+			return
 		}
 		if clientID == "" || err != nil || !slices.Contains(c.PostLogoutRedirectURIs, redirect) {
 			h.fail(w, r, http.StatusBadRequest, "Sign-out request not valid", "The address to return to after signing out is not registered for this application.", nil)

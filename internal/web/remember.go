@@ -14,8 +14,9 @@ import (
 )
 
 // "Don't ask again for N days" is a cookie signed with a server key, bound
-// to one person and to a stamp of their password and method-reset time, so
-// a password reset or a method reset ends every remembered device.
+// to one person and to a stamp of their password, method-reset time and
+// "valid after" moment, so a password reset, a method reset or signing
+// them out everywhere ends every remembered device.
 const rememberCookie = "gatehouse_mfa_remember"
 
 type rememberClaims struct {
@@ -33,6 +34,10 @@ func (h *Handler) securityStamp(ctx context.Context, u *identity.User) (string, 
 	sum.Write([]byte(u.ID + "\x00" + u.PasswordHash + "\x00"))
 	if st.MethodsResetAt != nil {
 		sum.Write([]byte(st.MethodsResetAt.UTC().Format(time.RFC3339Nano)))
+	}
+	sum.Write([]byte{0})
+	if u.SessionsValidAfter != nil {
+		sum.Write([]byte(u.SessionsValidAfter.UTC().Format(time.RFC3339Nano)))
 	}
 	return base64.RawURLEncoding.EncodeToString(sum.Sum(nil)[:16]), nil
 }

@@ -111,20 +111,25 @@ func resetKey(token string) string {
 	return "reset:" + hex.EncodeToString(sum[:])
 }
 
-func (h *Handler) loadReset(r *http.Request) (*resetSession, string) {
+// loadReset returns the browser's password reset, nil when it has none,
+// and an error only when Redis did not answer: an outage is not an expiry.
+func (h *Handler) loadReset(r *http.Request) (*resetSession, string, error) {
 	ck, err := r.Cookie(resetCookie)
 	if err != nil || ck.Value == "" {
-		return nil, ""
+		return nil, "", nil
 	}
 	data, err := h.kv.Get(r.Context(), resetKey(ck.Value))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, "", nil
+	}
 	if err != nil {
-		return nil, ""
+		return nil, "", err
 	}
 	var rs resetSession
 	if json.Unmarshal(data, &rs) != nil || time.Since(rs.CreatedAt) > resetLifetime {
-		return nil, ""
+		return nil, "", nil
 	}
-	return &rs, ck.Value
+	return &rs, ck.Value, nil
 }
 
 func (h *Handler) saveReset(ctx context.Context, token string, rs *resetSession) error {
@@ -137,6 +142,16 @@ func (h *Handler) saveReset(ctx context.Context, token string, rs *resetSession)
 		return errResetExpired
 	}
 	return h.kv.Put(ctx, resetKey(token), data, ttl)
+}
+
+// resetNotSaved answers a reset step whose state could not be stored:
+// expired only when its lifetime is over, otherwise Redis did not answer.
+func (h *Handler) resetNotSaved(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errResetExpired) {
+		h.fail(w, r, http.StatusBadRequest, "Password reset expired", "Your password reset session has expired. Start again.", err)
+		return
+	}
+	h.fail(w, r, http.StatusServiceUnavailable, "Password reset unavailable", "We couldn't save your progress. Try again in a moment.", err)
 }
 
 var (
@@ -314,7 +329,11 @@ func (rc *resetContext) available() bool {
 }
 
 func (h *Handler) loadResetContext(w http.ResponseWriter, r *http.Request) (*resetContext, bool) {
-	rs, token := h.loadReset(r)
+	rs, token, err := h.loadReset(r)
+	if err != nil {
+		h.fail(w, r, http.StatusServiceUnavailable, "Password reset unavailable", "We couldn't continue your password reset. Try again in a moment.", err)
+		return nil, false
+	}
 	if rs == nil {
 		h.fail(w, r, http.StatusBadRequest, "Password reset expired", "Your password reset session has expired. Start again.", nil)
 		return nil, false
@@ -483,7 +502,7 @@ func (h *Handler) resetVerify(w http.ResponseWriter, r *http.Request) {
 	case action == "verify" && (rs.Stage == resetCode || rs.Stage == resetApp || rs.Stage == resetQuestions):
 		if msg := h.resetCheckProof(r, rc); msg != "" {
 			if err := h.saveReset(ctx, rc.token, rs); err != nil {
-				h.fail(w, r, http.StatusBadRequest, "Password reset expired", "Your password reset session has expired. Start again.", err)
+				h.resetNotSaved(w, r, err)
 				return
 			}
 			retry(msg)
@@ -497,7 +516,7 @@ func (h *Handler) resetVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.saveReset(ctx, rc.token, rs); err != nil {
-		h.fail(w, r, http.StatusBadRequest, "Password reset expired", "Your password reset session has expired. Start again.", err)
+		h.resetNotSaved(w, r, err)
 		return
 	}
 	http.Redirect(w, r, "/reset/verify", http.StatusSeeOther)
@@ -505,7 +524,7 @@ func (h *Handler) resetVerify(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) saveAndRenderReset(w http.ResponseWriter, r *http.Request, rc *resetContext, notice string) {
 	if err := h.saveReset(r.Context(), rc.token, rc.rs); err != nil {
-		h.fail(w, r, http.StatusBadRequest, "Password reset expired", "Your password reset session has expired. Start again.", err)
+		h.resetNotSaved(w, r, err)
 		return
 	}
 	h.renderReset(w, r, rc, http.StatusOK, "", notice)

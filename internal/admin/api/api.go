@@ -140,13 +140,16 @@ func (a *API) authorized(scope string, h func(http.ResponseWriter, *http.Request
 			writeError(w, http.StatusForbidden, "forbidden", "The admin API takes only client_credentials tokens, never one issued to a person.")
 			return
 		}
-		granted := ar.GetGrantedScopes()
-		if !granted.Has(scope) {
+		// Only the scopes the client still holds: narrowing a client takes
+		// effect at once, not when its tokens expire.
+		held := ar.GetClient().GetScopes()
+		granted := slices.DeleteFunc(slices.Clone(ar.GetGrantedScopes()), func(s string) bool { return !slices.Contains(held, s) })
+		if !slices.Contains(granted, scope) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-admin", error="insufficient_scope", scope="`+scope+`"`)
 			writeError(w, http.StatusForbidden, "forbidden", "The access token was not granted the "+scope+" scope.")
 			return
 		}
-		h(w, r, admin.Actor{ID: "client:" + ar.GetClient().GetID(), Scopes: slices.DeleteFunc(slices.Clone(granted), func(s string) bool {
+		h(w, r, admin.Actor{ID: "client:" + ar.GetClient().GetID(), Scopes: slices.DeleteFunc(granted, func(s string) bool {
 			return !clients.IsAdminScope(s)
 		}), IP: clientip.From(r)})
 	}

@@ -23,7 +23,7 @@ func (f fixedToken) IntrospectToken(context.Context, string, fosite.TokenUse, fo
 	s := oauth.NewSession()
 	s.Subject = f.subject
 	ar := fosite.NewAccessRequest(s)
-	ar.Client = &fosite.DefaultClient{ID: "sync"}
+	ar.Client = &fosite.DefaultClient{ID: "sync", Scopes: append([]string{"openid"}, clients.AdminScopes...)}
 	for _, sc := range f.scopes {
 		ar.GrantScope(sc)
 	}

@@ -67,7 +67,11 @@ func (c *Console) relyingParty(ctx context.Context) (*oidcClient, error) {
 }
 
 func (c *Console) home(w http.ResponseWriter, r *http.Request) {
-	s, token := c.current(r)
+	s, token, err := c.current(r)
+	if err != nil {
+		c.unavailable(w, r, err)
+		return
+	}
 	if s == nil {
 		c.render(w, http.StatusOK, "landing", view{Title: "Admin console", District: c.opt.District})
 		return
@@ -216,7 +220,7 @@ func (c *Console) redeem(ctx context.Context, rp *oidcClient, code string, p pen
 // logout ends the console session and, with the ID token as a hint, the
 // Gatehouse sign-in behind it, returning to the console's front page.
 func (c *Console) logout(q *request) {
-	s, _ := c.current(q.r)
+	s, _, _ := c.current(q.r)
 	c.endSession(q.w, q.r)
 	rp, err := c.relyingParty(q.r.Context())
 	if err != nil || rp.endSession == "" || s == nil {

@@ -171,23 +171,36 @@ func digest(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// current returns the browser's console session and its token.
-func (c *Console) current(r *http.Request) (*session, string) {
+// current returns the browser's console session and its token, and an
+// error only when Redis did not answer: an outage is not a sign-out.
+func (c *Console) current(r *http.Request) (*session, string, error) {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil || ck.Value == "" {
-		return nil, ""
+		return nil, "", nil
+	}
+	raw, err := c.kv.Get(r.Context(), sessionKey(ck.Value))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", err
 	}
 	var s session
-	if err := c.getJSON(r.Context(), sessionKey(ck.Value), &s); err != nil {
-		return nil, ""
+	if json.Unmarshal(raw, &s) != nil {
+		return nil, "", nil
 	}
 	if time.Since(s.LastSeen) > sessionIdle {
 		if err := c.kv.Delete(r.Context(), sessionKey(ck.Value)); err != nil {
 			c.logger.Warn("ending an idle console session", "err", err)
 		}
-		return nil, ""
+		return nil, "", nil
 	}
-	return &s, ck.Value
+	return &s, ck.Value, nil
+}
+
+// unavailable is the page for a console session Redis could not look up.
+func (c *Console) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	c.fail(w, r, http.StatusServiceUnavailable, "Console unavailable", "We couldn't check your console session. Try again in a moment.", err)
 }
 
 // seen records activity on session s, at most once every seenEvery.
@@ -228,7 +241,11 @@ func (c *Console) signedIn(w http.ResponseWriter, r *http.Request, s *session, t
 // session the browser goes to sign in and comes back.
 func (c *Console) page(h func(*request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s, token := c.current(r)
+		s, token, err := c.current(r)
+		if err != nil {
+			c.unavailable(w, r, err)
+			return
+		}
 		if s == nil {
 			http.Redirect(w, r, Prefix+"/login?return="+url.QueryEscape(r.URL.EscapedPath()), http.StatusSeeOther)
 			return
@@ -254,7 +271,11 @@ func (c *Console) form(h func(*request)) http.HandlerFunc {
 			c.fail(w, r, http.StatusBadRequest, "Form not valid", "The form could not be read. Files may be at most 32 MB.", nil)
 			return
 		}
-		s, token := c.current(r)
+		s, token, err := c.current(r)
+		if err != nil {
+			c.unavailable(w, r, err)
+			return
+		}
 		if s == nil || !hmac.Equal([]byte(r.PostFormValue("csrf_token")), []byte(c.csrfToken(token))) {
 			c.fail(w, r, http.StatusForbidden, "Page expired", "This form was open too long or came from somewhere else, or your console session ended. Go back, reload the page and try again.", nil)
 			return
@@ -396,8 +417,14 @@ func (c *Console) failFor(q *request, status int, title, msg string, err error) 
 	c.showError(q.w, q.r, c.view(q, title, nil), status, msg, err)
 }
 
+// retryAfterSeconds is how long a 503 asks the browser to wait.
+const retryAfterSeconds = "5"
+
 func (c *Console) showError(w http.ResponseWriter, r *http.Request, v view, status int, msg string, err error) {
 	v.Error = msg
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+	}
 	if err != nil {
 		v.RequestID = web.RequestID(r.Context())
 		c.logger.Error("admin console", "err", err, "path", r.URL.Path, "request_id", v.RequestID)
@@ -420,14 +447,6 @@ func (c *Console) serviceError(q *request, what string, err error) {
 	default:
 		c.failFor(q, http.StatusInternalServerError, "Something went wrong", "We couldn't complete that. Try again in a moment.", err)
 	}
-}
-
-func (c *Console) getJSON(ctx context.Context, key string, v any) error {
-	b, err := c.kv.Get(ctx, key)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
 }
 
 func (c *Console) putJSON(ctx context.Context, key string, v any, ttl time.Duration) error {
