@@ -24,7 +24,7 @@ func TestRedisOutageIsNotASignOut(t *testing.T) {
 	mini := miniredis.RunT(t)
 	client := redis.NewClient(&redis.Options{Addr: mini.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { client.Close() })
-	c.redis = &testenv.Redis{Client: client, Prefix: "outage:", Mini: mini}
+	c.redis = &testenv.Redis{Client: client, Prefix: "outage:", URL: "redis://" + mini.Addr(), Mini: mini}
 	gh := c.start()
 	gh.createUser(t, "student")
 	rp := gh.registerApp(t, clients.Registration{Name: "LMS"}, "openid")
