@@ -227,7 +227,8 @@ func TestStaleSignInCannotSetPassword(t *testing.T) {
 
 // TestMyAccountFollowsPolicyNow: a session completed with the password
 // alone, under a policy that asked no more, must prove a second factor
-// before My Account opens once the policy requires one.
+// before My Account opens once the policy requires one, and the app's
+// refresh token from it is refused.
 func TestMyAccountFollowsPolicyNow(t *testing.T) {
 	r := newConsoleRig(t)
 	r.person("kid")
@@ -235,8 +236,8 @@ func TestMyAccountFollowsPolicyNow(t *testing.T) {
 	r.secondFactor(owner, owner.signIn(owner.get(r.gh.Issuer+"/account"), "kid", testPassword), "kid")
 
 	b := newBrowser(t, rpRedirect)
-	rp := r.gh.registerApp(t, clients.Registration{Name: "Library"}, "openid")
-	rp.codeFlow(t, b, "kid", "state-0001")
+	rp := r.gh.registerApp(t, clients.Registration{Name: "Library"}, "openid", "offline_access")
+	tok := rp.codeFlow(t, b, "kid", "state-0001")
 	mustSee(t, b.get(r.gh.Issuer+"/account"), "Security info")
 
 	def := *storedPolicy(t, r, "default")
@@ -251,4 +252,26 @@ func TestMyAccountFollowsPolicyNow(t *testing.T) {
 		}
 	}
 	mustSee(t, p, "Enter code")
+	// The app's refresh token from that sign-in buys nothing more either.
+	if _, err := rp.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); !isOAuthError(err, "invalid_grant") {
+		t.Fatalf("refresh below the policy now in force: %v", err)
+	}
+}
+
+// TestRefreshBelowPolicyAfterOwnerEnrolled: a refresh token from a sign-in
+// that put registration off buys nothing once the owner has registered a
+// method their policy requires them to prove.
+func TestRefreshBelowPolicyAfterOwnerEnrolled(t *testing.T) {
+	m := newMFARig(t, func(cfg *config.Config) { cfg.MFA.RequiredMethods, cfg.MFA.Grace.Skips = 1, 2 })
+	m.rp.Scopes = append(m.rp.Scopes, "offline_access")
+	attacker := newBrowser(t, rpRedirect)
+	p := attacker.submit(attacker.submit(m.start(attacker), act("next")), act("skip"))
+	tok, err := m.rp.Exchange(t.Context(), codeFrom(t, p, rpRedirect, "state-0001", m.gh.Issuer), oauth2.VerifierOption(m.pkce))
+	if err != nil || tok.RefreshToken == "" {
+		t.Fatalf("put-off sign-in: %v", err)
+	}
+	m.enrollApp(newBrowser(t, rpRedirect)) // the owner registers a method
+	if _, err := m.rp.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+		t.Fatal("a password-only refresh token minted new tokens after the owner registered a method under a policy requiring MFA")
+	}
 }

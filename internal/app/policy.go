@@ -1,7 +1,10 @@
 package app
 
 import (
+	"context"
+
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/policy"
 )
@@ -34,4 +37,22 @@ func defaultPolicy(cfg *config.Config) policy.Policy {
 		p.RegistrationOrder = append(p.RegistrationOrder, mfa.Kind(k))
 	}
 	return p
+}
+
+// policyAssurance tells the token endpoint whether a person's policy
+// requires MFA of them now and they have a method to prove it with. Without
+// one there is nothing to ask: their next sign-in registers.
+type policyAssurance struct {
+	policy  policy.Resolver
+	methods interface {
+		Methods(ctx context.Context, userID string) ([]mfa.Method, error)
+	}
+}
+
+func (p policyAssurance) MFARequired(ctx context.Context, u *identity.User) (bool, error) {
+	if !p.policy.For(ctx, u).RequireMFA {
+		return false, nil
+	}
+	methods, err := p.methods.Methods(ctx, u.ID)
+	return len(methods) > 0, err
 }

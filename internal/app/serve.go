@@ -118,7 +118,8 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 
 	mux := http.NewServeMux()
 	(&oauth.Endpoints{
-		Provider: provider, Storage: storage, Keys: a.Keys, Users: a.Users, Resets: mfaService, Audit: a.Audit, Metrics: m,
+		Provider: provider, Storage: storage, Keys: a.Keys, Users: a.Users, Resets: mfaService,
+		Assure: policyAssurance{policy: a.Policy, methods: mfaService}, Audit: a.Audit, Metrics: m,
 		Logger: a.Logger, Issuer: cfg.Issuer,
 	}).Mount(mux)
 	pages, err := web.New(web.Options{

@@ -34,6 +34,13 @@ type MethodResets interface {
 	MethodsResetAt(ctx context.Context, userID string) (*time.Time, error)
 }
 
+// Assurance tells whether a person's sign-in policy now demands a second
+// factor they can give: a grant from a password-only sign-in then buys
+// nothing more, as a browser session from one does not.
+type Assurance interface {
+	MFARequired(ctx context.Context, u *identity.User) (bool, error)
+}
+
 // Endpoints serves the back-channel protocol endpoints. Every error is
 // written by fosite's writers, shaped as the RFCs say.
 type Endpoints struct {
@@ -42,6 +49,7 @@ type Endpoints struct {
 	Keys     *keys.Manager
 	Users    Users
 	Resets   MethodResets
+	Assure   Assurance
 	Audit    *audit.Recorder
 	Metrics  *metrics.Metrics
 	Logger   *slog.Logger
@@ -200,7 +208,32 @@ func (e *Endpoints) checkGrant(ctx context.Context, client *Client, ar fosite.Ac
 		}
 		return fosite.ErrInvalidGrant.WithHint("The account's security methods were reset; sign in again.")
 	}
-	return nil
+	return e.checkPolicyAssurance(ctx, client, ar, sess, u)
+}
+
+// checkPolicyAssurance refuses a password-only grant once the person's
+// policy requires a second factor they have registered (MFA turned on for
+// their group, or registration put off and a method registered since).
+func (e *Endpoints) checkPolicyAssurance(ctx context.Context, client *Client, ar fosite.AccessRequester, sess *openid.DefaultSession, u *identity.User) error {
+	acr := sess.Claims.AuthenticationContextClassReference
+	if clients.ACRRank(acr) >= clients.ACRRank(clients.ACRMFA) {
+		return nil
+	}
+	required, err := e.Assure.MFARequired(ctx, u)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	if !required {
+		return nil
+	}
+	if rerr := e.Storage.RevokeRefreshToken(ctx, ar.GetID()); rerr != nil {
+		e.Logger.Error("revoking a grant below the person's policy", "err", rerr)
+	}
+	e.Audit.Record(ctx, audit.Event{
+		Type: "token.refused", Outcome: "failure", SubjectID: u.ID, ClientID: client.ID,
+		Details: map[string]string{"reason": "below the person's policy", "acr": acr, "required": clients.ACRMFA},
+	})
+	return fosite.ErrInvalidGrant.WithHint("The sign-in behind this grant is below what the account's policy now requires; sign in again.")
 }
 
 func (e *Endpoints) tokenError(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, err error) {
