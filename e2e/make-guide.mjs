@@ -173,14 +173,17 @@ two of your methods.
    account** — **Who are you?**, enter your username and click **Next**.
 ${pic('25-reset-who-are-you', 'Get back into your account: Who are you?')}
 2. **Verification step 1 of 2**: choose how to get a code ("Email my
-   alternate email…", "Text my mobile phone…", "Call my mobile phone…",
-   "Enter a code from my authenticator app" or "Answer my security
-   questions") and click **Next**.
+   alternate email", "Text my mobile phone", "Call my mobile phone", "Enter a
+   code from my authenticator app" or "Answer my security questions") and
+   click **Next**. Until you have proved one method, the page shows everyone
+   the same choices and no phone number or address, so it tells nobody what
+   you registered: pick one you did register.
 ${pic('26-reset-step-1', 'Verification step 1 of 2 with the contact methods')}
 3. Enter the code you received in **Enter your verification code** and click
    **Next**.
 ${pic('27-reset-code-1', 'Verification step 1 of 2: enter your verification code')}
-4. **Verification step 2 of 2**: choose a *different* method and do the same.
+4. **Verification step 2 of 2**: choose a *different* method (now shown
+   with your masked number or address) and do the same.
 ${pic('28-reset-step-2', 'Verification step 2 of 2 with the remaining methods')}
 ${pic('29-reset-code-2', 'Verification step 2 of 2: enter your verification code')}
 5. **Choose a new password**: enter it in **Enter new password** and again in
