@@ -231,3 +231,18 @@ func unquote(v string) string {
 	}
 	return b.String()
 }
+
+// LimitKey is what per-address limits count addr as: the address itself for
+// IPv4, its /64 for IPv6. One home or one device is handed a whole /64 and
+// can pick a new address in it for every try.
+func LimitKey(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil || a.Unmap().Is4() {
+		return addr
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return addr
+	}
+	return p.String()
+}

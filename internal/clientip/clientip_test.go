@@ -77,3 +77,18 @@ func TestParseNetworksRefusesWhatIsNotANetwork(t *testing.T) {
 		t.Error("New accepted an unsupported header")
 	}
 }
+
+func TestLimitKey(t *testing.T) {
+	for addr, want := range map[string]string{
+		"192.0.2.7":               "192.0.2.7",
+		"2001:db8:1:2:aaaa::1":    "2001:db8:1:2::/64",
+		"2001:db8:1:2:bbbb:cc::9": "2001:db8:1:2::/64",
+		"2001:db8:1:3::1":         "2001:db8:1:3::/64",
+		"fe80::1%eth0":            "fe80::/64",
+		"not an address":          "not an address",
+	} {
+		if got := LimitKey(addr); got != want {
+			t.Errorf("LimitKey(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}

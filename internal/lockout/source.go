@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -43,7 +44,8 @@ type Attempt struct {
 	// Familiar: the user has signed in from this device, so address-wide
 	// limits do not apply and the device has locks of its own.
 	Familiar bool
-	addr     string
+	addr     string // for the school-network scale
+	network  string // what address limits count: clientip.LimitKey(addr)
 }
 
 func digest(parts ...string) string {
@@ -60,7 +62,8 @@ func digest(parts ...string) string {
 // userID has signed in from it before, as Entra's smart lockout tells
 // familiar from unfamiliar locations, and otherwise the address.
 func (l *Lockout) Attempt(ctx context.Context, userID, device, addr string) (Attempt, error) {
-	a := Attempt{Source: Source(addressPrefix + addr), addr: addr}
+	network := clientip.LimitKey(addr)
+	a := Attempt{Source: Source(addressPrefix + network), addr: addr, network: network}
 	if device == "" || userID == "" {
 		return a, nil
 	}
@@ -99,7 +102,7 @@ func (l *Lockout) AddressBlocked(ctx context.Context, a Attempt) (bool, error) {
 	if a.Familiar {
 		return false, nil
 	}
-	n, err := l.readInt(ctx, keyAddrFailures+digest(a.addr))
+	n, err := l.readInt(ctx, keyAddrFailures+digest(a.network))
 	if err != nil {
 		return false, err
 	}
@@ -112,7 +115,7 @@ func (l *Lockout) AddressFailed(ctx context.Context, a Attempt) error {
 	if a.Familiar {
 		return nil
 	}
-	if _, err := l.kv.Incr(ctx, keyAddrFailures+digest(a.addr), l.o.AddressWindow); err != nil {
+	if _, err := l.kv.Incr(ctx, keyAddrFailures+digest(a.network), l.o.AddressWindow); err != nil {
 		return fmt.Errorf("lockout: count address failure: %w", err)
 	}
 	return nil
@@ -134,7 +137,7 @@ func (l *Lockout) ResetStart(ctx context.Context, userID string, a Attempt) (boo
 	if a.Familiar {
 		return true, nil
 	}
-	n, err = l.kv.Incr(ctx, keyAddrResetStart+digest(a.addr), resetStartWindow)
+	n, err = l.kv.Incr(ctx, keyAddrResetStart+digest(a.network), resetStartWindow)
 	if err != nil {
 		return false, fmt.Errorf("lockout: count reset start: %w", err)
 	}

@@ -1,6 +1,7 @@
 package lockout_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -139,4 +140,35 @@ func TestUnfamiliarSourcesLockTogether(t *testing.T) {
 	owner, _ := e.l.Attempt(ctx, user, "owner-device", "198.51.100.1")
 	until, err = e.l.SignInLocked(ctx, user, owner.Source)
 	e.check(until, err, 0, "the owner's device")
+}
+
+// TestIPv6AddressesCountByTheirSlash64: every address of one /64 is one
+// source and one address for the limits, so a device that picks a new
+// address for each try gains nothing; another /64 is another source.
+func TestIPv6AddressesCountByTheirSlash64(t *testing.T) {
+	e := newEnv(t, lockout.Options{AddressFailures: 3})
+	ctx := t.Context()
+	var first lockout.Attempt
+	for i := range 3 {
+		a, err := e.l.Attempt(ctx, user, "", fmt.Sprintf("2001:db8:1:2::%x", i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = a
+		} else if a.Source != first.Source {
+			t.Fatalf("2001:db8:1:2::%x is source %q, ::1 is %q", i+1, a.Source, first.Source)
+		}
+		if err := e.l.AddressFailed(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again, _ := e.l.Attempt(ctx, user, "", "2001:db8:1:2:ffff::1")
+	if blocked, err := e.l.AddressBlocked(ctx, again); err != nil || !blocked {
+		t.Fatalf("a fourth address in the /64 after three failures: blocked=%v, %v", blocked, err)
+	}
+	other, _ := e.l.Attempt(ctx, user, "", "2001:db8:1:3::1")
+	if blocked, err := e.l.AddressBlocked(ctx, other); err != nil || blocked || other.Source == first.Source {
+		t.Fatalf("another /64: blocked=%v source=%q, %v", blocked, other.Source, err)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/delivery"
 	"github.com/gatehouse/gatehouse/internal/secrets"
 )
@@ -203,7 +204,7 @@ func (s *Service) SendCode(ctx context.Context, r CodeRequest, lim Limits) error
 	// The address is counted only for sends its own limits allowed, so one
 	// person past theirs uses up nothing of a school's shared address.
 	if exceeded == nil {
-		exceeded, err = s.limiter.AllowAll(ctx, Check{s.addressLimit("send-ip", lim.SendsPerIP, r.IP), r.IP})
+		exceeded, err = s.limiter.AllowAll(ctx, Check{s.addressLimit("send-ip", lim.SendsPerIP, r.IP), clientip.LimitKey(r.IP)})
 		if err != nil {
 			return err
 		}
@@ -253,7 +254,7 @@ func maskFor(f Factor, to string) string {
 func (s *Service) checkVerifyLimits(ctx context.Context, userID, ip string, lim Limits) error {
 	exceeded, err := s.limiter.AllowAll(ctx, Check{Limit{"verify-user", lim.VerifiesPerUser, limitWindow}, userID})
 	if err == nil && exceeded == nil {
-		exceeded, err = s.limiter.AllowAll(ctx, Check{s.addressLimit("verify-ip", lim.VerifiesPerIP, ip), ip})
+		exceeded, err = s.limiter.AllowAll(ctx, Check{s.addressLimit("verify-ip", lim.VerifiesPerIP, ip), clientip.LimitKey(ip)})
 	}
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package mfa_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -102,4 +103,21 @@ func TestSchoolAddressLimitIsScaled(t *testing.T) {
 func isWrongCode(err error) bool {
 	_, limited := err.(*mfa.LimitError)
 	return err != nil && !limited
+}
+
+// TestSendsCountByTheIPv6Slash64: a sender who takes a new IPv6 address in
+// its /64 for every request still meets the per-address limit.
+func TestSendsCountByTheIPv6Slash64(t *testing.T) {
+	s := newLimitService(t)
+	ctx := t.Context()
+	lim := mfa.Limits{SendsPerUser: 100, SendsPerIP: 3, SendsPerDestination: 100}
+	var err error
+	for i := range 4 {
+		user := fmt.Sprintf("student-%d", i)
+		err = s.SendCode(ctx, mfa.CodeRequest{Scope: user, UserID: user, IP: fmt.Sprintf("2001:db8:1:2::%x", i+1),
+			Factor: mfa.FactorEmail, To: user + "@home.example"}, lim)
+	}
+	if err == nil {
+		t.Fatal("a fourth send from the same /64 went out past a per-address limit of 3")
+	}
 }
