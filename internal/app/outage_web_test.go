@@ -1,7 +1,10 @@
 package app_test
 
 import (
+	"html"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -10,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
@@ -67,4 +71,42 @@ func TestAuthorizeDuringDatabaseOutage(t *testing.T) {
 	}
 	mustSee(t, p, "Try again")
 	mustSee(t, b.get(rp.AuthCodeURL("state-0002", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))), "Sign in")
+}
+
+// TestMyAccountWriteFailureIsNotAWrongChoice: when the database refuses to
+// change a method, My Account says to try again, never "Choose one of your
+// registered methods".
+func TestMyAccountWriteFailureIsNotAWrongChoice(t *testing.T) {
+	m := newMFARig(t, nil)
+	b := newBrowser(t, rpRedirect)
+	p, _ := m.enrollAppAndPhone(b)
+	m.claims(p)
+	page := b.get(m.gh.Issuer + "/account")
+	id := methodIDs.FindStringSubmatch(page.Body)
+	if id == nil {
+		t.Fatalf("no method on My Account:\n%s", page.Body)
+	}
+	refuseWrites(t, m.c, "mfa_methods")
+	for _, action := range []string{"/account/default", "/account/delete"} {
+		p := b.postForm(m.gh.Issuer+action, url.Values{"method": {id[1]}, "csrf_token": {html.UnescapeString(csrfField.FindStringSubmatch(page.Body)[1])}})
+		if p.Status != http.StatusServiceUnavailable || strings.Contains(p.Body, "Choose one of your registered methods") {
+			t.Errorf("%s with the database refusing writes: %d\n%s", action, p.Status, p.Body)
+		}
+	}
+}
+
+var methodIDs = regexp.MustCompile(`name="method" value="([0-9a-f-]{8,})"`)
+
+// refuseWrites makes the database refuse every update and delete of table,
+// as a full disk or a read-only replica would.
+func refuseWrites(t *testing.T, c *cluster, table string) {
+	t.Helper()
+	if c.driver == sqlstore.DriverSQLite {
+		for _, op := range []string{"UPDATE", "DELETE"} {
+			execSQL(t, c, "CREATE TRIGGER refuse_"+strings.ToLower(op)+" BEFORE "+op+" ON "+table+" BEGIN SELECT RAISE(ABORT, 'writes refused'); END")
+		}
+		return
+	}
+	execSQL(t, c, "CREATE FUNCTION refuse_writes() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'writes refused'; END $$ LANGUAGE plpgsql")
+	execSQL(t, c, "CREATE TRIGGER refuse_writes BEFORE UPDATE OR DELETE ON "+table+" FOR EACH ROW EXECUTE FUNCTION refuse_writes()")
 }

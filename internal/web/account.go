@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/flow"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/mfa"
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // My Account: profile and Security info, behind Gatehouse's own sign-in.
@@ -214,7 +215,7 @@ func (h *Handler) accountDefault(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.mfa.SetDefault(r.Context(), u.ID, r.PostFormValue("method")); err != nil {
-		h.renderAccount(w, r, u, http.StatusUnprocessableEntity, "Choose one of your registered methods.", "", false)
+		h.methodChangeFailed(w, r, u, err)
 		return
 	}
 	h.audit.Record(r.Context(), audit.Event{Type: "mfa.default_changed", ActorID: u.ID, SubjectID: u.ID, IP: clientIP(r),
@@ -259,13 +260,23 @@ func (h *Handler) accountDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.mfa.Delete(ctx, u.ID, id, u.ID, clientIP(r)); err != nil {
-		h.renderAccount(w, r, u, http.StatusUnprocessableEntity, "Choose one of your registered methods.", "", false)
+		h.methodChangeFailed(w, r, u, err)
 		return
 	}
 	// Told on every channel, the removed one included: it may be the
 	// person's only way to hear that someone else removed it.
 	h.mfa.Notify(ctx, u.ID, u.Email, methods, "", noticeRemoved)
 	http.Redirect(w, r, "/account?notice=added", http.StatusSeeOther)
+}
+
+// methodChangeFailed answers a change to a method that did not happen:
+// the method is not one of the person's, or storage did not answer.
+func (h *Handler) methodChangeFailed(w http.ResponseWriter, r *http.Request, u *identity.User, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		h.renderAccount(w, r, u, http.StatusUnprocessableEntity, "Choose one of your registered methods.", "", false)
+		return
+	}
+	h.fail(w, r, http.StatusServiceUnavailable, "Security info unavailable", "We couldn't update your security info. Try again in a moment.", err)
 }
 
 func (h *Handler) accountAddPage(w http.ResponseWriter, r *http.Request) {
