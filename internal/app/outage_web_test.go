@@ -101,12 +101,43 @@ var methodIDs = regexp.MustCompile(`name="method" value="([0-9a-f-]{8,})"`)
 // as a full disk or a read-only replica would.
 func refuseWrites(t *testing.T, c *cluster, table string) {
 	t.Helper()
+	refuse(t, c, "UPDATE", table)
+	refuse(t, c, "DELETE", table)
+}
+
+// refuse installs a trigger that fails every event on table: an operation
+// ("UPDATE", "DELETE", or "UPDATE OF column").
+func refuse(t *testing.T, c *cluster, event, table string) {
+	t.Helper()
+	name := "refuse_" + strings.ToLower(strings.NewReplacer(" ", "_").Replace(event))
 	if c.driver == sqlstore.DriverSQLite {
-		for _, op := range []string{"UPDATE", "DELETE"} {
-			execSQL(t, c, "CREATE TRIGGER refuse_"+strings.ToLower(op)+" BEFORE "+op+" ON "+table+" BEGIN SELECT RAISE(ABORT, 'writes refused'); END")
-		}
+		execSQL(t, c, "CREATE TRIGGER "+name+" BEFORE "+event+" ON "+table+" BEGIN SELECT RAISE(ABORT, 'writes refused'); END")
 		return
 	}
-	execSQL(t, c, "CREATE FUNCTION refuse_writes() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'writes refused'; END $$ LANGUAGE plpgsql")
-	execSQL(t, c, "CREATE TRIGGER refuse_writes BEFORE UPDATE OR DELETE ON "+table+" FOR EACH ROW EXECUTE FUNCTION refuse_writes()")
+	execSQL(t, c, "CREATE FUNCTION "+name+"() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'writes refused'; END $$ LANGUAGE plpgsql")
+	execSQL(t, c, "CREATE TRIGGER "+name+" BEFORE "+event+" ON "+table+" FOR EACH ROW EXECUTE FUNCTION "+name+"()")
+}
+
+// TestResetThatCannotSignOutChangesNothing: a password reset whose "sign
+// out everywhere" the database refuses tells the person to try again and
+// leaves the password as it was, rather than saying the account is safe
+// while other sessions live on.
+func TestResetThatCannotSignOutChangesNothing(t *testing.T) {
+	m, sink, _ := newSSPRRig(t, nil)
+	b := newBrowser(t, rpRedirect)
+	p := b.submit(b.get(m.gh.Issuer+"/reset"), url.Values{"username": {"student"}})
+	p = b.submit(p, act("choose", "option", optionValue(t, p, "Email my alternate email")))
+	p = b.submit(p, act("verify", "code", sink.lastCode(t)))
+	p = b.submit(p, act("choose", "option", optionValue(t, p, "Text my mobile phone")))
+	p = b.submit(p, act("verify", "code", m.lastCode(phone)))
+	mustSee(t, p, "Choose a new password")
+
+	refuse(t, m.c, "UPDATE OF sessions_valid_after", "users")
+	p = b.submit(p, act("password", "new_password", "reset correct horse", "confirm_password", "reset correct horse"))
+	if p.Status != http.StatusServiceUnavailable || strings.Contains(p.Body, "Your password has been reset") {
+		t.Fatalf("a reset that could not sign out everywhere: %d\n%s", p.Status, p.Body)
+	}
+	if _, err := m.gh.App.Users.Authenticate(t.Context(), "student", testPassword); err != nil {
+		t.Fatalf("the old password changed anyway: %v", err)
+	}
 }

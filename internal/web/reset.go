@@ -654,6 +654,13 @@ func (h *Handler) resetSetPassword(w http.ResponseWriter, r *http.Request, rc *r
 	ctx := r.Context()
 	rs := rc.rs
 	retry := func(msg string) { h.renderReset(w, r, rc, http.StatusUnprocessableEntity, msg, "") }
+	// Every session ends before the password changes: if that fails nothing
+	// has changed and the person tries again, rather than being told their
+	// account is safe while whoever they are locking out stays signed in.
+	if err := h.users.EndSessions(ctx, rs.UserID); err != nil {
+		h.fail(w, r, http.StatusServiceUnavailable, "Password not reset", "We couldn't reset your password. Try again in a moment.", err)
+		return
+	}
 	if !h.setNewPassword(w, r, rs.UserID, retry) {
 		return
 	}
