@@ -488,26 +488,17 @@ func TestDeliveryFailureIsShown(t *testing.T) {
 func TestTemporaryAccessCode(t *testing.T) {
 	m := newMFARig(t, func(cfg *config.Config) { cfg.MFA.RequiredMethods = 1 })
 	m.enrollApp(newBrowser(t, rpRedirect))
-	api := &adminClient{t: t, base: m.gh.Issuer, token: adminToken(t, m.gh, clients.AdminScopes...)}
-	if status := api.json("POST", "/users/student/reset-methods", nil, nil); status != http.StatusNoContent {
-		t.Fatalf("reset methods: %d", status)
-	}
-	var issued struct {
-		Code string `json:"access_code"`
-	}
-	if status := api.json("POST", "/users/student/access-code", nil, &issued); status != http.StatusOK || issued.Code == "" {
-		t.Fatalf("access code: %d", status)
-	}
+	accessCode := m.helpdeskResetWithAccessCode()
 	b := newBrowser(t, rpRedirect)
 	p := m.start(b)
 	mustSee(t, p, "Enter the temporary access code the Help Desk gave you")
 	wrong := "000000"
-	if issued.Code == wrong {
+	if accessCode == wrong {
 		wrong = "111111"
 	}
 	p = b.submit(p, act("verify", "code", wrong))
 	mustSee(t, p, "That code didn't work")
-	p = b.submit(p, act("verify", "code", issued.Code))
+	p = b.submit(p, act("verify", "code", accessCode))
 	mustSee(t, p, "More information required")
 	p = b.submit(p, act("next"))
 	secret := totpSecret(t, p)
