@@ -51,17 +51,10 @@ func TestPrivateKeyJWT(t *testing.T) {
 		t.Fatal(err)
 	}
 	post := func() (int, map[string]any) {
-		resp, err := http.PostForm(tokenURL, url.Values{
+		resp, out := postToken(t, gh.Issuer, "", "", url.Values{
 			"grant_type": {"client_credentials"}, "client_id": {client.ID}, "scope": {"profile"},
 			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion},
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		var out map[string]any
-		json.Unmarshal(body, &out)
 		return resp.StatusCode, out
 	}
 	if status, body := post(); status != http.StatusOK || body["access_token"] == nil {
