@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 func (c *cli) clientsCmd() *cobra.Command {
@@ -43,7 +44,7 @@ func (f *registrationFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.postLogoutURIs, "post-logout-redirect-uri", nil, "allowed post-logout redirect URI (repeatable)")
 	fs.BoolVar(&f.public, "public", false, "a public client (SPA or native app): no secret, PKCE required")
 	fs.StringSliceVar(&f.scopes, "scope", nil, "allowed scope (repeatable; default: "+strings.Join(clients.DefaultScopes, ", ")+
-		"; admin API scopes, with --grant-type client_credentials alone: "+strings.Join(clients.AdminScopes, ", ")+")")
+		"; admin API scopes, with --grant-type client_credentials alone: "+strings.Join(assurance.AdminScopes, ", ")+")")
 	fs.StringSliceVar(&f.grantTypes, "grant-type", nil, "allowed grant type (repeatable; default: authorization_code, refresh_token)")
 	fs.StringVar(&f.authMethod, "auth-method", "", "token endpoint auth method: "+strings.Join(clients.SupportedAuthMethods, ", ")+" (default: none when public, else client_secret_basic)")
 	fs.StringVar(&f.jwksURI, "jwks-uri", "", "URL of the client's JWKS, for private_key_jwt")
@@ -120,7 +121,7 @@ func (f *registrationFlags) apply(cmd *cobra.Command, r *clients.Registration) [
 	if set("require-mfa") {
 		r.RequiredACR = ""
 		if f.requireMFA {
-			r.RequiredACR = clients.ACRMFA
+			r.RequiredACR = assurance.MFA
 		}
 	}
 	if set("require-consent") {

@@ -7,10 +7,10 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
-	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // Effective resolves a person's policy and names the one that applied.
@@ -23,7 +23,7 @@ type PolicyError struct{ Problems []string }
 
 func (e *PolicyError) Error() string { return strings.Join(e.Problems, "; ") }
 
-func (a Actor) canManagePolicy() bool { return a.may(clients.ScopePolicies) }
+func (a Actor) canManagePolicy() bool { return a.may(assurance.ScopePolicies) }
 
 // ListPolicies lists the default and the group policies.
 func (s *Service) ListPolicies(ctx context.Context, a Actor) ([]policy.Record, error) {

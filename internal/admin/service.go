@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // Actor is who asks: a person (console), a client (API token) or the CLI.
@@ -47,7 +48,7 @@ var ErrForbidden = errors.New("you don't have permission to do that")
 // clients or policy.
 func (a Actor) canManageUsers() bool {
 	return a.is(identity.RoleHelpdesk) || len(a.scope()) > 0 ||
-		a.may(clients.ScopeUsersRead, clients.ScopeUsersWrite, clients.ScopeUsersImport)
+		a.may(assurance.ScopeUsersRead, assurance.ScopeUsersWrite, assurance.ScopeUsersImport)
 }
 
 // scope is the groups a group-limited Help Desk actor serves; nil means
@@ -71,7 +72,7 @@ func (a Actor) serves(u *identity.User) bool {
 	scope := a.scope()
 	return scope == nil || slices.ContainsFunc(u.Groups, func(g string) bool { return slices.Contains(scope, g) })
 }
-func (a Actor) canManageClients() bool { return a.may(clients.ScopeClients) }
+func (a Actor) canManageClients() bool { return a.may(assurance.ScopeClients) }
 
 // errScopesNotHeld refuses a client manager an application with admin
 // scopes it does not hold itself: registering one, or taking one over by
@@ -80,14 +81,14 @@ var errScopesNotHeld = &ForbiddenError{Msg: "Only a holder of every admin scope 
 
 // holdsAll reports whether the actor holds every admin scope in scopes.
 func (a Actor) holdsAll(scopes []string) bool {
-	return !slices.ContainsFunc(scopes, func(s string) bool { return clients.IsAdminScope(s) && !a.may(s) })
+	return !slices.ContainsFunc(scopes, func(s string) bool { return assurance.IsAdminScope(s) && !a.may(s) })
 }
 
 // canAssignRoles also guards every change to a person who holds a role:
 // whoever could reset an administrator's password could become one.
-func (a Actor) canAssignRoles() bool { return a.may(clients.ScopeUsersRoles) }
-func (a Actor) canSetGroups() bool   { return a.may(clients.ScopeUsersGroups) }
-func (a Actor) canReadAudit() bool   { return a.may(clients.ScopeAuditRead) }
+func (a Actor) canAssignRoles() bool { return a.may(assurance.ScopeUsersRoles) }
+func (a Actor) canSetGroups() bool   { return a.may(assurance.ScopeUsersGroups) }
+func (a Actor) canReadAudit() bool   { return a.may(assurance.ScopeAuditRead) }
 
 // Dependencies that live outside the database.
 type (
@@ -624,7 +625,7 @@ type ImportOptions struct {
 }
 
 func (a Actor) canImport() bool {
-	return a.is(identity.RoleHelpdesk) || a.may(clients.ScopeUsersImport)
+	return a.is(identity.RoleHelpdesk) || a.may(assurance.ScopeUsersImport)
 }
 
 // ImportUsers previews or runs a CSV import. The actor's rights are checked

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // TestAdminAuditCSVDefusesFormulas: the API's audit export, like the
@@ -26,7 +27,7 @@ func TestAdminAuditCSVDefusesFormulas(t *testing.T) {
 	}
 	resp.Body.Close()
 
-	api := &adminClient{t: t, base: gh.Issuer, token: adminToken(t, gh, clients.ScopeAuditRead)}
+	api := &adminClient{t: t, base: gh.Issuer, token: adminToken(t, gh, assurance.ScopeAuditRead)}
 	status, body := api.do("GET", "/audit?format=csv&type=authorize.refused", "", nil)
 	if status != http.StatusOK {
 		t.Fatalf("export: %d %s", status, body)
@@ -50,14 +51,14 @@ func TestAdminScopesOnlyForClientCredentials(t *testing.T) {
 	gh.createUser(t, "teacher")
 
 	_, _, err := gh.App.Clients.Create(ctx, clients.Registration{Name: "Gradebook", RedirectURIs: []string{rpRedirect},
-		Scopes: []string{"openid", clients.ScopeUsersRead}})
+		Scopes: []string{"openid", assurance.ScopeUsersRead}})
 	var ve *clients.ValidationError
 	if !errors.As(err, &ve) {
 		t.Fatalf("registering an admin scope with authorization_code: %v", err)
 	}
 
 	c, secret := gh.createClient(t, clients.Registration{Name: "Gradebook", RedirectURIs: []string{rpRedirect}})
-	c.Scopes = append(c.Scopes, clients.ScopeUsersRead, clients.ScopeClients) // as an older release could store it
+	c.Scopes = append(c.Scopes, assurance.ScopeUsersRead, assurance.ScopeClients) // as an older release could store it
 	if err := gh.App.DB.UpdateClient(ctx, c); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +67,7 @@ func TestAdminScopesOnlyForClientCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	rp := oauth2.Config{ClientID: c.ID, ClientSecret: secret, Endpoint: inHeader(provider.Endpoint()), RedirectURL: rpRedirect,
-		Scopes: []string{"openid", clients.ScopeUsersRead, clients.ScopeClients}}
+		Scopes: []string{"openid", assurance.ScopeUsersRead, assurance.ScopeClients}}
 	pkce := oauth2.GenerateVerifier()
 	b := newBrowser(t, rpRedirect)
 	code := codeFrom(t, b.signIn(b.get(rp.AuthCodeURL("state-0001", oauth2.S256ChallengeOption(pkce))), "teacher", testPassword), rpRedirect, "state-0001", gh.Issuer)
@@ -90,7 +91,7 @@ func TestAdminScopesOnlyForClientCredentials(t *testing.T) {
 // read the audit log, or give anyone a role through an import.
 func TestAdminScopesPerRoute(t *testing.T) {
 	gh := newCluster(t).start()
-	sis := &adminClient{t: t, base: gh.Issuer, token: adminToken(t, gh, clients.ScopeUsersImport, clients.ScopeUsersRead)}
+	sis := &adminClient{t: t, base: gh.Issuer, token: adminToken(t, gh, assurance.ScopeUsersImport, assurance.ScopeUsersRead)}
 	for _, call := range []struct{ method, path string }{
 		{"GET", "/clients"}, {"GET", "/audit"}, {"GET", "/policies"}, {"POST", "/users/nobody/reset-password"},
 		{"PUT", "/users/nobody/roles"},

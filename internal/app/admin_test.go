@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // adminClient is an HTTP client for the admin API with a bearer token.
@@ -86,7 +87,7 @@ func TestAdminAPI(t *testing.T) {
 	if status, body := weak.do("GET", "/clients", "", nil); status != http.StatusForbidden {
 		t.Fatalf("token without the admin scope: %d %s", status, body)
 	}
-	api := &adminClient{t: t, base: gh.Issuer, token: adminToken(t, gh, clients.AdminScopes...)}
+	api := &adminClient{t: t, base: gh.Issuer, token: adminToken(t, gh, assurance.AdminScopes...)}
 
 	// Validation errors come back as stable codes with every problem.
 	var bad struct {

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // TestTokenEndpointRechecksAssurance: a code or refresh token minted at the
@@ -22,7 +23,7 @@ func TestTokenEndpointRechecksAssurance(t *testing.T) {
 	code := codeFrom(t, b.get(rp.AuthCodeURL("state-0002", oauth2.S256ChallengeOption(pkce))), rpRedirect, "state-0002", gh.Issuer)
 
 	reg := rp.Client.Registration()
-	reg.RequiredACR = clients.ACRMFA
+	reg.RequiredACR = assurance.MFA
 	if _, _, err := gh.App.Clients.Update(ctx, rp.ClientID, reg); err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/testenv"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // Step orders the security review's list did not cover, replayed against
@@ -102,19 +103,19 @@ func TestPolicyRequiringMFAReachesSignedInBrowsers(t *testing.T) {
 func TestClientsScopeCannotMintMoreScopes(t *testing.T) {
 	gh := newCluster(t).start()
 	sync, _ := gh.createClient(t, clients.Registration{Name: "SIS sync", GrantTypes: []string{"client_credentials"},
-		Scopes: []string{clients.ScopeUsersRoles, clients.ScopeUsersWrite}})
-	apps := &adminClient{t: t, base: gh.Issuer, token: adminToken(t, gh, clients.ScopeClients)}
+		Scopes: []string{assurance.ScopeUsersRoles, assurance.ScopeUsersWrite}})
+	apps := &adminClient{t: t, base: gh.Issuer, token: adminToken(t, gh, assurance.ScopeClients)}
 
 	var created struct {
 		ID     string `json:"client_id"`
 		Secret string `json:"client_secret"`
 	}
 	if status := apps.json("POST", "/clients", map[string]any{"name": "Escalator", "grant_types": []string{"client_credentials"},
-		"scopes": []string{clients.ScopeUsersRoles}}, &created); status != http.StatusForbidden {
+		"scopes": []string{assurance.ScopeUsersRoles}}, &created); status != http.StatusForbidden {
 		t.Errorf("registering a client with gatehouse:users.roles on a gatehouse:clients token: %d (%s)", status, created.ID)
 	}
-	mine, _ := gh.createClient(t, clients.Registration{Name: "Reports", GrantTypes: []string{"client_credentials"}, Scopes: []string{clients.ScopeClients}})
-	if status := apps.json("PATCH", "/clients/"+mine.ID, map[string]any{"scopes": []string{clients.ScopeClients, clients.ScopeUsersRoles}}, nil); status != http.StatusForbidden {
+	mine, _ := gh.createClient(t, clients.Registration{Name: "Reports", GrantTypes: []string{"client_credentials"}, Scopes: []string{assurance.ScopeClients}})
+	if status := apps.json("PATCH", "/clients/"+mine.ID, map[string]any{"scopes": []string{assurance.ScopeClients, assurance.ScopeUsersRoles}}, nil); status != http.StatusForbidden {
 		t.Errorf("adding gatehouse:users.roles to a client on a gatehouse:clients token: %d", status)
 	}
 	var rotated struct {
@@ -164,15 +165,15 @@ func TestNarrowedClientLosesScopesAtOnce(t *testing.T) {
 	gh := newCluster(t).start()
 	gh.createUser(t, "student")
 	sync, secret := gh.createClient(t, clients.Registration{Name: "SIS sync", GrantTypes: []string{"client_credentials"},
-		Scopes: []string{clients.ScopeUsersRead, clients.ScopeUsersRoles}})
+		Scopes: []string{assurance.ScopeUsersRead, assurance.ScopeUsersRoles}})
 	cc := clientcredentials.Config{ClientID: sync.ID, ClientSecret: secret, TokenURL: gh.Issuer + "/oauth2/token",
-		Scopes: []string{clients.ScopeUsersRead, clients.ScopeUsersRoles}}
+		Scopes: []string{assurance.ScopeUsersRead, assurance.ScopeUsersRoles}}
 	tok, err := cc.Token(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := gh.App.Admin.UpdateClient(t.Context(), admin.CLI, sync.ID, func(r *clients.Registration) {
-		r.Scopes = []string{clients.ScopeUsersRead}
+		r.Scopes = []string{assurance.ScopeUsersRead}
 	}); err != nil {
 		t.Fatal(err)
 	}

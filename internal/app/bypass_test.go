@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // The sign-in bypasses found by the security review, each replayed against
@@ -23,7 +24,7 @@ import (
 // methods and issue a temporary access code, as after a lost phone.
 func (m *mfaRig) helpdeskResetWithAccessCode() string {
 	t := m.t
-	api := &adminClient{t: t, base: m.gh.Issuer, token: adminToken(t, m.gh, clients.ScopeUsersWrite)}
+	api := &adminClient{t: t, base: m.gh.Issuer, token: adminToken(t, m.gh, assurance.ScopeUsersWrite)}
 	if status := api.json("POST", "/users/student/reset-methods", nil, nil); status != http.StatusNoContent {
 		t.Fatalf("reset methods: %d", status)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/admin/console"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/secrets"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // consoleClientName finds the console's registration again at each start.
@@ -59,7 +60,7 @@ func (a *App) ensureConsoleClient(ctx context.Context, secret string) (string, e
 		TokenEndpointAuthMethod: clients.AuthSecretBasic,
 		// Only MFA sign-ins get tokens: the token endpoint re-checks this
 		// on every code, whatever the authorization request asked for.
-		RequiredACR: clients.ACRMFA,
+		RequiredACR: assurance.MFA,
 	}
 	all, err := a.Clients.List(ctx)
 	if err != nil {

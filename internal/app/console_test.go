@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/mfa"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // consoleRig is a server whose policy asks everyone for one method, an
@@ -598,7 +599,7 @@ func TestConsoleClientRegisteredOnce(t *testing.T) {
 	if len(before) != 1 || len(after) != 1 || !after[0].UpdatedAt.Equal(before[0].UpdatedAt) || !bytes.Equal(after[0].SecretHash, before[0].SecretHash) {
 		t.Fatalf("before %+v\nafter %+v", before, after)
 	}
-	if before[0].RequiredACR != clients.ACRMFA || before[0].Public || before[0].RedirectURIs[0] != gh.Issuer+"/admin/callback" {
+	if before[0].RequiredACR != assurance.MFA || before[0].Public || before[0].RedirectURIs[0] != gh.Issuer+"/admin/callback" {
 		t.Fatalf("registration %+v", before[0])
 	}
 }

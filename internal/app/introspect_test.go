@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // TestIntrospectionIsLimited: a client learns only about its own tokens,
@@ -59,7 +60,7 @@ func TestIntrospectionIsLimited(t *testing.T) {
 // through the admin API.
 func TestIntrospectionPermissionInAdminAPI(t *testing.T) {
 	gh := newCluster(t).start()
-	api := &adminClient{t: t, base: gh.Issuer, token: adminToken(t, gh, clients.ScopeClients)}
+	api := &adminClient{t: t, base: gh.Issuer, token: adminToken(t, gh, assurance.ScopeClients)}
 	var created map[string]any
 	if status := api.json(http.MethodPost, "/clients", map[string]any{"name": "Grades API", "grant_types": []string{"client_credentials"},
 		"scopes": []string{"profile"}, "may_introspect": true}, &created); status != http.StatusCreated || created["may_introspect"] != true {

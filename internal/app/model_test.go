@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/delivery"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // TestSignInInvariants drives random interleavings of what people do —
@@ -88,7 +89,7 @@ func newModelWorld(t *testing.T) *modelWorld {
 			VerifiesPerUser: 1000, VerifiesPerIP: 100000}
 	}
 	w := &modelWorld{t: t, c: c, gh: c.start()}
-	for _, r := range []clients.Registration{{Name: "LMS"}, {Name: "HR", RequiredACR: clients.ACRMFA}} {
+	for _, r := range []clients.Registration{{Name: "LMS"}, {Name: "HR", RequiredACR: assurance.MFA}} {
 		rp := w.gh.registerApp(t, r, "openid")
 		w.apps = append(w.apps, &modelApp{rp: rp, pkce: oauth2.GenerateVerifier(),
 			verifier: rp.Provider.Verifier(&oidc.Config{ClientID: rp.ClientID})})
@@ -98,7 +99,7 @@ func newModelWorld(t *testing.T) *modelWorld {
 		t.Fatal(err)
 	}
 	w.admin = admin.Actor{ID: principal.ID, Roles: []string{identity.RoleAdmin}, IP: "127.0.0.1"}
-	w.helpdesk = &adminClient{t: t, base: w.gh.Issuer, token: adminToken(t, w.gh, clients.ScopeUsersWrite)}
+	w.helpdesk = &adminClient{t: t, base: w.gh.Issuer, token: adminToken(t, w.gh, assurance.ScopeUsersWrite)}
 	return w
 }
 
@@ -286,7 +287,7 @@ func (s *modelSequence) redeem(a *modelActor, p pageResp, app int) {
 		var c idClaims
 		idt.Claims(&c)
 		s.say("  → %s got a code: acr=%s", m.rp.Client.Name, c.ACR)
-		if c.ACR != clients.ACRMFA {
+		if c.ACR != assurance.MFA {
 			s.violated("%s got acr=%q; the policy requires mfa", m.rp.Client.Name, c.ACR)
 		}
 		s.signedIn(a, "a code was issued")

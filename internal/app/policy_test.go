@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // TestPolicyByGroupAcrossReplicas: a policy for K-2 students saved through
@@ -26,7 +27,7 @@ func TestPolicyByGroupAcrossReplicas(t *testing.T) {
 	one, two := c.start(), c.start()
 	one.createUser(t, "kinder")
 	one.createUser(t, "teacher")
-	api := &adminClient{t: t, base: one.Issuer, token: adminToken(t, one, clients.AdminScopes...)}
+	api := &adminClient{t: t, base: one.Issuer, token: adminToken(t, one, assurance.AdminScopes...)}
 	apiTwo := &adminClient{t: t, base: two.Issuer, token: api.token}
 
 	if status := api.json("PUT", "/users/kinder/groups", map[string]any{"groups": []string{"Students-K2"}}, nil); status != http.StatusOK {

@@ -16,52 +16,15 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/secrets"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
-
-// Admin API scopes, each one job, so an automation holds only what it
-// needs (a SIS sync: users.import and users.read). Only client-credentials
-// tokens carry them: no person's sign-in ever grants one.
-const (
-	ScopeUsersRead   = "gatehouse:users.read"   // find people, their policy, the registration report
-	ScopeUsersWrite  = "gatehouse:users.write"  // create, disable, delete, reset passwords and methods, sessions, unlock, access codes
-	ScopeUsersImport = "gatehouse:users.import" // CSV imports
-	ScopeUsersGroups = "gatehouse:users.groups" // set groups, directly or by an import's groups column
-	ScopeUsersRoles  = "gatehouse:users.roles"  // set roles, directly or by an import's roles column, and act on people who hold one
-	ScopeClients     = "gatehouse:clients"      // register and manage applications
-	ScopePolicies    = "gatehouse:policies"     // read and edit MFA and SSPR policies
-	ScopeAuditRead   = "gatehouse:audit.read"   // read and export the audit log
-)
-
-// AdminScopes are every admin API scope.
-var AdminScopes = []string{ScopeUsersRead, ScopeUsersWrite, ScopeUsersImport, ScopeUsersGroups, ScopeUsersRoles,
-	ScopeClients, ScopePolicies, ScopeAuditRead}
-
-// IsAdminScope reports whether scope is one of the admin API's.
-func IsAdminScope(scope string) bool { return slices.Contains(AdminScopes, scope) }
-
-// Assurance levels, lowest first: the `acr` ladder Gatehouse publishes.
-const (
-	ACRPassword = "pwd"
-	ACRMFA      = "mfa"
-)
-
-// ACRRank orders assurance levels; an unknown level ranks below all.
-func ACRRank(acr string) int {
-	switch acr {
-	case ACRPassword:
-		return 1
-	case ACRMFA:
-		return 2
-	}
-	return 0
-}
 
 // Grant types and scopes Gatehouse supports.
 var (
 	SupportedGrantTypes = []string{"authorization_code", "refresh_token", "client_credentials"}
 	// DefaultScopes are the OpenID Connect scopes every app gets unless told otherwise.
 	DefaultScopes        = []string{"openid", "profile", "email", "offline_access"}
-	SupportedScopes      = append(slices.Clone(DefaultScopes), AdminScopes...)
+	SupportedScopes      = append(slices.Clone(DefaultScopes), assurance.AdminScopes...)
 	SupportedAuthMethods = []string{AuthSecretBasic, AuthSecretPost, AuthNone, AuthPrivateKeyJWT}
 )
 
@@ -242,7 +205,7 @@ func apply(c *Client, r Registration) error {
 	}
 	// An admin scope acts for the client itself: a grant a person signs in
 	// through would let any user who signs in to the app carry it.
-	if slices.ContainsFunc(scopes, IsAdminScope) && (r.Public || slices.ContainsFunc(grants, func(g string) bool { return g != "client_credentials" })) {
+	if slices.ContainsFunc(scopes, assurance.IsAdminScope) && (r.Public || slices.ContainsFunc(grants, func(g string) bool { return g != "client_credentials" })) {
 		p = append(p, "the gatehouse: admin scopes are only for confidential clients with the client_credentials grant alone")
 	}
 	method := r.TokenEndpointAuthMethod
@@ -277,8 +240,8 @@ func apply(c *Client, r Registration) error {
 			p = append(p, "post-logout redirect URI "+err.Error())
 		}
 	}
-	if r.RequiredACR != "" && ACRRank(r.RequiredACR) == 0 {
-		p = append(p, fmt.Sprintf("required assurance level %q is unknown (known: %s, %s)", r.RequiredACR, ACRPassword, ACRMFA))
+	if r.RequiredACR != "" && assurance.Rank(r.RequiredACR) == 0 {
+		p = append(p, fmt.Sprintf("required assurance level %q is unknown (known: %s, %s)", r.RequiredACR, assurance.Password, assurance.MFA))
 	}
 	if r.MayIntrospect && method != AuthSecretBasic && method != AuthSecretPost {
 		p = append(p, "the introspection permission needs a client secret: the introspection endpoint authenticates with HTTP Basic")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // fakeStore is an in-memory Store; it hands out copies, like a database.
@@ -281,7 +282,7 @@ func TestRegistrationValidationAccepts(t *testing.T) {
 		{"private_key_jwt inline", Registration{Name: "a", RedirectURIs: []string{"https://a.example/cb"}, TokenEndpointAuthMethod: AuthPrivateKeyJWT, JWKS: testJWKS}},
 		{"private_key_jwt URL", Registration{Name: "a", RedirectURIs: []string{"https://a.example/cb"}, TokenEndpointAuthMethod: AuthPrivateKeyJWT, JWKSURI: "https://a.example/jwks"}},
 		{"private_key_jwt loopback URL", Registration{Name: "a", RedirectURIs: []string{"https://a.example/cb"}, TokenEndpointAuthMethod: AuthPrivateKeyJWT, JWKSURI: "http://127.0.0.1:9/jwks"}},
-		{"secret_post with ACR", Registration{Name: "a", RedirectURIs: []string{"https://a.example/cb"}, TokenEndpointAuthMethod: AuthSecretPost, RequiredACR: ACRMFA}},
+		{"secret_post with ACR", Registration{Name: "a", RedirectURIs: []string{"https://a.example/cb"}, TokenEndpointAuthMethod: AuthSecretPost, RequiredACR: assurance.MFA}},
 	}
 	for _, tt := range tests {
 		s, _ := newTestService()
@@ -430,7 +431,7 @@ func TestSetDisabledAndDelete(t *testing.T) {
 }
 
 func TestACRRank(t *testing.T) {
-	if !(ACRRank("") < ACRRank(ACRPassword) && ACRRank(ACRPassword) < ACRRank(ACRMFA)) || ACRRank("gold") != 0 {
+	if !(assurance.Rank("") < assurance.Rank(assurance.Password) && assurance.Rank(assurance.Password) < assurance.Rank(assurance.MFA)) || assurance.Rank("gold") != 0 {
 		t.Fatal("ACR ladder out of order")
 	}
 }
@@ -479,10 +480,10 @@ func TestAdminScopesNeedClientCredentialsAlone(t *testing.T) {
 	s, _ := newTestService()
 	ctx := context.Background()
 	for name, r := range map[string]Registration{
-		"authorization_code": {Name: "Gradebook", RedirectURIs: []string{"https://app.example/cb"}, Scopes: []string{"openid", ScopeUsersRead}},
+		"authorization_code": {Name: "Gradebook", RedirectURIs: []string{"https://app.example/cb"}, Scopes: []string{"openid", assurance.ScopeUsersRead}},
 		"beside client_credentials": {Name: "Mixed", RedirectURIs: []string{"https://app.example/cb"},
-			GrantTypes: []string{"client_credentials", "authorization_code"}, Scopes: []string{ScopeClients}},
-		"public": {Name: "SPA", Public: true, RedirectURIs: []string{"https://app.example/cb"}, Scopes: []string{ScopeAuditRead}},
+			GrantTypes: []string{"client_credentials", "authorization_code"}, Scopes: []string{assurance.ScopeClients}},
+		"public": {Name: "SPA", Public: true, RedirectURIs: []string{"https://app.example/cb"}, Scopes: []string{assurance.ScopeAuditRead}},
 	} {
 		var ve *ValidationError
 		if _, _, err := s.Create(ctx, r); !errors.As(err, &ve) {
@@ -490,7 +491,7 @@ func TestAdminScopesNeedClientCredentialsAlone(t *testing.T) {
 		}
 	}
 	if _, _, err := s.Create(ctx, Registration{Name: "SIS sync", GrantTypes: []string{"client_credentials"},
-		Scopes: []string{ScopeUsersImport, ScopeUsersRead}}); err != nil {
+		Scopes: []string{assurance.ScopeUsersImport, assurance.ScopeUsersRead}}); err != nil {
 		t.Fatal(err)
 	}
 }

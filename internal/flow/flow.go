@@ -12,9 +12,9 @@ import (
 	"errors"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/secrets"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // Step names a stage of sign-in.
@@ -106,7 +106,7 @@ type Challenge struct {
 
 // RequiredMFA reports whether this sign-in must end at the MFA level.
 func (f *Flow) RequiredMFA() bool {
-	return f.PolicyMFA || clients.ACRRank(f.RequiredACR) >= clients.ACRRank(clients.ACRMFA)
+	return f.PolicyMFA || assurance.Rank(f.RequiredACR) >= assurance.Rank(assurance.MFA)
 }
 
 // ValidFrom is the moment a "sign out everywhere" must come after to end
@@ -120,7 +120,7 @@ func (f *Flow) ValidFrom() time.Time {
 	return f.CreatedAt
 }
 
-func (f *Flow) hasMFA() bool { return clients.ACRRank(f.ACR) >= clients.ACRRank(clients.ACRMFA) }
+func (f *Flow) hasMFA() bool { return assurance.Rank(f.ACR) >= assurance.Rank(assurance.MFA) }
 
 // Next is the first step not yet done. Registering more methods is itself
 // protected: someone who already has a method proves it before adding one.

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/flow"
 	"github.com/gatehouse/gatehouse/internal/store/redisstore"
 	"github.com/gatehouse/gatehouse/internal/testenv"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 func TestNext(t *testing.T) {
@@ -23,26 +23,26 @@ func TestNext(t *testing.T) {
 		want flow.Step
 	}{
 		{"fresh", flow.Flow{}, flow.StepAuthenticate},
-		{"no user despite facts", flow.Flow{MustChangePassword: true, ACR: clients.ACRMFA, Consented: true}, flow.StepAuthenticate},
-		{"must change", flow.Flow{UserID: "u", MustChangePassword: true, ACR: clients.ACRPassword}, flow.StepChangePassword},
-		{"must change before mfa", flow.Flow{UserID: "u", MustChangePassword: true, RequiredACR: clients.ACRMFA}, flow.StepChangePassword},
-		{"pwd below mfa", flow.Flow{UserID: "u", ACR: clients.ACRPassword, RequiredACR: clients.ACRMFA}, flow.StepMFA},
-		{"policy requires mfa", flow.Flow{UserID: "u", ACR: clients.ACRPassword, PolicyMFA: true, HasMethods: true}, flow.StepMFA},
-		{"nothing registered: enroll first", flow.Flow{UserID: "u", ACR: clients.ACRPassword, PolicyMFA: true,
+		{"no user despite facts", flow.Flow{MustChangePassword: true, ACR: assurance.MFA, Consented: true}, flow.StepAuthenticate},
+		{"must change", flow.Flow{UserID: "u", MustChangePassword: true, ACR: assurance.Password}, flow.StepChangePassword},
+		{"must change before mfa", flow.Flow{UserID: "u", MustChangePassword: true, RequiredACR: assurance.MFA}, flow.StepChangePassword},
+		{"pwd below mfa", flow.Flow{UserID: "u", ACR: assurance.Password, RequiredACR: assurance.MFA}, flow.StepMFA},
+		{"policy requires mfa", flow.Flow{UserID: "u", ACR: assurance.Password, PolicyMFA: true, HasMethods: true}, flow.StepMFA},
+		{"nothing registered: enroll first", flow.Flow{UserID: "u", ACR: assurance.Password, PolicyMFA: true,
 			Enroll: &flow.Enrollment{Plan: []string{"app", "phone"}}}, flow.StepEnroll},
-		{"partly registered: prove the method, then enroll", flow.Flow{UserID: "u", ACR: clients.ACRPassword, HasMethods: true,
+		{"partly registered: prove the method, then enroll", flow.Flow{UserID: "u", ACR: assurance.Password, HasMethods: true,
 			Enroll: &flow.Enrollment{Plan: []string{"phone"}}}, flow.StepMFA},
-		{"proved, then enroll", flow.Flow{UserID: "u", ACR: clients.ACRMFA, HasMethods: true,
+		{"proved, then enroll", flow.Flow{UserID: "u", ACR: assurance.MFA, HasMethods: true,
 			Enroll: &flow.Enrollment{Plan: []string{"phone"}}}, flow.StepEnroll},
-		{"enrollment finished", flow.Flow{UserID: "u", ACR: clients.ACRMFA, PolicyMFA: true,
+		{"enrollment finished", flow.Flow{UserID: "u", ACR: assurance.MFA, PolicyMFA: true,
 			Enroll: &flow.Enrollment{Finished: true}}, flow.StepIssue},
-		{"skipped within grace", flow.Flow{UserID: "u", ACR: clients.ACRPassword, Enroll: &flow.Enrollment{Finished: true}}, flow.StepIssue},
-		{"mfa before consent", flow.Flow{UserID: "u", ACR: clients.ACRPassword, RequiredACR: clients.ACRMFA, RequireConsent: true}, flow.StepMFA},
-		{"mfa done", flow.Flow{UserID: "u", ACR: clients.ACRMFA, RequiredACR: clients.ACRMFA}, flow.StepIssue},
-		{"above required", flow.Flow{UserID: "u", ACR: clients.ACRMFA, RequiredACR: clients.ACRPassword}, flow.StepIssue},
-		{"consent", flow.Flow{UserID: "u", ACR: clients.ACRPassword, RequireConsent: true}, flow.StepConsent},
-		{"consented", flow.Flow{UserID: "u", ACR: clients.ACRPassword, RequireConsent: true, Consented: true}, flow.StepIssue},
-		{"no requirements", flow.Flow{UserID: "u", ACR: clients.ACRPassword}, flow.StepIssue},
+		{"skipped within grace", flow.Flow{UserID: "u", ACR: assurance.Password, Enroll: &flow.Enrollment{Finished: true}}, flow.StepIssue},
+		{"mfa before consent", flow.Flow{UserID: "u", ACR: assurance.Password, RequiredACR: assurance.MFA, RequireConsent: true}, flow.StepMFA},
+		{"mfa done", flow.Flow{UserID: "u", ACR: assurance.MFA, RequiredACR: assurance.MFA}, flow.StepIssue},
+		{"above required", flow.Flow{UserID: "u", ACR: assurance.MFA, RequiredACR: assurance.Password}, flow.StepIssue},
+		{"consent", flow.Flow{UserID: "u", ACR: assurance.Password, RequireConsent: true}, flow.StepConsent},
+		{"consented", flow.Flow{UserID: "u", ACR: assurance.Password, RequireConsent: true, Consented: true}, flow.StepIssue},
+		{"no requirements", flow.Flow{UserID: "u", ACR: assurance.Password}, flow.StepIssue},
 	}
 	for _, tt := range tests {
 		if got := tt.f.Next(); got != tt.want {
@@ -64,7 +64,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	s, r := newStore(t)
 	f := &flow.Flow{
 		Browser: "browser-1", Query: "client_id=c&state=s", ClientID: "c", ClientName: "App",
-		RequiredACR: clients.ACRPassword, RequireConsent: true, CreatedAt: time.Now().UTC(),
+		RequiredACR: assurance.Password, RequireConsent: true, CreatedAt: time.Now().UTC(),
 	}
 	if err := s.Create(ctx, f); err != nil {
 		t.Fatal(err)
@@ -93,7 +93,7 @@ func TestStoreRoundTrip(t *testing.T) {
 		}
 	}
 
-	got.UserID, got.ACR, got.AMR, got.Consented = "user-1", clients.ACRPassword, []string{"pwd"}, true
+	got.UserID, got.ACR, got.AMR, got.Consented = "user-1", assurance.Password, []string{"pwd"}, true
 	if err := s.Save(ctx, got); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ package mfa
 import (
 	"context"
 	"time"
+
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // Kind is a registered method.
@@ -50,18 +52,17 @@ func (f Factor) Kind() Kind {
 	return ""
 }
 
-// AMR is the RFC 8176 method reference a factor adds to a sign-in. Email
-// codes have no registered value; "email" names them plainly.
+// AMR is the RFC 8176 method reference a factor adds to a sign-in.
 func (f Factor) AMR() string {
 	switch f {
-	case FactorApp:
-		return "otp"
+	case FactorApp, FactorAccessCode:
+		return assurance.AMROTP
 	case FactorSMS:
-		return "sms"
+		return assurance.AMRSMS
 	case FactorVoice:
-		return "tel"
-	case FactorAccessCode:
-		return "otp"
+		return assurance.AMRTel
+	case FactorEmail:
+		return assurance.AMREmail
 	}
 	return string(f)
 }

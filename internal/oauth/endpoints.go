@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // Users looks up the people tokens are issued for.
@@ -96,7 +97,7 @@ func (e *Endpoints) discoveryDocument() []byte {
 		"revocation_endpoint_auth_methods_supported":       clients.SupportedAuthMethods,
 		"introspection_endpoint_auth_methods_supported":    []string{clients.AuthSecretBasic},
 		"code_challenge_methods_supported":                 []string{"S256"},
-		"acr_values_supported":                             []string{clients.ACRPassword, clients.ACRMFA},
+		"acr_values_supported":                             []string{assurance.Password, assurance.MFA},
 		"prompt_values_supported":                          []string{"none", "login", "consent"},
 		"authorization_response_iss_parameter_supported":   true,
 		"claims_parameter_supported":                       false,
@@ -170,7 +171,7 @@ func (e *Endpoints) checkGrant(ctx context.Context, client *Client, ar fosite.Ac
 	if !ok || sess.Claims == nil {
 		return fosite.ErrServerError.WithDebug("unexpected session type")
 	}
-	if required := client.RequiredACR; required != "" && clients.ACRRank(sess.Claims.AuthenticationContextClassReference) < clients.ACRRank(required) {
+	if required := client.RequiredACR; required != "" && assurance.Rank(sess.Claims.AuthenticationContextClassReference) < assurance.Rank(required) {
 		e.Audit.Record(ctx, audit.Event{
 			Type: "token.refused", Outcome: "failure", SubjectID: sess.Subject, ClientID: client.ID,
 			Details: map[string]string{"reason": "insufficient assurance", "acr": sess.Claims.AuthenticationContextClassReference, "required": required},
@@ -216,7 +217,7 @@ func (e *Endpoints) checkGrant(ctx context.Context, client *Client, ar fosite.Ac
 // their group, or registration put off and a method registered since).
 func (e *Endpoints) checkPolicyAssurance(ctx context.Context, client *Client, ar fosite.AccessRequester, sess *openid.DefaultSession, u *identity.User) error {
 	acr := sess.Claims.AuthenticationContextClassReference
-	if clients.ACRRank(acr) >= clients.ACRRank(clients.ACRMFA) {
+	if assurance.Rank(acr) >= assurance.Rank(assurance.MFA) {
 		return nil
 	}
 	required, err := e.Assure.MFARequired(ctx, u)
@@ -231,7 +232,7 @@ func (e *Endpoints) checkPolicyAssurance(ctx context.Context, client *Client, ar
 	}
 	e.Audit.Record(ctx, audit.Event{
 		Type: "token.refused", Outcome: "failure", SubjectID: u.ID, ClientID: client.ID,
-		Details: map[string]string{"reason": "below the person's policy", "acr": acr, "required": clients.ACRMFA},
+		Details: map[string]string{"reason": "below the person's policy", "acr": acr, "required": assurance.MFA},
 	})
 	return fosite.ErrInvalidGrant.WithHint("The sign-in behind this grant is below what the account's policy now requires; sign in again.")
 }

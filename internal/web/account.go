@@ -7,11 +7,11 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
-	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/flow"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // My Account: profile and Security info, behind Gatehouse's own sign-in.
@@ -67,7 +67,7 @@ func stepUp(returnTo string, bs *browserSession, u *identity.User) *flow.Flow {
 	}
 	return &flow.Flow{
 		ReturnTo: returnTo, UserID: u.ID, Username: u.Username, AuthTime: bs.AuthTime, AMR: bs.AMR,
-		ACR: bs.ACR, RequiredACR: clients.ACRMFA, HasMethods: true, PolicyMFA: true,
+		ACR: bs.ACR, RequiredACR: assurance.MFA, HasMethods: true, PolicyMFA: true,
 	}
 }
 
@@ -76,7 +76,7 @@ func stepUp(returnTo string, bs *browserSession, u *identity.User) *flow.Flow {
 // only while the person has nothing registered: once they have a method
 // (registered elsewhere, perhaps by the real owner), it must be proved.
 func (h *Handler) needsMFA(ctx context.Context, bs *browserSession, u *identity.User) (bool, error) {
-	if clients.ACRRank(bs.ACR) >= clients.ACRRank(clients.ACRMFA) || !h.policy.For(ctx, u).RequireMFA {
+	if assurance.Rank(bs.ACR) >= assurance.Rank(assurance.MFA) || !h.policy.For(ctx, u).RequireMFA {
 		return false, nil
 	}
 	if !bs.Deferred {
@@ -121,7 +121,7 @@ func (h *Handler) requireFresh(w http.ResponseWriter, r *http.Request, bs *brows
 		}
 		if pending {
 			h.startLocalFlow(w, r, &flow.Flow{ReturnTo: returnTo, UserID: u.ID, Username: u.Username, AuthTime: bs.AuthTime,
-				AMR: []string{"pwd"}, ACR: clients.ACRPassword, AccessCode: true, PolicyMFA: bs.PolicyMFA})
+				AMR: []string{assurance.AMRPassword}, ACR: assurance.Password, AccessCode: true, PolicyMFA: bs.PolicyMFA})
 			return false
 		}
 		if bs.AuthTime.After(fresh) {
@@ -135,7 +135,7 @@ func (h *Handler) requireFresh(w http.ResponseWriter, r *http.Request, bs *brows
 	}
 	h.startLocalFlow(w, r, &flow.Flow{
 		ReturnTo: returnTo, UserID: u.ID, Username: u.Username, AuthTime: bs.AuthTime, AMR: bs.AMR,
-		ACR: clients.ACRPassword, RequiredACR: clients.ACRMFA, HasMethods: true, PolicyMFA: bs.PolicyMFA,
+		ACR: assurance.Password, RequiredACR: assurance.MFA, HasMethods: true, PolicyMFA: bs.PolicyMFA,
 	})
 	return false
 }

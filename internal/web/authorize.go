@@ -13,11 +13,11 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
-	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/flow"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // authorize starts (or, for a browser already signed in, completes) an
@@ -52,7 +52,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	prompts := strings.Fields(form.Get("prompt"))
 	required := client.RequiredACR
 	for _, v := range strings.Fields(form.Get("acr_values")) {
-		if clients.ACRRank(v) > clients.ACRRank(required) {
+		if assurance.Rank(v) > assurance.Rank(required) {
 			required = v
 		}
 	}
@@ -218,7 +218,7 @@ func (h *Handler) issue(w http.ResponseWriter, r *http.Request, ar fosite.Author
 	ctx := r.Context()
 	for _, scope := range ar.GetRequestedScopes() {
 		// Admin scopes are the client's own rights, never a person's.
-		if !clients.IsAdminScope(scope) {
+		if !assurance.IsAdminScope(scope) {
 			ar.GrantScope(scope)
 		}
 	}

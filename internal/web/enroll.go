@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
-	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/flow"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // Enrollment stages, in the order the wizard shows them.
@@ -132,7 +132,7 @@ func (h *Handler) loadEnroll(w http.ResponseWriter, r *http.Request, f *flow.Flo
 // pending. It reports whether it answered the request.
 func (h *Handler) guardChanged(w http.ResponseWriter, r *http.Request, ec *enrollContext) (bool, error) {
 	f := ec.f
-	if f.ACR == clients.ACRMFA {
+	if f.ACR == assurance.MFA {
 		return false, nil
 	}
 	if len(ec.have) == 0 {
@@ -441,8 +441,8 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request, ec *enrollCon
 func (h *Handler) creditMFA(f *flow.Flow, factor mfa.Factor) {
 	f.AuthTime = time.Now().UTC()
 	f.MFAAt = f.AuthTime
-	f.ACR = clients.ACRMFA
-	for _, v := range []string{factor.AMR(), "mfa"} {
+	f.ACR = assurance.MFA
+	for _, v := range []string{factor.AMR(), assurance.AMRMFA} {
 		if !slices.Contains(f.AMR, v) {
 			f.AMR = append(f.AMR, v)
 		}
@@ -453,7 +453,7 @@ func (h *Handler) creditMFA(f *flow.Flow, factor mfa.Factor) {
 // all: grace is for people with nothing registered yet, and it cannot
 // waive an application's own demand for MFA.
 func (h *Handler) mayPutOff(f *flow.Flow) bool {
-	return !f.Enroll.Adding && !(f.HasMethods && f.RequiredMFA()) && clients.ACRRank(f.RequiredACR) < clients.ACRRank(clients.ACRMFA)
+	return !f.Enroll.Adding && !(f.HasMethods && f.RequiredMFA()) && assurance.Rank(f.RequiredACR) < assurance.Rank(assurance.MFA)
 }
 
 // skip lets a person put registration off while the grace allows it.
@@ -470,7 +470,7 @@ func (h *Handler) skip(w http.ResponseWriter, r *http.Request, ec *enrollContext
 	h.audit.Record(r.Context(), audit.Event{Type: "mfa.enroll_skipped", SubjectID: f.UserID, ActorID: f.UserID, IP: clientIP(r),
 		Details: map[string]string{"skips": itoa(ec.st.Skips)}})
 	f.Enroll.Finished, f.Deferred = true, true
-	if !f.HasMethods && f.ACR != clients.ACRMFA {
+	if !f.HasMethods && f.ACR != assurance.MFA {
 		f.PolicyMFA = false // the grace waives the policy's MFA for this sign-in
 	}
 	h.saveAndAdvance(w, r, f)

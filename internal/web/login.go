@@ -10,10 +10,10 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
-	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/flow"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/lockout"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 const msgBadCredentials = "Your username or password is incorrect."
@@ -156,14 +156,14 @@ func (h *Handler) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now().UTC()
 	f.UserID, f.Username, f.AuthTime, f.PasswordAt = u.ID, u.Username, now, now
-	f.AMR, f.ACR = []string{"pwd"}, clients.ACRPassword
+	f.AMR, f.ACR = []string{assurance.AMRPassword}, assurance.Password
 	f.MustChangePassword = u.MustChangePassword
 	if err := h.startEnrollment(r, f, u); err != nil {
 		h.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "We couldn't load your security info. Try again in a moment.", err)
 		return
 	}
 	if f.HasMethods && f.Enroll == nil && h.policy.For(ctx, u).RememberDeviceDays > 0 && h.remembered(r, u) {
-		f.ACR, f.AMR = clients.ACRMFA, []string{"pwd", "mfa"}
+		f.ACR, f.AMR = assurance.MFA, []string{assurance.AMRPassword, assurance.AMRMFA}
 	}
 	h.metrics.SignIns.WithLabelValues("success").Inc()
 	h.audit.Record(ctx, audit.Event{Type: "signin.success", SubjectID: u.ID, ActorID: u.ID, ClientID: f.ClientID, IP: ip, UserAgent: r.UserAgent(),

@@ -1,6 +1,6 @@
 // Package api serves the admin JSON API under /admin/api/v1, authorized by
 // OAuth2 client-credentials bearer tokens, each route needing one of the
-// gatehouse: admin scopes (clients.AdminScopes).
+// gatehouse: admin scopes (assurance.AdminScopes).
 package api
 
 import (
@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // Prefix is where the API is mounted.
@@ -69,51 +70,51 @@ func (a *API) Mount(mux *http.ServeMux) {
 // same list (a test holds the two together).
 func (a *API) routes() []route {
 	return []route{
-		{"GET /clients", clients.ScopeClients, a.listClients},
-		{"POST /clients", clients.ScopeClients, a.createClient},
-		{"GET /clients/{id}", clients.ScopeClients, a.getClient},
-		{"PATCH /clients/{id}", clients.ScopeClients, a.updateClient},
-		{"DELETE /clients/{id}", clients.ScopeClients, a.deleteClient},
-		{"POST /clients/{id}/rotate-secret", clients.ScopeClients, a.rotateSecret},
-		{"POST /clients/{id}/disable", clients.ScopeClients, a.setClientDisabled(true)},
-		{"POST /clients/{id}/enable", clients.ScopeClients, a.setClientDisabled(false)},
-		{"GET /users", clients.ScopeUsersRead, a.listUsers},
-		{"POST /users", clients.ScopeUsersWrite, a.createUser},
-		{"POST /users/import", clients.ScopeUsersImport, a.importUsers},
-		{"GET /users/{id}", clients.ScopeUsersRead, a.getUser},
-		{"DELETE /users/{id}", clients.ScopeUsersWrite, a.deleteUser},
-		{"PUT /users/{id}/roles", clients.ScopeUsersRoles, a.setRoles},
-		{"PUT /users/{id}/groups", clients.ScopeUsersGroups, a.setGroups},
-		{"GET /users/{id}/policy", clients.ScopeUsersRead, a.userPolicy},
-		{"POST /users/{id}/disable", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+		{"GET /clients", assurance.ScopeClients, a.listClients},
+		{"POST /clients", assurance.ScopeClients, a.createClient},
+		{"GET /clients/{id}", assurance.ScopeClients, a.getClient},
+		{"PATCH /clients/{id}", assurance.ScopeClients, a.updateClient},
+		{"DELETE /clients/{id}", assurance.ScopeClients, a.deleteClient},
+		{"POST /clients/{id}/rotate-secret", assurance.ScopeClients, a.rotateSecret},
+		{"POST /clients/{id}/disable", assurance.ScopeClients, a.setClientDisabled(true)},
+		{"POST /clients/{id}/enable", assurance.ScopeClients, a.setClientDisabled(false)},
+		{"GET /users", assurance.ScopeUsersRead, a.listUsers},
+		{"POST /users", assurance.ScopeUsersWrite, a.createUser},
+		{"POST /users/import", assurance.ScopeUsersImport, a.importUsers},
+		{"GET /users/{id}", assurance.ScopeUsersRead, a.getUser},
+		{"DELETE /users/{id}", assurance.ScopeUsersWrite, a.deleteUser},
+		{"PUT /users/{id}/roles", assurance.ScopeUsersRoles, a.setRoles},
+		{"PUT /users/{id}/groups", assurance.ScopeUsersGroups, a.setGroups},
+		{"GET /users/{id}/policy", assurance.ScopeUsersRead, a.userPolicy},
+		{"POST /users/{id}/disable", assurance.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
 			return nil, a.Service.SetUserDisabled(ctx, act, id, true)
 		})},
-		{"POST /users/{id}/enable", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+		{"POST /users/{id}/enable", assurance.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
 			return nil, a.Service.SetUserDisabled(ctx, act, id, false)
 		})},
-		{"POST /users/{id}/reset-password", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+		{"POST /users/{id}/reset-password", assurance.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
 			temp, err := a.Service.ResetPassword(ctx, act, id)
 			return map[string]string{"temporary_password": temp}, err
 		})},
-		{"POST /users/{id}/reset-methods", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+		{"POST /users/{id}/reset-methods", assurance.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
 			return nil, a.Service.ResetMethods(ctx, act, id)
 		})},
-		{"POST /users/{id}/revoke-sessions", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+		{"POST /users/{id}/revoke-sessions", assurance.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
 			return nil, a.Service.RevokeSessions(ctx, act, id)
 		})},
-		{"POST /users/{id}/unlock", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+		{"POST /users/{id}/unlock", assurance.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
 			return nil, a.Service.Unlock(ctx, act, id)
 		})},
-		{"POST /users/{id}/access-code", clients.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+		{"POST /users/{id}/access-code", assurance.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
 			code, err := a.Service.IssueAccessCode(ctx, act, id)
 			return map[string]any{"access_code": code, "expires_in": int(mfa.AccessCodeLifetime.Seconds())}, err
 		})},
-		{"GET /audit", clients.ScopeAuditRead, a.listAudit},
-		{"GET /policies", clients.ScopePolicies, a.listPolicies},
-		{"PUT /policies/{name}", clients.ScopePolicies, a.savePolicy},
-		{"DELETE /policies/{name}", clients.ScopePolicies, a.deletePolicy},
-		{"GET /policies/{name}/versions", clients.ScopePolicies, a.policyVersions},
-		{"GET /reports/registration", clients.ScopeUsersRead, a.registrationReport},
+		{"GET /audit", assurance.ScopeAuditRead, a.listAudit},
+		{"GET /policies", assurance.ScopePolicies, a.listPolicies},
+		{"PUT /policies/{name}", assurance.ScopePolicies, a.savePolicy},
+		{"DELETE /policies/{name}", assurance.ScopePolicies, a.deletePolicy},
+		{"GET /policies/{name}/versions", assurance.ScopePolicies, a.policyVersions},
+		{"GET /reports/registration", assurance.ScopeUsersRead, a.registrationReport},
 	}
 }
 
@@ -150,7 +151,7 @@ func (a *API) authorized(scope string, h func(http.ResponseWriter, *http.Request
 			return
 		}
 		h(w, r, admin.Actor{ID: "client:" + ar.GetClient().GetID(), Scopes: slices.DeleteFunc(granted, func(s string) bool {
-			return !clients.IsAdminScope(s)
+			return !assurance.IsAdminScope(s)
 		}), IP: clientip.From(r)})
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
-	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // fixedToken answers every introspection with one grant.
@@ -23,7 +23,7 @@ func (f fixedToken) IntrospectToken(context.Context, string, fosite.TokenUse, fo
 	s := oauth.NewSession()
 	s.Subject = f.subject
 	ar := fosite.NewAccessRequest(s)
-	ar.Client = &fosite.DefaultClient{ID: "sync", Scopes: append([]string{"openid"}, clients.AdminScopes...)}
+	ar.Client = &fosite.DefaultClient{ID: "sync", Scopes: append([]string{"openid"}, assurance.AdminScopes...)}
 	for _, sc := range f.scopes {
 		ar.GrantScope(sc)
 	}
@@ -42,16 +42,16 @@ func TestAuthorizedOnlyClientTokens(t *testing.T) {
 		req := httptest.NewRequest("GET", "/admin/api/v1/users", nil)
 		req.Header.Set("Authorization", "Bearer x")
 		rec := httptest.NewRecorder()
-		a.authorized(clients.ScopeUsersRead, h)(rec, req)
+		a.authorized(assurance.ScopeUsersRead, h)(rec, req)
 		return rec.Code
 	}
-	if code := call(fixedToken{subject: "a-person", scopes: []string{clients.ScopeUsersRead}}); code != http.StatusForbidden || got != nil {
+	if code := call(fixedToken{subject: "a-person", scopes: []string{assurance.ScopeUsersRead}}); code != http.StatusForbidden || got != nil {
 		t.Errorf("a person's token: %d, acted as %+v", code, got)
 	}
-	if code := call(fixedToken{scopes: []string{clients.ScopeUsersImport}}); code != http.StatusForbidden || got != nil {
+	if code := call(fixedToken{scopes: []string{assurance.ScopeUsersImport}}); code != http.StatusForbidden || got != nil {
 		t.Errorf("a token without the route's scope: %d, acted as %+v", code, got)
 	}
-	call(fixedToken{scopes: []string{"openid", clients.ScopeUsersRead, clients.ScopeUsersImport}})
+	call(fixedToken{scopes: []string{"openid", assurance.ScopeUsersRead, assurance.ScopeUsersImport}})
 	if got == nil || len(got.Roles) != 0 || len(got.Scopes) != 2 || got.ID != "client:sync" {
 		t.Errorf("a client's token acted as %+v", got)
 	}

@@ -17,8 +17,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
-	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // pendingLogin is a sign-in in progress, kept server-side (any replica may
@@ -110,7 +110,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	// state started elsewhere (login CSRF) is refused.
 	c.setCookie(w, loginCookie, state, loginLifetime)
 	http.Redirect(w, r, rp.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce),
-		oauth2.SetAuthURLParam("acr_values", clients.ACRMFA),
+		oauth2.SetAuthURLParam("acr_values", assurance.MFA),
 		oauth2.SetAuthURLParam("max_age", strconv.Itoa(int(sessionIdle/time.Second)))), http.StatusFound)
 }
 
@@ -177,7 +177,7 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 type weakSignIn struct{ acr string }
 
 func (e *weakSignIn) Error() string {
-	return "the sign-in's acr is " + e.acr + ", not " + clients.ACRMFA
+	return "the sign-in's acr is " + e.acr + ", not " + assurance.MFA
 }
 
 // redeem exchanges the code and verifies the ID token: signature, issuer,
@@ -207,7 +207,7 @@ func (c *Console) redeem(ctx context.Context, rp *oidcClient, code string, p pen
 	if err := idt.Claims(&claims); err != nil {
 		return "", "", err
 	}
-	if claims.ACR != clients.ACRMFA {
+	if claims.ACR != assurance.MFA {
 		return "", "", &weakSignIn{acr: claims.ACR}
 	}
 	// The max_age the sign-in asked for, with a minute for clock skew.
