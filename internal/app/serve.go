@@ -20,7 +20,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/delivery"
-	"github.com/gatehouse/gatehouse/internal/flow"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/lockout"
 	"github.com/gatehouse/gatehouse/internal/metrics"
@@ -30,7 +29,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/secrets"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/store/redisstore"
-	"github.com/gatehouse/gatehouse/internal/web"
+	"github.com/gatehouse/gatehouse/internal/web/httpx"
 )
 
 // ServeOptions adjust Serve.
@@ -106,10 +105,6 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 		cfg.District.Name, cfg.MFA.CodeLifetime.Duration, cfg.MFA.CodeAttempts)
 	mfaService.ScaleAddressLimits(addressScale)
 
-	catalog, err := questions.NewCatalog(cfg.SSPR.CustomQuestions)
-	if err != nil {
-		return nil, fmt.Errorf("sspr.custom_questions: %w", err)
-	}
 	locks := lockout.New(kv, lockout.Options{
 		SignInThreshold: cfg.Password.Lockout.Threshold, SignInLock: cfg.Password.Lockout.Duration.Duration,
 		SignInMaxLock: cfg.Password.Lockout.Max.Duration, SSPRProofFailures: cfg.SSPR.ProofFailures,
@@ -122,22 +117,17 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 		Assure: policyAssurance{policy: a.Policy, methods: mfaService}, Audit: a.Audit, Metrics: m,
 		Logger: a.Logger, Issuer: cfg.Issuer,
 	}).Mount(mux)
-	pages, err := web.New(web.Options{
-		Issuer: cfg.Issuer, District: cfg.District.Name, Domain: cfg.District.Domain, SecureCookies: cfg.SecureCookies(),
-		CSRFKey: secrets.Derive(a.masterKey, "csrf"), SessionCookie: cfg.Session.CookieName,
-		SessionLifetime: cfg.Session.Lifetime.Duration, SessionIdle: cfg.Session.IdleTimeout.Duration,
-		MinPasswordLength: cfg.Password.MinLength, HelpDeskURL: cfg.District.HelpDeskURL, TroubleshootingURL: cfg.District.TroubleshootingURL,
-		RememberKey: secrets.Derive(a.masterKey, "remember-device"), SecurityInfoFreshness: cfg.Account.Freshness.Duration,
-	}, web.Deps{
-		Provider: provider, Users: a.Users, Clients: a.DB, Keys: a.Keys,
-		Flows: flow.NewStore(kv, cfg.Login.FlowLifetime.Duration), KV: kv, MFA: mfaService, Policy: a.Policy,
-		Questions: questions.NewService(a.DB, catalog, a.Users.Hasher()), Grants: a.DB, Lockout: locks,
-		Audit: a.Audit, Metrics: m, Logger: a.Logger,
+	catalog, err := questions.NewCatalog(cfg.SSPR.CustomQuestions)
+	if err != nil {
+		return nil, fmt.Errorf("sspr.custom_questions: %w", err)
+	}
+	base, err := a.mountPages(mux, pageServices{
+		provider: provider, kv: kv, mfa: mfaService, questions: questions.NewService(a.DB, catalog, a.Users.Hasher()),
+		locks: locks, metrics: m, audit: a.Audit, logger: a.Logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	pages.Mount(mux)
 	adminService := *a.Admin
 	adminService.Sessions = session.Revoker{KV: kv, Lifetime: cfg.Session.Lifetime.Duration}
 	adminService.Locks = locks
@@ -174,14 +164,14 @@ func (a *App) Handler(rdb redis.UniversalClient, prefix string) (http.Handler, e
 		}
 		w.Write([]byte("ready\n"))
 	})
-	mux.HandleFunc("/", pages.NotFound)
+	mux.HandleFunc("/", base.NotFound)
 	clientAddr, err := clientip.New(cfg.Network.TrustedProxies, cfg.Network.ForwardedHeader)
 	if err != nil {
 		return nil, err
 	}
-	handler := clientAddr.Middleware(web.Instrument(mux, m, a.Logger, pages.Recover(web.Deadline(mux, cfg.RequestTimeout.Duration, "/admin"))))
+	handler := clientAddr.Middleware(httpx.Instrument(mux, m, a.Logger, base.Recover(httpx.Deadline(mux, cfg.RequestTimeout.Duration, "/admin"))))
 	if strings.HasPrefix(cfg.Issuer, "https://") {
-		handler = web.HSTS(handler)
+		handler = httpx.HSTS(handler)
 	}
 	return handler, nil
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/secrets"
@@ -29,6 +30,20 @@ const (
 	StepEnroll         Step = "enroll"
 	StepConsent        Step = "consent"
 	StepIssue          Step = "issue"
+	// StepRefuse: MFA is required and nothing is registered to challenge
+	// (registration was put off), so the application is told no.
+	StepRefuse Step = "refuse"
+)
+
+// Enrollment stages, in the order the "Keep your account secure" wizard
+// shows them.
+const (
+	StageIntro    = "intro"
+	StageSetup    = "setup"
+	StageCode     = "code"
+	StageVerified = "verified"
+	StageChoose   = "choose"
+	StageComplete = "complete"
 )
 
 // Flow is one authorization request on its way through sign-in. Next derives
@@ -120,6 +135,33 @@ func (f *Flow) ValidFrom() time.Time {
 	return f.CreatedAt
 }
 
+// CreditMFA records a second factor proved at at, named by its amr value.
+func (f *Flow) CreditMFA(amr string, at time.Time) {
+	f.AuthTime, f.MFAAt, f.ACR = at, at, assurance.MFA
+	for _, v := range []string{amr, assurance.AMRMFA} {
+		if !slices.Contains(f.AMR, v) {
+			f.AMR = append(f.AMR, v)
+		}
+	}
+}
+
+// canChallenge reports whether there is anything to challenge: a method
+// registered before or during this sign-in, or an access code.
+func (f *Flow) canChallenge() bool {
+	return f.HasMethods || f.AccessCode || f.Enroll != nil && len(f.Enroll.Done) > 0
+}
+
+// SessionNeedsMFA reports whether a session at acr falls short of a policy
+// that requires MFA now. Registration put off within the grace (deferred)
+// waives it only while the person has nothing registered: once they have
+// a method (perhaps registered by the real owner), it must be proved.
+func SessionNeedsMFA(acr string, policyMFA, deferred, hasMethodsNow bool) bool {
+	if assurance.AtLeast(acr, assurance.MFA) || !policyMFA {
+		return false
+	}
+	return !deferred || hasMethodsNow
+}
+
 func (f *Flow) hasMFA() bool { return assurance.Rank(f.ACR) >= assurance.Rank(assurance.MFA) }
 
 // Next is the first step not yet done. Registering more methods is itself
@@ -137,6 +179,8 @@ func (f *Flow) Next() Step {
 		return StepMFA
 	case enrolling:
 		return StepEnroll
+	case f.RequiredMFA() && !f.hasMFA() && !f.canChallenge():
+		return StepRefuse
 	case f.RequiredMFA() && !f.hasMFA():
 		return StepMFA
 	case f.RequireConsent && !f.Consented:

@@ -26,7 +26,11 @@ func TestNext(t *testing.T) {
 		{"no user despite facts", flow.Flow{MustChangePassword: true, ACR: assurance.MFA, Consented: true}, flow.StepAuthenticate},
 		{"must change", flow.Flow{UserID: "u", MustChangePassword: true, ACR: assurance.Password}, flow.StepChangePassword},
 		{"must change before mfa", flow.Flow{UserID: "u", MustChangePassword: true, RequiredACR: assurance.MFA}, flow.StepChangePassword},
-		{"pwd below mfa", flow.Flow{UserID: "u", ACR: assurance.Password, RequiredACR: assurance.MFA}, flow.StepMFA},
+		{"pwd below mfa", flow.Flow{UserID: "u", ACR: assurance.Password, RequiredACR: assurance.MFA, HasMethods: true}, flow.StepMFA},
+		{"mfa required, nothing to challenge", flow.Flow{UserID: "u", ACR: assurance.Password, RequiredACR: assurance.MFA}, flow.StepRefuse},
+		{"mfa required, access code to challenge", flow.Flow{UserID: "u", ACR: assurance.Password, RequiredACR: assurance.MFA, AccessCode: true}, flow.StepMFA},
+		{"registration put off, app wants mfa", flow.Flow{UserID: "u", ACR: assurance.Password, RequiredACR: assurance.MFA,
+			Enroll: &flow.Enrollment{Finished: true}}, flow.StepRefuse},
 		{"policy requires mfa", flow.Flow{UserID: "u", ACR: assurance.Password, PolicyMFA: true, HasMethods: true}, flow.StepMFA},
 		{"nothing registered: enroll first", flow.Flow{UserID: "u", ACR: assurance.Password, PolicyMFA: true,
 			Enroll: &flow.Enrollment{Plan: []string{"app", "phone"}}}, flow.StepEnroll},
@@ -37,7 +41,7 @@ func TestNext(t *testing.T) {
 		{"enrollment finished", flow.Flow{UserID: "u", ACR: assurance.MFA, PolicyMFA: true,
 			Enroll: &flow.Enrollment{Finished: true}}, flow.StepIssue},
 		{"skipped within grace", flow.Flow{UserID: "u", ACR: assurance.Password, Enroll: &flow.Enrollment{Finished: true}}, flow.StepIssue},
-		{"mfa before consent", flow.Flow{UserID: "u", ACR: assurance.Password, RequiredACR: assurance.MFA, RequireConsent: true}, flow.StepMFA},
+		{"mfa before consent", flow.Flow{UserID: "u", ACR: assurance.Password, RequiredACR: assurance.MFA, RequireConsent: true, HasMethods: true}, flow.StepMFA},
 		{"mfa done", flow.Flow{UserID: "u", ACR: assurance.MFA, RequiredACR: assurance.MFA}, flow.StepIssue},
 		{"above required", flow.Flow{UserID: "u", ACR: assurance.MFA, RequiredACR: assurance.Password}, flow.StepIssue},
 		{"consent", flow.Flow{UserID: "u", ACR: assurance.Password, RequireConsent: true}, flow.StepConsent},
@@ -48,6 +52,43 @@ func TestNext(t *testing.T) {
 		if got := tt.f.Next(); got != tt.want {
 			t.Errorf("%s: Next() = %s, want %s", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestSessionNeedsMFA: a session below MFA meets a policy requiring it
+// only while registration was put off and nothing has been registered since.
+func TestSessionNeedsMFA(t *testing.T) {
+	tests := []struct {
+		name                            string
+		acr                             string
+		policyMFA, deferred, hasMethods bool
+		want                            bool
+	}{
+		{"mfa session", assurance.MFA, true, false, true, false},
+		{"policy does not require it", assurance.Password, false, false, true, false},
+		{"password-only session", assurance.Password, true, false, true, true},
+		{"put off, still nothing registered", assurance.Password, true, true, false, false},
+		{"put off, a method registered since", assurance.Password, true, true, true, true},
+	}
+	for _, tt := range tests {
+		if got := flow.SessionNeedsMFA(tt.acr, tt.policyMFA, tt.deferred, tt.hasMethods); got != tt.want {
+			t.Errorf("%s: SessionNeedsMFA = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestCreditMFA: a proved factor raises the flow to MFA once, however
+// often it is credited.
+func TestCreditMFA(t *testing.T) {
+	f := flow.Flow{UserID: "u", ACR: assurance.Password, AMR: []string{assurance.AMRPassword}}
+	at := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	f.CreditMFA(assurance.AMROTP, at)
+	f.CreditMFA(assurance.AMROTP, at)
+	if f.ACR != assurance.MFA || !f.AuthTime.Equal(at) || !f.MFAAt.Equal(at) {
+		t.Fatalf("after CreditMFA: acr %s, auth_time %v, mfa_at %v", f.ACR, f.AuthTime, f.MFAAt)
+	}
+	if want := []string{assurance.AMRPassword, assurance.AMROTP, assurance.AMRMFA}; !slices.Equal(f.AMR, want) {
+		t.Fatalf("amr = %v, want %v", f.AMR, want)
 	}
 }
 

@@ -30,7 +30,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/secrets"
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/web"
+	"github.com/gatehouse/gatehouse/internal/web/httpx"
 	"github.com/gatehouse/gatehouse/templates"
 )
 
@@ -426,7 +426,7 @@ func (c *Console) showError(w http.ResponseWriter, r *http.Request, v view, stat
 		w.Header().Set("Retry-After", retryAfterSeconds)
 	}
 	if err != nil {
-		v.RequestID = web.RequestID(r.Context())
+		v.RequestID = httpx.RequestID(r.Context())
 		c.logger.Error("admin console", "err", err, "path", r.URL.Path, "request_id", v.RequestID)
 	}
 	c.render(w, status, "error", v)

@@ -1,4 +1,4 @@
-package web
+package httpx
 
 import (
 	"context"
@@ -18,7 +18,16 @@ import (
 
 type ctxKey int
 
-const requestIDKey ctxKey = iota
+const (
+	requestIDKey ctxKey = iota
+	retryKey
+)
+
+// WithRetryURL makes u what an outage page's "Try again" loads for r: a
+// POSTed authorization request is repeated whole, as a GET.
+func WithRetryURL(r *http.Request, u string) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), retryKey, u))
+}
 
 // RequestID is the ID the request was logged under.
 func RequestID(ctx context.Context) string {
@@ -91,9 +100,9 @@ func contentSecurityPolicy(formTargets ...string) string {
 		"; frame-ancestors 'none'; base-uri 'none'"
 }
 
-// allowFormTarget lets the page's forms end at redirectURI (see
+// AllowFormTarget lets the page's forms end at redirectURI (see
 // contentSecurityPolicy).
-func allowFormTarget(w http.ResponseWriter, redirectURI string) {
+func AllowFormTarget(w http.ResponseWriter, redirectURI string) {
 	if redirectURI != "" {
 		w.Header().Set("Content-Security-Policy", contentSecurityPolicy(redirectURI))
 	}
@@ -108,8 +117,8 @@ func HSTS(next http.Handler) http.Handler {
 	})
 }
 
-// clientIP is the client's address, as clientip.Middleware resolved it.
-func clientIP(r *http.Request) string { return clientip.From(r) }
+// ClientIP is the client's address, as clientip.Middleware resolved it.
+func ClientIP(r *http.Request) string { return clientip.From(r) }
 
 // Deadline bounds each request's context to d, except under exempt: a
 // request that waits longer for the database, Redis or a password check

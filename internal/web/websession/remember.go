@@ -1,4 +1,4 @@
-package web
+package websession
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/mfa"
 )
 
 // "Don't ask again for N days" is a cookie signed with a server key, bound
@@ -25,8 +26,25 @@ type rememberClaims struct {
 	Stamp   string `json:"s"`
 }
 
-func (h *Handler) securityStamp(ctx context.Context, u *identity.User) (string, error) {
-	st, err := h.mfa.State(ctx, u.ID)
+// MFAStates reads when a person's methods were last reset.
+type MFAStates interface {
+	State(ctx context.Context, userID string) (*mfa.State, error)
+}
+
+// Devices remembers browsers that passed the challenge.
+type Devices struct {
+	key    []byte
+	secure bool
+	states MFAStates
+}
+
+// NewDevices returns the remembered devices, signed with key.
+func NewDevices(key []byte, secure bool, states MFAStates) *Devices {
+	return &Devices{key: key, secure: secure, states: states}
+}
+
+func (d *Devices) securityStamp(ctx context.Context, u *identity.User) (string, error) {
+	st, err := d.states.State(ctx, u.ID)
 	if err != nil {
 		return "", err
 	}
@@ -42,34 +60,34 @@ func (h *Handler) securityStamp(ctx context.Context, u *identity.User) (string, 
 	return base64.RawURLEncoding.EncodeToString(sum.Sum(nil)[:16]), nil
 }
 
-func (h *Handler) signRemember(payload string) string {
-	m := hmac.New(sha256.New, h.opt.RememberKey)
+func (d *Devices) sign(payload string) string {
+	m := hmac.New(sha256.New, d.key)
 	m.Write([]byte(payload))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// remember sets the cookie after a successful challenge.
-func (h *Handler) remember(w http.ResponseWriter, r *http.Request, u *identity.User, days int) {
-	stamp, err := h.securityStamp(r.Context(), u)
+// Remember sets the cookie after a successful challenge.
+func (d *Devices) Remember(w http.ResponseWriter, r *http.Request, u *identity.User, days int) error {
+	stamp, err := d.securityStamp(r.Context(), u)
 	if err != nil {
-		h.logger.Error("remembering a device", "err", err)
-		return
+		return err
 	}
 	exp := time.Now().AddDate(0, 0, days)
 	data, _ := json.Marshal(rememberClaims{User: u.ID, Expires: exp.Unix(), Stamp: stamp})
 	payload := base64.RawURLEncoding.EncodeToString(data)
-	http.SetCookie(w, &http.Cookie{Name: rememberCookie, Value: payload + "." + h.signRemember(payload), Path: "/login/",
-		Expires: exp, HttpOnly: true, Secure: h.opt.SecureCookies, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: rememberCookie, Value: payload + "." + d.sign(payload), Path: "/login/",
+		Expires: exp, HttpOnly: true, Secure: d.secure, SameSite: http.SameSiteLaxMode})
+	return nil
 }
 
-// remembered reports whether this browser carries a valid cookie for u.
-func (h *Handler) remembered(r *http.Request, u *identity.User) bool {
+// Remembered reports whether this browser carries a valid cookie for u.
+func (d *Devices) Remembered(r *http.Request, u *identity.User) bool {
 	ck, err := r.Cookie(rememberCookie)
 	if err != nil {
 		return false
 	}
 	payload, sig, ok := strings.Cut(ck.Value, ".")
-	if !ok || !hmac.Equal([]byte(sig), []byte(h.signRemember(payload))) {
+	if !ok || !hmac.Equal([]byte(sig), []byte(d.sign(payload))) {
 		return false
 	}
 	data, err := base64.RawURLEncoding.DecodeString(payload)
@@ -77,6 +95,6 @@ func (h *Handler) remembered(r *http.Request, u *identity.User) bool {
 	if err != nil || json.Unmarshal(data, &c) != nil || c.User != u.ID || time.Now().Unix() > c.Expires {
 		return false
 	}
-	stamp, err := h.securityStamp(r.Context(), u)
+	stamp, err := d.securityStamp(r.Context(), u)
 	return err == nil && hmac.Equal([]byte(stamp), []byte(c.Stamp))
 }

@@ -1,4 +1,4 @@
-package web
+package account
 
 import (
 	"context"
@@ -7,8 +7,9 @@ import (
 	"strconv"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
-	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/questions"
+	"github.com/gatehouse/gatehouse/internal/web/httpx"
+	"github.com/gatehouse/gatehouse/internal/web/wording"
 )
 
 type questionRow struct {
@@ -23,21 +24,29 @@ type questionsView struct {
 	Problems []string
 }
 
+type questionsPage struct {
+	httpx.Layout
+	Questions *questionsView
+}
+
 func (h *Handler) questionCount(ctx context.Context, userID string) (int, error) {
-	if h.questions == nil {
+	if h.Questions == nil {
 		return 0, nil
 	}
-	answers, err := h.questions.Registered(ctx, userID)
+	answers, err := h.Questions.Registered(ctx, userID)
 	return len(answers), err
 }
 
 func (h *Handler) questionsPage(w http.ResponseWriter, r *http.Request) {
-	bs, u, ok := h.accountUser(w, r, "/account/questions")
-	if !ok || !h.requireFresh(w, r, bs, u, "/account/questions") {
+	bs, u, ok := h.signedIn(w, r, "/account/questions")
+	if !ok || !h.fresh(w, r, bs, u, "/account/questions") {
 		return
 	}
-	n := h.policy.For(r.Context(), u).SSPR.QuestionsToRegister
-	rows := make([]questionRow, n)
+	if h.Questions == nil {
+		h.NotFound(w, r)
+		return
+	}
+	rows := make([]questionRow, h.Policy.For(r.Context(), u).SSPR.QuestionsToRegister)
 	for i := range rows {
 		rows[i].N = i + 1
 	}
@@ -45,21 +54,24 @@ func (h *Handler) questionsPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) renderQuestions(w http.ResponseWriter, r *http.Request, status int, rows []questionRow, problems []string) {
-	p := h.page("Security questions")
-	p.CSRF = h.csrf.token(h.csrf.browserID(w, r))
-	p.Questions = &questionsView{Catalog: h.questions.Catalog(), Rows: rows, Problems: problems}
-	h.pages.render(w, status, "questions", p)
+	p := questionsPage{Layout: h.FormLayout(w, r, "Security questions"),
+		Questions: &questionsView{Catalog: h.Questions.Catalog(), Rows: rows, Problems: problems}}
+	h.pages.Render(w, status, "questions", p)
 }
 
 // questionsSubmit registers the answers. Rejected answers are shown back so
 // nothing typed is lost; stored answers are only ever argon2id hashes.
 func (h *Handler) questionsSubmit(w http.ResponseWriter, r *http.Request) {
-	_, u, ok := h.accountForm(w, r)
+	_, u, ok := h.form(w, r)
 	if !ok {
 		return
 	}
+	if h.Questions == nil {
+		h.NotFound(w, r)
+		return
+	}
 	ctx := r.Context()
-	n := h.policy.For(ctx, u).SSPR.QuestionsToRegister
+	n := h.Policy.For(ctx, u).SSPR.QuestionsToRegister
 	rows := make([]questionRow, n)
 	choices := make([]questions.Choice, n)
 	for i := range rows {
@@ -67,28 +79,18 @@ func (h *Handler) questionsSubmit(w http.ResponseWriter, r *http.Request) {
 		rows[i] = questionRow{N: i + 1, Selected: r.PostFormValue("question" + k), Answer: r.PostFormValue("answer" + k)}
 		choices[i] = questions.Choice{QuestionID: rows[i].Selected, Answer: rows[i].Answer}
 	}
-	err := h.questions.Register(ctx, u.ID, u.Username, choices, n)
+	err := h.Questions.Register(ctx, u.ID, u.Username, choices, n)
 	var ve *questions.ValidationError
 	switch {
 	case errors.As(err, &ve):
 		h.renderQuestions(w, r, http.StatusUnprocessableEntity, rows, ve.Problems)
 		return
 	case err != nil:
-		h.fail(w, r, http.StatusServiceUnavailable, "Security info unavailable", "We couldn't save your security questions. Try again in a moment.", err)
+		h.unavailable(w, r, "We couldn't save your security questions. Try again in a moment.", err)
 		return
 	}
-	h.audit.Record(ctx, audit.Event{Type: "questions.registered", ActorID: u.ID, SubjectID: u.ID, IP: clientIP(r),
+	h.Audit.Record(ctx, audit.Event{Type: "questions.registered", ActorID: u.ID, SubjectID: u.ID, IP: httpx.ClientIP(r),
 		Details: map[string]string{"count": strconv.Itoa(n)}})
-	h.notifyChange(ctx, u, "", noticeAdded)
+	wording.Tell(ctx, h.MFA, h.Logger, u, "", wording.NoticeAdded)
 	http.Redirect(w, r, "/account?notice=added", http.StatusSeeOther)
-}
-
-// notifyChange tells the person on every channel but skip.
-func (h *Handler) notifyChange(ctx context.Context, u *identity.User, skip, text string) {
-	methods, err := h.mfa.Methods(ctx, u.ID)
-	if err != nil {
-		h.logger.Error("loading methods for a notice", "err", err)
-		return
-	}
-	h.mfa.Notify(ctx, u.ID, u.Email, methods, skip, text)
 }

@@ -1,6 +1,7 @@
-package web
+package httpx
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"time"
@@ -17,25 +18,30 @@ const (
 	deviceLifetime = 400 * 24 * time.Hour // the longest browsers keep a cookie
 )
 
-// device returns the browser's device ID, setting the cookie on first use.
-func (h *Handler) device(w http.ResponseWriter, r *http.Request) string {
+// Device returns the browser's device ID, setting the cookie on first use.
+func (b *Base) Device(w http.ResponseWriter, r *http.Request) string {
 	if ck, err := r.Cookie(deviceCookie); err == nil && len(ck.Value) == 43 {
 		return ck.Value
 	}
 	id := base64.RawURLEncoding.EncodeToString(secrets.RandomToken(32))
 	http.SetCookie(w, &http.Cookie{Name: deviceCookie, Value: id, Path: "/", MaxAge: int(deviceLifetime.Seconds()),
-		HttpOnly: true, Secure: h.opt.SecureCookies, SameSite: http.SameSiteLaxMode})
+		HttpOnly: true, Secure: b.Site.SecureCookies, SameSite: http.SameSiteLaxMode})
 	r.AddCookie(&http.Cookie{Name: deviceCookie, Value: id})
 	return id
 }
 
-// attempt says who is trying username's sign-in or reset, for the limits.
+// Attempts finds who is trying a sign-in or reset.
+type Attempts interface {
+	Attempt(ctx context.Context, userID, device, addr string) (lockout.Attempt, error)
+}
+
+// Attempt says who is trying username's sign-in or reset, for the limits.
 // When the device cannot be looked up it counts as unfamiliar, so the
 // address's limits still apply.
-func (h *Handler) attempt(w http.ResponseWriter, r *http.Request, username string) lockout.Attempt {
-	a, err := h.lockout.Attempt(r.Context(), username, h.device(w, r), clientIP(r))
+func (b *Base) Attempt(w http.ResponseWriter, r *http.Request, locks Attempts, username string) lockout.Attempt {
+	a, err := locks.Attempt(r.Context(), username, b.Device(w, r), ClientIP(r))
 	if err != nil {
-		h.logger.Warn("looking up a device", "err", err, "request_id", RequestID(r.Context()))
+		b.Logger.Warn("looking up a device", "err", err, "request_id", RequestID(r.Context()))
 	}
 	return a
 }

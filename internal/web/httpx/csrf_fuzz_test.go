@@ -1,4 +1,4 @@
-package web
+package httpx
 
 import (
 	"net/http"
@@ -20,23 +20,23 @@ func csrfPost(cookie, formToken string) *http.Request {
 }
 
 func TestCSRFValidTokens(t *testing.T) {
-	c := &csrf{key: []byte("0123456789abcdef0123456789abcdef")}
-	other := &csrf{key: []byte("another key")}
+	c := NewCSRF([]byte("0123456789abcdef0123456789abcdef"), false)
+	other := NewCSRF([]byte("another key"), false)
 	const id = "kR1YJ0xq2F7l4cWmZ3b8sVtN9aHgEoPdUiQyXw5rT6z"
 	tests := []struct {
 		name, cookie, token string
 		want                bool
 	}{
-		{"matching", id, c.token(id), true},
-		{"no cookie", "", c.token(id), false},
+		{"matching", id, c.Token(id), true},
+		{"no cookie", "", c.Token(id), false},
 		{"no token", id, "", false},
-		{"token of another browser", id, c.token(id + "x"), false},
-		{"token under another key", id, other.token(id), false},
+		{"token of another browser", id, c.Token(id + "x"), false},
+		{"token under another key", id, other.Token(id), false},
 		{"cookie as token", id, id, false},
-		{"truncated token", id, c.token(id)[:42], false},
+		{"truncated token", id, c.Token(id)[:42], false},
 	}
 	for _, tt := range tests {
-		if got := c.valid(csrfPost(tt.cookie, tt.token)); got != tt.want {
+		if got := c.Valid(csrfPost(tt.cookie, tt.token)); got != tt.want {
 			t.Errorf("%s: valid = %v, want %v", tt.name, got, tt.want)
 		}
 	}
@@ -49,18 +49,18 @@ func FuzzCSRFValid(f *testing.F) {
 	f.Add([]byte("k"), "a;b", "", true)
 	f.Add([]byte("k"), "\"quoted\"", "x", false)
 	f.Fuzz(func(t *testing.T, key []byte, cookie, formToken string, useRight bool) {
-		c := &csrf{key: key}
+		c := NewCSRF(key, false)
 		r := csrfPost(cookie, "")
 		ck, err := r.Cookie(csrfCookie)
 		if useRight && err == nil {
-			formToken = c.token(ck.Value)
+			formToken = c.Token(ck.Value)
 		}
 		r = csrfPost(cookie, formToken)
-		got := c.valid(r)
+		got := c.Valid(r)
 		switch {
 		case err != nil && got:
 			t.Fatalf("accepted without a cookie (header %q)", cookie)
-		case err == nil && got != (formToken == c.token(ck.Value)):
+		case err == nil && got != (formToken == c.Token(ck.Value)):
 			t.Fatalf("valid = %v for cookie %q, token %q", got, ck.Value, formToken)
 		case err == nil && useRight && !got:
 			t.Fatalf("refused the right token for cookie %q", ck.Value)
