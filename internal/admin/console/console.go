@@ -417,13 +417,10 @@ func (c *Console) failFor(q *request, status int, title, msg string, err error) 
 	c.showError(q.w, q.r, c.view(q, title, nil), status, msg, err)
 }
 
-// retryAfterSeconds is how long a 503 asks the browser to wait.
-const retryAfterSeconds = "5"
-
 func (c *Console) showError(w http.ResponseWriter, r *http.Request, v view, status int, msg string, err error) {
 	v.Error = msg
 	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", retryAfterSeconds)
+		w.Header().Set("Retry-After", httpx.RetryAfterSeconds)
 	}
 	if err != nil {
 		v.RequestID = httpx.RequestID(r.Context())
