@@ -151,17 +151,6 @@ func (f *Flow) canChallenge() bool {
 	return f.HasMethods || f.AccessCode || f.Enroll != nil && len(f.Enroll.Done) > 0
 }
 
-// SessionNeedsMFA reports whether a session at acr falls short of a policy
-// that requires MFA now. Registration put off within the grace (deferred)
-// waives it only while the person has nothing registered: once they have
-// a method (perhaps registered by the real owner), it must be proved.
-func SessionNeedsMFA(acr string, policyMFA, deferred, hasMethodsNow bool) bool {
-	if assurance.AtLeast(acr, assurance.MFA) || !policyMFA {
-		return false
-	}
-	return !deferred || hasMethodsNow
-}
-
 func (f *Flow) hasMFA() bool { return assurance.Rank(f.ACR) >= assurance.Rank(assurance.MFA) }
 
 // Next is the first step not yet done. Registering more methods is itself
@@ -187,6 +176,102 @@ func (f *Flow) Next() Step {
 		return StepConsent
 	}
 	return StepIssue
+}
+
+// Proof is what a completed sign-in established. A browser session keeps
+// it, and the next sign-in in that browser starts from it.
+type Proof struct {
+	UserID   string    `json:"user_id"`
+	AuthTime time.Time `json:"auth_time"`
+	AMR      []string  `json:"amr"`
+	ACR      string    `json:"acr"`
+	// What the sign-in found, so later apps in the same session follow the
+	// same policy without looking it up again.
+	PolicyMFA  bool      `json:"policy_mfa,omitempty"`
+	HasMethods bool      `json:"has_methods,omitempty"`
+	MFAAt      time.Time `json:"mfa_at,omitzero"` // when a second factor was last proved
+	// Deferred is set when the sign-in put registration off within the
+	// policy's grace, so My Account does not demand a second factor the
+	// person has not registered yet.
+	Deferred bool `json:"deferred,omitempty"`
+}
+
+// Proved is what this completed sign-in established.
+func (f *Flow) Proved() Proof {
+	return Proof{UserID: f.UserID, AuthTime: f.AuthTime, AMR: f.AMR, ACR: f.ACR, MFAAt: f.MFAAt,
+		PolicyMFA: f.PolicyMFA, HasMethods: f.HasMethods || f.Enroll != nil && len(f.Enroll.Done) > 0, Deferred: f.Deferred}
+}
+
+// Continue starts this sign-in from p, a signed-in browser's proof.
+func (f *Flow) Continue(p Proof, username string, mustChangePassword bool) {
+	f.UserID, f.Username, f.AuthTime, f.AMR, f.ACR = p.UserID, username, p.AuthTime, p.AMR, p.ACR
+	f.PolicyMFA, f.HasMethods, f.MFAAt, f.Deferred = p.PolicyMFA, p.HasMethods, p.MFAAt, p.Deferred
+	f.MustChangePassword = mustChangePassword
+}
+
+// NeedsMFA reports whether p falls short of a policy that requires MFA now
+// (policyMFA). Registration put off within the grace waives it only while
+// the person has nothing registered (hasMethodsNow): once they have a
+// method, perhaps registered by the real owner, it must be proved.
+func (p Proof) NeedsMFA(policyMFA, hasMethodsNow bool) bool {
+	if assurance.AtLeast(p.ACR, assurance.MFA) || !policyMFA {
+		return false
+	}
+	return !p.Deferred || hasMethodsNow
+}
+
+// SignIn is a sign-in from scratch for a Gatehouse page at returnTo; with
+// a username it starts at the password.
+func SignIn(returnTo, username string) *Flow { return &Flow{ReturnTo: returnTo, Username: username} }
+
+// from is a sign-in for the page at returnTo that starts from who p
+// signed in, and how.
+func from(returnTo, username string, p Proof) *Flow {
+	return &Flow{ReturnTo: returnTo, Username: username, UserID: p.UserID, AuthTime: p.AuthTime, AMR: p.AMR, ACR: p.ACR, PolicyMFA: p.PolicyMFA}
+}
+
+// StepUp is the sign-in that brings p up to MFA for the page at returnTo:
+// the challenge, or with nothing registered to challenge, the password
+// again and then registration.
+func StepUp(returnTo, username string, p Proof) *Flow {
+	if !p.HasMethods {
+		return SignIn(returnTo, username)
+	}
+	f := from(returnTo, username, p)
+	f.RequiredACR, f.HasMethods, f.PolicyMFA = assurance.MFA, true, true
+	return f
+}
+
+// Recent is what a change to security info needs of p beyond being signed
+// in: a second factor proved since since for someone who has methods; for
+// someone with none, the Help Desk's access code when one is pending, or
+// else a password typed since since. It returns nil when p is recent
+// enough.
+func Recent(returnTo, username string, p Proof, hasMethods, accessCodePending bool, since time.Time) *Flow {
+	switch {
+	case hasMethods && p.MFAAt.After(since):
+		return nil
+	case hasMethods:
+		f := from(returnTo, username, p)
+		f.ACR, f.RequiredACR, f.HasMethods = assurance.Password, assurance.MFA, true
+		return f
+	case accessCodePending:
+		f := from(returnTo, username, p)
+		f.AMR, f.ACR, f.AccessCode = []string{assurance.AMRPassword}, assurance.Password, true
+		return f
+	case p.AuthTime.After(since):
+		return nil
+	}
+	return SignIn(returnTo, username)
+}
+
+// AddMethod registers one more method of kind, from My Account, for the
+// person signed in with p, who has existing methods already.
+func AddMethod(returnTo, username string, p Proof, kind string, existing int) *Flow {
+	f := from(returnTo, username, p)
+	f.MFAAt, f.HasMethods = p.MFAAt, existing > 0
+	f.Enroll = &Enrollment{Stage: StageSetup, Plan: []string{kind}, Existing: existing, Adding: true}
+	return f
 }
 
 // KV is the TTL-bound store flows live in.

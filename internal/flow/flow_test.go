@@ -55,25 +55,63 @@ func TestNext(t *testing.T) {
 	}
 }
 
-// TestSessionNeedsMFA: a session below MFA meets a policy requiring it
+// TestProofNeedsMFA: a session below MFA meets a policy requiring it
 // only while registration was put off and nothing has been registered since.
-func TestSessionNeedsMFA(t *testing.T) {
+func TestProofNeedsMFA(t *testing.T) {
 	tests := []struct {
-		name                            string
-		acr                             string
-		policyMFA, deferred, hasMethods bool
-		want                            bool
+		name                  string
+		p                     flow.Proof
+		policyMFA, hasMethods bool
+		want                  bool
 	}{
-		{"mfa session", assurance.MFA, true, false, true, false},
-		{"policy does not require it", assurance.Password, false, false, true, false},
-		{"password-only session", assurance.Password, true, false, true, true},
-		{"put off, still nothing registered", assurance.Password, true, true, false, false},
-		{"put off, a method registered since", assurance.Password, true, true, true, true},
+		{"mfa session", flow.Proof{ACR: assurance.MFA}, true, true, false},
+		{"policy does not require it", flow.Proof{ACR: assurance.Password}, false, true, false},
+		{"password-only session", flow.Proof{ACR: assurance.Password}, true, true, true},
+		{"put off, still nothing registered", flow.Proof{ACR: assurance.Password, Deferred: true}, true, false, false},
+		{"put off, a method registered since", flow.Proof{ACR: assurance.Password, Deferred: true}, true, true, true},
 	}
 	for _, tt := range tests {
-		if got := flow.SessionNeedsMFA(tt.acr, tt.policyMFA, tt.deferred, tt.hasMethods); got != tt.want {
-			t.Errorf("%s: SessionNeedsMFA = %v, want %v", tt.name, got, tt.want)
+		if got := tt.p.NeedsMFA(tt.policyMFA, tt.hasMethods); got != tt.want {
+			t.Errorf("%s: NeedsMFA = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestFlowsFromASession: the sign-ins My Account starts from a session go
+// to the step the guide describes.
+func TestFlowsFromASession(t *testing.T) {
+	now := time.Now()
+	since := now.Add(-5 * time.Minute)
+	pwd := flow.Proof{UserID: "u", AuthTime: now, AMR: []string{assurance.AMRPassword}, ACR: assurance.Password, HasMethods: true}
+	stale := flow.Proof{UserID: "u", AuthTime: now.Add(-time.Hour), AMR: []string{assurance.AMRPassword, assurance.AMROTP, assurance.AMRMFA},
+		ACR: assurance.MFA, MFAAt: now.Add(-time.Hour), HasMethods: true}
+	recent := stale
+	recent.MFAAt = now
+	tests := []struct {
+		name string
+		f    *flow.Flow
+		want flow.Step // "" for no sign-in needed
+	}{
+		{"step up with methods: challenge", flow.StepUp("/account", "a@x", pwd), flow.StepMFA},
+		{"step up without methods: password again", flow.StepUp("/account", "a@x", flow.Proof{UserID: "u", ACR: assurance.Password}), flow.StepAuthenticate},
+		{"change, second factor recent", flow.Recent("/account", "a@x", recent, true, false, since), ""},
+		{"change, second factor stale: challenge", flow.Recent("/account", "a@x", stale, true, false, since), flow.StepMFA},
+		{"change, no methods, access code pending: the code", flow.Recent("/account", "a@x", pwd, false, true, since), flow.StepMFA},
+		{"change, no methods, password recent", flow.Recent("/account", "a@x", pwd, false, false, since), ""},
+		{"change, no methods, password stale: password", flow.Recent("/account", "a@x", stale, false, false, since), flow.StepAuthenticate},
+		{"add a method after a recent proof: registration", flow.AddMethod("/account", "a@x", recent, "phone", 1), flow.StepEnroll},
+		{"add a method, nothing proved: challenge first", flow.AddMethod("/account", "a@x", pwd, "phone", 1), flow.StepMFA},
+	}
+	for _, tt := range tests {
+		switch {
+		case tt.want == "" && tt.f != nil:
+			t.Errorf("%s: a sign-in to %s, want none", tt.name, tt.f.Next())
+		case tt.want != "" && (tt.f == nil || tt.f.Next() != tt.want):
+			t.Errorf("%s: %v, want a sign-in to %s", tt.name, tt.f, tt.want)
+		}
+	}
+	if f := flow.Recent("/account", "a@x", pwd, false, true, since); !f.AccessCode || f.ACR != assurance.Password {
+		t.Errorf("access code flow: %+v", f)
 	}
 }
 

@@ -19,7 +19,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/web/steps"
 	"github.com/gatehouse/gatehouse/internal/web/websession"
 	"github.com/gatehouse/gatehouse/internal/web/wording"
-	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // Users changes a person's password.
@@ -105,69 +104,34 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, returnTo stri
 		h.Busy(w, r, "My Account unavailable", "We couldn't check your sign-in. Try again in a moment.", err)
 		return nil, nil, false
 	case bs == nil || u.MustChangePassword:
-		h.StartLocal(w, r, &flow.Flow{ReturnTo: returnTo})
+		h.StartLocal(w, r, flow.SignIn(returnTo, ""))
 		return nil, nil, false
 	case needsMFA:
-		h.StartLocal(w, r, stepUp(returnTo, bs, u))
+		h.StartLocal(w, r, flow.StepUp(returnTo, u.Username, bs.Proof))
 		return nil, nil, false
 	}
 	return bs, u, true
 }
 
-// stepUp is the sign-in that brings session bs up to MFA: the challenge,
-// or with nothing registered to challenge, the password again and then
-// registration.
-func stepUp(returnTo string, bs *websession.Session, u *identity.User) *flow.Flow {
-	if !bs.HasMethods {
-		return &flow.Flow{ReturnTo: returnTo, Username: u.Username}
-	}
-	return &flow.Flow{
-		ReturnTo: returnTo, UserID: u.ID, Username: u.Username, AuthTime: bs.AuthTime, AMR: bs.AMR,
-		ACR: bs.ACR, RequiredACR: assurance.MFA, HasMethods: true, PolicyMFA: true,
-	}
-}
-
-// fresh lets a change to security info through only after a recent proof:
-// a second factor for people who have one, the password otherwise. Without
-// it the person is challenged first and comes back to returnTo.
+// fresh lets a change to security info through only after a recent proof
+// (see flow.Recent). Without it the person proves it first and comes back
+// to returnTo.
 func (h *Handler) fresh(w http.ResponseWriter, r *http.Request, bs *websession.Session, u *identity.User, returnTo string) bool {
-	methods, err := h.MFA.Methods(r.Context(), u.ID)
+	ctx := r.Context()
+	methods, err := h.MFA.Methods(ctx, u.ID)
+	var pending bool
+	if err == nil && len(methods) == 0 {
+		pending, err = h.MFA.AccessCodePending(ctx, u.ID)
+	}
 	if err != nil {
 		h.unavailable(w, r, msgNotLoaded, err)
 		return false
 	}
-	since := time.Now().Add(-h.Freshness)
-	if len(methods) > 0 {
-		if bs.MFAAt.After(since) {
-			return true
-		}
-		h.StartLocal(w, r, &flow.Flow{
-			ReturnTo: returnTo, UserID: u.ID, Username: u.Username, AuthTime: bs.AuthTime, AMR: bs.AMR,
-			ACR: assurance.Password, RequiredACR: assurance.MFA, HasMethods: true, PolicyMFA: bs.PolicyMFA,
-		})
-		return false
+	f := flow.Recent(returnTo, u.Username, bs.Proof, len(methods) > 0, pending, time.Now().Add(-h.Freshness))
+	if f != nil {
+		h.StartLocal(w, r, f)
 	}
-	return h.freshWithoutMethods(w, r, bs, u, returnTo, since)
-}
-
-// freshWithoutMethods is fresh for someone with nothing registered. After
-// the Help Desk reset their methods, their password alone must not register
-// new ones: the access code comes first, here as in the sign-in.
-func (h *Handler) freshWithoutMethods(w http.ResponseWriter, r *http.Request, bs *websession.Session, u *identity.User, returnTo string, since time.Time) bool {
-	pending, err := h.MFA.AccessCodePending(r.Context(), u.ID)
-	switch {
-	case err != nil:
-		h.unavailable(w, r, msgNotLoaded, err)
-		return false
-	case pending:
-		h.StartLocal(w, r, &flow.Flow{ReturnTo: returnTo, UserID: u.ID, Username: u.Username, AuthTime: bs.AuthTime,
-			AMR: []string{assurance.AMRPassword}, ACR: assurance.Password, AccessCode: true, PolicyMFA: bs.PolicyMFA})
-		return false
-	case bs.AuthTime.After(since):
-		return true
-	}
-	h.StartLocal(w, r, &flow.Flow{ReturnTo: returnTo, Username: u.Username})
-	return false
+	return f == nil
 }
 
 // form checks CSRF and a fresh proof for a POSTed change.
@@ -371,11 +335,7 @@ func (h *Handler) add(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, u, http.StatusUnprocessableEntity, "Choose one of the methods listed.", "", true)
 		return
 	}
-	h.StartLocal(w, r, &flow.Flow{
-		ReturnTo: "/account?notice=added", UserID: u.ID, Username: u.Username, AuthTime: bs.AuthTime, AMR: bs.AMR, ACR: bs.ACR,
-		MFAAt: bs.MFAAt, HasMethods: len(methods) > 0, PolicyMFA: bs.PolicyMFA,
-		Enroll: &flow.Enrollment{Stage: flow.StageSetup, Plan: []string{kind}, Existing: len(methods), Adding: true},
-	})
+	h.StartLocal(w, r, flow.AddMethod("/account?notice=added", u.Username, bs.Proof, kind, len(methods)))
 }
 
 type passwordPage struct {

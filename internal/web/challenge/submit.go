@@ -10,7 +10,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/web/httpx"
 	"github.com/gatehouse/gatehouse/internal/web/steps"
-	"github.com/gatehouse/gatehouse/internal/web/wording"
 )
 
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
@@ -122,15 +121,9 @@ func (h *Handler) check(r *http.Request, q *request, m *mfa.Method, factor mfa.F
 	return h.mfa.CheckCode(ctx, codeScope(q.f, destination(m, factor)), code, q.f.UserID, ip, q.pol.Limits)
 }
 
-// codeFailed audits a wrong or refused code and tells the person why.
+// codeFailed tells the person why a code was refused.
 func (h *Handler) codeFailed(w http.ResponseWriter, r *http.Request, q *request, err error, factor mfa.Factor) {
-	msg, ok := wording.CheckFailure(err)
-	if !ok {
-		h.Unavailable(w, r, "We couldn't check the code. Try again in a moment.", err)
-		return
+	if msg, ok := h.CodeRefused(w, r, q.f, err, "challenge", factor); ok {
+		h.retry(w, r, q, msg)
 	}
-	h.Audit.Record(r.Context(), audit.Event{Type: "mfa.challenge_failed", Outcome: "failure", SubjectID: q.f.UserID,
-		ClientID: q.f.ClientID, IP: httpx.ClientIP(r), UserAgent: r.UserAgent(),
-		Details: map[string]string{"factor": string(factor), "reason": msg}})
-	h.retry(w, r, q, msg)
 }

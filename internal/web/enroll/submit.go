@@ -270,15 +270,9 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request, q *request, m
 	h.SaveAndRedirect(w, r, q.f)
 }
 
-// codeFailed audits a wrong or refused code and tells the person why.
+// codeFailed tells the person why a code was refused.
 func (h *Handler) codeFailed(w http.ResponseWriter, r *http.Request, q *request, err error, factor mfa.Factor) {
-	msg, ok := wording.CheckFailure(err)
-	if !ok {
-		h.Unavailable(w, r, "We couldn't check the code. Try again in a moment.", err)
-		return
+	if msg, ok := h.CodeRefused(w, r, q.f, err, "enroll", factor); ok {
+		h.retry(w, q, msg)
 	}
-	h.Audit.Record(r.Context(), audit.Event{Type: "mfa.enroll_failed", Outcome: "failure", SubjectID: q.f.UserID,
-		ClientID: q.f.ClientID, IP: httpx.ClientIP(r), UserAgent: r.UserAgent(),
-		Details: map[string]string{"factor": string(factor), "reason": msg}})
-	h.retry(w, q, msg)
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/gatehouse/gatehouse/internal/flow"
-	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/web/httpx"
 	"github.com/gatehouse/gatehouse/internal/web/websession"
@@ -54,7 +53,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		RequiredACR: requiredACR(client, form), RequireConsent: client.RequireConsent, CreatedAt: time.Now().UTC(),
 	}
 	if bs != nil && !needsMFA && reusable(form, bs, f.CreatedAt) {
-		resume(f, bs, u)
+		f.Continue(bs.Proof, u.Username, u.MustChangePassword)
 	}
 	// The common case, a second app for a signed-in browser, needs no flow.
 	if f.Next() == flow.StepIssue {
@@ -109,13 +108,6 @@ func requiredACR(client *oauth.Client, form url.Values) string {
 // new sign-in: no prompt=login, and within max_age.
 func reusable(form url.Values, bs *websession.Session, now time.Time) bool {
 	return !slices.Contains(strings.Fields(form.Get("prompt")), "login") && withinMaxAge(form.Get("max_age"), bs.AuthTime, now)
-}
-
-// resume carries what session bs proved into a new flow.
-func resume(f *flow.Flow, bs *websession.Session, u *identity.User) {
-	f.UserID, f.Username, f.AuthTime, f.AMR, f.ACR = bs.UserID, u.Username, bs.AuthTime, bs.AMR, bs.ACR
-	f.PolicyMFA, f.HasMethods, f.MFAAt, f.Deferred = bs.PolicyMFA, bs.HasMethods, bs.MFAAt, bs.Deferred
-	f.MustChangePassword = u.MustChangePassword
 }
 
 // withoutPrompt is why a prompt=none request cannot be answered without a

@@ -22,12 +22,6 @@ import (
 // registered to challenge.
 var ErrNoMethods = errors.New("no usable MFA method")
 
-// sessionFrom is the session a completed sign-in starts.
-func sessionFrom(f *flow.Flow) websession.Session {
-	return websession.Session{UserID: f.UserID, AuthTime: f.AuthTime, AMR: f.AMR, ACR: f.ACR, MFAAt: f.MFAAt,
-		PolicyMFA: f.PolicyMFA, HasMethods: f.HasMethods || f.Enroll != nil && len(f.Enroll.Done) > 0, Deferred: f.Deferred}
-}
-
 // finish ends a completed sign-in: only now does the browser get a
 // session, and then the code goes to the application (or the person back to
 // the Gatehouse page that asked).
@@ -37,7 +31,7 @@ func (s *Runner) finish(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
 	if !ok {
 		return
 	}
-	if err := s.Sessions.Start(w, r, sessionFrom(f)); err != nil {
+	if err := s.Sessions.Start(w, r, websession.Session{Proof: f.Proved()}); err != nil {
 		s.Unavailable(w, r, "We couldn't sign you in. Try again in a moment.", err)
 		return
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/web/httpx"
 	"github.com/gatehouse/gatehouse/internal/web/websession"
+	"github.com/gatehouse/gatehouse/internal/web/wording"
 )
 
 // The pages of the sign-in steps.
@@ -235,7 +236,7 @@ func (s *Runner) StartLocal(w http.ResponseWriter, r *http.Request, f *flow.Flow
 }
 
 // NeedsMFA reports whether the person's policy requires a second factor
-// session bs has not proved (see flow.SessionNeedsMFA).
+// session bs has not proved (see flow.Proof.NeedsMFA).
 func (s *Runner) NeedsMFA(ctx context.Context, bs *websession.Session, u *identity.User) (bool, error) {
 	var hasMethods bool
 	if bs.Deferred {
@@ -245,7 +246,7 @@ func (s *Runner) NeedsMFA(ctx context.Context, bs *websession.Session, u *identi
 		}
 		hasMethods = len(methods) > 0
 	}
-	return flow.SessionNeedsMFA(bs.ACR, s.Policy.For(ctx, u).RequireMFA, bs.Deferred, hasMethods), nil
+	return bs.Proof.NeedsMFA(s.Policy.For(ctx, u).RequireMFA, hasMethods), nil
 }
 
 // PlanEnrollment decides, once the password is proved, what the policy
@@ -289,4 +290,19 @@ func (s *Runner) firstPrompt(ctx context.Context, userID string) error {
 	now := time.Now().UTC()
 	st.FirstPromptedAt = &now
 	return s.MFA.SaveState(ctx, st)
+}
+
+// CodeRefused audits a wrong or refused code typed at stage ("enroll",
+// "challenge") of flow f and returns what to tell the person. An error that
+// is no refusal (storage did not answer) gets the 503 page here, and false.
+func (s *Runner) CodeRefused(w http.ResponseWriter, r *http.Request, f *flow.Flow, err error, stage string, factor mfa.Factor) (string, bool) {
+	msg, ok := wording.CheckFailure(err)
+	if !ok {
+		s.Unavailable(w, r, "We couldn't check the code. Try again in a moment.", err)
+		return "", false
+	}
+	s.Audit.Record(r.Context(), audit.Event{Type: "mfa." + stage + "_failed", Outcome: "failure", SubjectID: f.UserID,
+		ClientID: f.ClientID, IP: httpx.ClientIP(r), UserAgent: r.UserAgent(),
+		Details: map[string]string{"factor": string(factor), "reason": msg}})
+	return msg, true
 }

@@ -11,29 +11,19 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/flow"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/secrets"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// Session is a signed-in browser. It lives in Redis under a hash of the
-// cookie value, with the idle timeout as its TTL.
+// Session is a signed-in browser: what its sign-in proved, and when it
+// began. It lives in Redis under a hash of the cookie value, with the idle
+// timeout as its TTL.
 type Session struct {
-	UserID    string    `json:"user_id"`
-	AuthTime  time.Time `json:"auth_time"`
-	AMR       []string  `json:"amr"`
-	ACR       string    `json:"acr"`
+	flow.Proof
 	CreatedAt time.Time `json:"created_at"`
-	// What the sign-in found, so later apps in the same session follow the
-	// same policy without looking it up again.
-	PolicyMFA  bool      `json:"policy_mfa,omitempty"`
-	HasMethods bool      `json:"has_methods,omitempty"`
-	MFAAt      time.Time `json:"mfa_at,omitzero"` // when a second factor was last proved
-	// Deferred is set when the sign-in put registration off within the
-	// policy's grace, so My Account does not demand a second factor the
-	// person has not registered yet.
-	Deferred bool `json:"deferred,omitempty"`
 }
 
 // KV is the TTL-bound store behind sessions.
