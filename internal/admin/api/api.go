@@ -48,6 +48,7 @@ type API struct {
 	Logger  *slog.Logger
 }
 
+// handler answers one route for the client the token belongs to.
 type handler = func(w http.ResponseWriter, r *http.Request, actor admin.Actor)
 
 // Mount registers the API's routes: adminapi.Routes, each demanding its
