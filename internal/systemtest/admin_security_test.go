@@ -11,6 +11,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/pkg/adminapi"
 	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
@@ -27,14 +28,13 @@ func TestAdminAuditCSVDefusesFormulas(t *testing.T) {
 	}
 	resp.Body.Close()
 
-	api := &adminClient{t: t, base: gh.Issuer, token: adminToken(t, gh, assurance.ScopeAuditRead)}
-	status, body := api.do("GET", "/audit?format=csv&type=authorize.refused", "", nil)
-	if status != http.StatusOK {
-		t.Fatalf("export: %d %s", status, body)
+	var body strings.Builder
+	if err := adminAPI(t, gh, assurance.ScopeAuditRead).ExportAudit(t.Context(), adminapi.AuditQuery{Type: "authorize.refused"}, &body); err != nil {
+		t.Fatalf("export: %v", err)
 	}
-	rows, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
+	rows, err := csv.NewReader(strings.NewReader(body.String())).ReadAll()
 	if err != nil || len(rows) != 2 {
-		t.Fatalf("export: %d rows, %v\n%s", len(rows), err, body)
+		t.Fatalf("export: %d rows, %v\n%s", len(rows), err, body.String())
 	}
 	if got := rows[1][7]; got != "'"+formula {
 		t.Fatalf("user_agent cell = %q, want it defused", got)
@@ -78,11 +78,12 @@ func TestAdminScopesOnlyForClientCredentials(t *testing.T) {
 	if granted, _ := tok.Extra("scope").(string); strings.Contains(granted, "gatehouse:") {
 		t.Errorf("a sign-in was granted %q", granted)
 	}
-	api := &adminClient{t: t, base: gh.Issuer, token: tok.AccessToken}
-	for _, path := range []string{"/users", "/clients"} {
-		if status, body := api.do("GET", path, "", nil); status != http.StatusForbidden {
-			t.Errorf("GET %s with a person's token: %d %s", path, status, body)
-		}
+	api := &adminapi.Client{BaseURL: gh.Issuer, HTTPClient: oauth2.NewClient(ctx, oauth2.StaticTokenSource(tok))}
+	if _, err := api.ListUsers(ctx, adminapi.UserQuery{}); apiError(err) == nil || apiError(err).Status != http.StatusForbidden {
+		t.Errorf("GET /users with a person's token: %v", err)
+	}
+	if _, err := api.ListClients(ctx); apiError(err) == nil || apiError(err).Status != http.StatusForbidden {
+		t.Errorf("GET /clients with a person's token: %v", err)
 	}
 }
 
@@ -91,22 +92,26 @@ func TestAdminScopesOnlyForClientCredentials(t *testing.T) {
 // read the audit log, or give anyone a role through an import.
 func TestAdminScopesPerRoute(t *testing.T) {
 	gh := newCluster(t).start()
-	sis := &adminClient{t: t, base: gh.Issuer, token: adminToken(t, gh, assurance.ScopeUsersImport, assurance.ScopeUsersRead)}
-	for _, call := range []struct{ method, path string }{
-		{"GET", "/clients"}, {"GET", "/audit"}, {"GET", "/policies"}, {"POST", "/users/nobody/reset-password"},
-		{"PUT", "/users/nobody/roles"},
+	ctx := t.Context()
+	sis := adminAPI(t, gh, assurance.ScopeUsersImport, assurance.ScopeUsersRead)
+	for what, call := range map[string]func() error{
+		"GET /clients":                      func() error { _, err := sis.ListClients(ctx); return err },
+		"GET /audit":                        func() error { _, err := sis.ListAudit(ctx, adminapi.AuditQuery{}); return err },
+		"GET /policies":                     func() error { _, err := sis.ListPolicies(ctx); return err },
+		"POST /users/nobody/reset-password": func() error { _, err := sis.ResetPassword(ctx, "nobody"); return err },
+		"PUT /users/nobody/roles":           func() error { _, err := sis.SetRoles(ctx, "nobody", nil); return err },
 	} {
-		if status, body := sis.do(call.method, call.path, "application/json", []byte(`{}`)); status != http.StatusForbidden {
-			t.Errorf("%s %s: %d %s", call.method, call.path, status, body)
+		if err := call(); apiError(err) == nil || apiError(err).Status != http.StatusForbidden {
+			t.Errorf("%s: %v", what, err)
 		}
 	}
-	if status, body := sis.do("GET", "/users", "", nil); status != http.StatusOK {
-		t.Errorf("GET /users: %d %s", status, body)
+	if _, err := sis.ListUsers(ctx, adminapi.UserQuery{}); err != nil {
+		t.Errorf("GET /users: %v", err)
 	}
-	if status, body := sis.do("POST", "/users/import", "text/csv", []byte("username,display_name\nkid,A Kid\n")); status != http.StatusOK {
-		t.Errorf("plain import: %d %s", status, body)
+	if _, err := sis.ImportUsers(ctx, strings.NewReader("username,display_name\nkid,A Kid\n"), adminapi.ImportOptions{}); err != nil {
+		t.Errorf("plain import: %v", err)
 	}
-	if status, body := sis.do("POST", "/users/import", "text/csv", []byte("username,roles\nmallory,admin\n")); status != http.StatusForbidden {
-		t.Errorf("import with a roles column: %d %s", status, body)
+	if _, err := sis.ImportUsers(ctx, strings.NewReader("username,roles\nmallory,admin\n"), adminapi.ImportOptions{}); apiError(err) == nil || apiError(err).Status != http.StatusForbidden {
+		t.Errorf("import with a roles column: %v", err)
 	}
 }

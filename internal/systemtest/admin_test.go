@@ -2,8 +2,10 @@ package systemtest
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/pkg/adminapi"
 	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
@@ -71,6 +74,22 @@ func adminToken(t *testing.T, gh *instance, scopes ...string) string {
 	return tok.AccessToken
 }
 
+// adminAPI is the typed admin API client of a new confidential client
+// registered with the given scopes, asking for them all.
+func adminAPI(t *testing.T, gh *instance, scopes ...string) *adminapi.Client {
+	c, secret := gh.createClient(t, clients.Registration{Name: "Automation", GrantTypes: []string{"client_credentials"}, Scopes: scopes})
+	return adminapi.New(adminapi.Config{BaseURL: gh.Issuer, ClientID: c.ID, ClientSecret: secret, Scopes: scopes})
+}
+
+// apiError is the admin API's answer err carries, or nil.
+func apiError(err error) *adminapi.Error {
+	var e *adminapi.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
+
 // TestAdminAPI: only tokens with the admin scopes get in; a client registered
 // through the API signs a user in with a real relying party; imports can be
 // previewed without writing; every action lands in the audit log.
@@ -79,35 +98,25 @@ func TestAdminAPI(t *testing.T) {
 	ctx := t.Context()
 	gh.createUser(t, "teacher")
 
-	anon := &adminClient{t: t, base: gh.Issuer}
-	if status, body := anon.do("GET", "/clients", "", nil); status != http.StatusUnauthorized || !strings.Contains(string(body), `"code":"unauthorized"`) {
-		t.Fatalf("no token: %d %s", status, body)
+	anon := &adminapi.Client{BaseURL: gh.Issuer, HTTPClient: http.DefaultClient}
+	if _, err := anon.ListClients(ctx); apiError(err) == nil || apiError(err).Status != http.StatusUnauthorized || apiError(err).Code != "unauthorized" {
+		t.Fatalf("no token: %v", err)
 	}
-	weak := &adminClient{t: t, base: gh.Issuer, token: adminToken(t, gh, "profile")}
-	if status, body := weak.do("GET", "/clients", "", nil); status != http.StatusForbidden {
-		t.Fatalf("token without the admin scope: %d %s", status, body)
+	if _, err := adminAPI(t, gh, "profile").ListClients(ctx); apiError(err) == nil || apiError(err).Status != http.StatusForbidden {
+		t.Fatalf("token without the admin scope: %v", err)
 	}
-	api := &adminClient{t: t, base: gh.Issuer, token: adminToken(t, gh, assurance.AdminScopes...)}
+	api := adminAPI(t, gh, assurance.AdminScopes...)
 
 	// Validation errors come back as stable codes with every problem.
-	var bad struct {
-		Error struct {
-			Code     string   `json:"code"`
-			Problems []string `json:"problems"`
-		} `json:"error"`
-	}
-	if status := api.json("POST", "/clients", map[string]any{"name": "Bad", "redirect_uris": []string{"http://evil.example/cb#x"}}, &bad); status != http.StatusUnprocessableEntity ||
-		bad.Error.Code != "invalid" || len(bad.Error.Problems) == 0 {
-		t.Fatalf("invalid client: %d %+v", status, bad)
+	_, err := api.CreateClient(ctx, adminapi.ApplicationInput{Name: new("Bad"), RedirectURIs: new([]string{"http://evil.example/cb#x"})})
+	if e := apiError(err); e == nil || e.Status != http.StatusUnprocessableEntity || e.Code != "invalid" || len(e.Problems) == 0 {
+		t.Fatalf("invalid client: %v", err)
 	}
 
 	// Register an app through the API, then sign in through it.
-	var created struct {
-		ID     string `json:"client_id"`
-		Secret string `json:"client_secret"`
-	}
-	if status := api.json("POST", "/clients", map[string]any{"name": "Library", "redirect_uris": []string{rpRedirect}}, &created); status != http.StatusCreated || created.Secret == "" {
-		t.Fatalf("create client: %d %+v", status, created)
+	created, err := api.CreateClient(ctx, adminapi.ApplicationInput{Name: new("Library"), RedirectURIs: new([]string{rpRedirect})})
+	if err != nil || created.Secret == "" {
+		t.Fatalf("create client: %v %+v", err, created)
 	}
 	provider, err := oidc.NewProvider(ctx, gh.Issuer)
 	if err != nil {
@@ -136,80 +145,56 @@ func TestAdminAPI(t *testing.T) {
 	}
 	w.Write([]string{"bad name", "", "", ""})
 	w.Flush()
-	var report struct {
-		Written  bool `json:"written"`
-		Created  int  `json:"created"`
-		Updated  int  `json:"updated"`
-		Rejected int  `json:"rejected"`
-		Rows     []struct {
-			Line    int    `json:"line"`
-			Outcome string `json:"outcome"`
-		} `json:"rows"`
+	report, err := api.ImportUsers(ctx, bytes.NewReader(buf.Bytes()), adminapi.ImportOptions{DryRun: true})
+	if err != nil || report.Written || report.Created != 1000 || report.Rejected != 1 || len(report.Rows) != 1001 || report.Rows[1000].Line != 1002 {
+		t.Fatalf("dry run: %v %+v", err, report)
 	}
-	status, raw := api.do("POST", "/users/import?dry_run=true", "text/csv", buf.Bytes())
-	json.Unmarshal(raw, &report)
-	if status != http.StatusOK || report.Written || report.Created != 1000 || report.Rejected != 1 || len(report.Rows) != 1001 || report.Rows[1000].Line != 1002 {
-		t.Fatalf("dry run: %d created=%d rejected=%d rows=%d", status, report.Created, report.Rejected, len(report.Rows))
+	list, err := api.ListUsers(ctx, adminapi.UserQuery{Search: "student", Limit: 1000})
+	if err != nil || len(list.Items) != 0 {
+		t.Fatalf("the dry run wrote users: %v %+v", err, list)
 	}
-	var list struct {
-		Items []json.RawMessage `json:"items"`
+	report, err = api.ImportUsers(ctx, bytes.NewReader(buf.Bytes()), adminapi.ImportOptions{})
+	if e := apiError(err); e == nil || e.Status != http.StatusUnprocessableEntity || e.Code != "import_rejected" || report == nil || report.Written || report.Rejected != 1 {
+		t.Fatalf("a file with a bad row must be refused whole: %v %+v", err, report)
 	}
-	api.json("GET", "/users?search=student&limit=1000", nil, &list)
-	if len(list.Items) != 0 {
-		t.Fatalf("the dry run wrote %d users", len(list.Items))
+	report, err = api.ImportUsers(ctx, bytes.NewReader(buf.Bytes()), adminapi.ImportOptions{ContinueOnError: true})
+	if err != nil || !report.Written || report.Created != 1000 {
+		t.Fatalf("import: %v %+v", err, report)
 	}
-	status, raw = api.do("POST", "/users/import", "text/csv", buf.Bytes())
-	json.Unmarshal(raw, &report)
-	if status != http.StatusUnprocessableEntity || report.Written {
-		t.Fatalf("a file with a bad row must be refused whole: %d %s", status, raw)
-	}
-	status, raw = api.do("POST", "/users/import?continue_on_error=true", "text/csv", buf.Bytes())
-	json.Unmarshal(raw, &report)
-	if status != http.StatusOK || !report.Written || report.Created != 1000 {
-		t.Fatalf("import: %d %s", status, raw)
-	}
-	var page struct {
-		Items      []json.RawMessage `json:"items"`
-		NextOffset *int              `json:"next_offset"`
-	}
-	api.json("GET", "/users?search=student&limit=400", nil, &page)
-	if len(page.Items) != 400 || page.NextOffset == nil || *page.NextOffset != 400 {
-		t.Fatalf("pagination: %d %v", len(page.Items), page.NextOffset)
+	page, err := api.ListUsers(ctx, adminapi.UserQuery{Search: "student", Limit: 400})
+	if err != nil || len(page.Items) != 400 || page.NextOffset == nil || *page.NextOffset != 400 {
+		t.Fatalf("pagination: %v %d %v", err, len(page.Items), page.NextOffset)
 	}
 
 	// Help Desk actions on a user.
-	var temp struct {
-		Password string `json:"temporary_password"`
+	if temp, err := api.ResetPassword(ctx, "teacher"); err != nil || temp == "" {
+		t.Fatalf("reset password: %v", err)
 	}
-	if status := api.json("POST", "/users/teacher/reset-password", nil, &temp); status != http.StatusOK || temp.Password == "" {
-		t.Fatalf("reset password: %d", status)
-	}
-	for _, action := range []string{"reset-methods", "revoke-sessions", "unlock", "disable", "enable"} {
-		if status := api.json("POST", "/users/teacher/"+action, nil, nil); status != http.StatusNoContent {
-			t.Fatalf("%s: %d", action, status)
+	for action, do := range map[string]func(context.Context, string) error{
+		"reset-methods": api.ResetMethods, "revoke-sessions": api.RevokeSessions, "unlock": api.Unlock,
+		"disable": api.DisableUser, "enable": api.EnableUser,
+	} {
+		if err := do(ctx, "teacher"); err != nil {
+			t.Fatalf("%s: %v", action, err)
 		}
 	}
-	if status := api.json("POST", "/users/nobody/disable", nil, nil); status != http.StatusNotFound {
-		t.Fatalf("unknown user: %d", status)
+	if err := api.DisableUser(ctx, "nobody"); !adminapi.IsNotFound(err) {
+		t.Fatalf("unknown user: %v", err)
 	}
 
 	// Every action is in the audit log, also as CSV.
 	for _, typ := range []string{"client.created", "user.imported", "user.password_reset", "mfa.methods_reset", "user.sessions_revoked", "user.unlocked", "user.disabled", "user.enabled"} {
-		var events struct {
-			Items []struct {
-				ActorID string `json:"actor_id"`
-			} `json:"items"`
-		}
-		api.json("GET", "/audit?type="+typ, nil, &events)
-		if len(events.Items) == 0 || !strings.HasPrefix(events.Items[0].ActorID, "client:") {
-			t.Fatalf("audit lacks %s: %+v", typ, events)
+		events, err := api.ListAudit(ctx, adminapi.AuditQuery{Type: typ})
+		if err != nil || len(events) == 0 || !strings.HasPrefix(events[0].ActorID, "client:") {
+			t.Fatalf("audit lacks %s: %v %+v", typ, err, events)
 		}
 	}
-	status, raw = api.do("GET", "/audit?format=csv&type=client.created", "", nil)
-	if status != http.StatusOK || !strings.HasPrefix(string(raw), "time,type,outcome") || !strings.Contains(string(raw), "client.created") {
-		t.Fatalf("csv export: %d %s", status, raw)
+	var export bytes.Buffer
+	if err := api.ExportAudit(ctx, adminapi.AuditQuery{Type: "client.created"}, &export); err != nil ||
+		!strings.HasPrefix(export.String(), "time,type,outcome") || !strings.Contains(export.String(), "client.created") {
+		t.Fatalf("csv export: %v %s", err, export.String())
 	}
-	if status, raw := anon.do("GET", "/openapi.json", "", nil); status != http.StatusOK || !strings.Contains(string(raw), `"openapi"`) {
-		t.Fatalf("openapi: %d", status)
+	if doc, err := anon.OpenAPI(ctx); err != nil || !strings.Contains(string(doc), `"openapi"`) {
+		t.Fatalf("openapi: %v", err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/testenv"
+	"github.com/gatehouse/gatehouse/pkg/adminapi"
 	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
@@ -104,29 +105,25 @@ func TestClientsScopeCannotMintMoreScopes(t *testing.T) {
 	gh := newCluster(t).start()
 	sync, _ := gh.createClient(t, clients.Registration{Name: "SIS sync", GrantTypes: []string{"client_credentials"},
 		Scopes: []string{assurance.ScopeUsersRoles, assurance.ScopeUsersWrite}})
-	apps := &adminClient{t: t, base: gh.Issuer, token: adminToken(t, gh, assurance.ScopeClients)}
+	apps := adminAPI(t, gh, assurance.ScopeClients)
+	ctx := t.Context()
+	forbidden := func(err error) bool { return apiError(err) != nil && apiError(err).Status == http.StatusForbidden }
 
-	var created struct {
-		ID     string `json:"client_id"`
-		Secret string `json:"client_secret"`
-	}
-	if status := apps.json("POST", "/clients", map[string]any{"name": "Escalator", "grant_types": []string{"client_credentials"},
-		"scopes": []string{assurance.ScopeUsersRoles}}, &created); status != http.StatusForbidden {
-		t.Errorf("registering a client with gatehouse:users.roles on a gatehouse:clients token: %d (%s)", status, created.ID)
+	escalator, err := apps.CreateClient(ctx, adminapi.ApplicationInput{Name: new("Escalator"),
+		GrantTypes: new([]string{"client_credentials"}), Scopes: new([]string{assurance.ScopeUsersRoles})})
+	if !forbidden(err) {
+		t.Errorf("registering a client with gatehouse:users.roles on a gatehouse:clients token: %v (%+v)", err, escalator)
 	}
 	mine, _ := gh.createClient(t, clients.Registration{Name: "Reports", GrantTypes: []string{"client_credentials"}, Scopes: []string{assurance.ScopeClients}})
-	if status := apps.json("PATCH", "/clients/"+mine.ID, map[string]any{"scopes": []string{assurance.ScopeClients, assurance.ScopeUsersRoles}}, nil); status != http.StatusForbidden {
-		t.Errorf("adding gatehouse:users.roles to a client on a gatehouse:clients token: %d", status)
+	if _, err := apps.UpdateClient(ctx, mine.ID, adminapi.ApplicationInput{Scopes: new([]string{assurance.ScopeClients, assurance.ScopeUsersRoles})}); !forbidden(err) {
+		t.Errorf("adding gatehouse:users.roles to a client on a gatehouse:clients token: %v", err)
 	}
-	var rotated struct {
-		Secret string `json:"client_secret"`
-	}
-	if status := apps.json("POST", "/clients/"+sync.ID+"/rotate-secret", nil, &rotated); status != http.StatusForbidden {
-		t.Errorf("rotating the secret of a client with more admin scopes: %d (secret returned: %t)", status, rotated.Secret != "")
+	if rotated, err := apps.RotateClientSecret(ctx, sync.ID); !forbidden(err) {
+		t.Errorf("rotating the secret of a client with more admin scopes: %v (%+v)", err, rotated)
 	}
 	// Within its own rights it still manages applications.
-	if status := apps.json("POST", "/clients", map[string]any{"name": "Library", "redirect_uris": []string{rpRedirect}}, &created); status != http.StatusCreated {
-		t.Errorf("registering an ordinary app: %d", status)
+	if _, err := apps.CreateClient(ctx, adminapi.ApplicationInput{Name: new("Library"), RedirectURIs: new([]string{rpRedirect})}); err != nil {
+		t.Errorf("registering an ordinary app: %v", err)
 	}
 }
 

@@ -24,15 +24,13 @@ import (
 // methods and issue a temporary access code, as after a lost phone.
 func (m *mfaRig) helpdeskResetWithAccessCode() string {
 	t := m.t
-	api := &adminClient{t: t, base: m.gh.Issuer, token: adminToken(t, m.gh, assurance.ScopeUsersWrite)}
-	if status := api.json("POST", "/users/student/reset-methods", nil, nil); status != http.StatusNoContent {
-		t.Fatalf("reset methods: %d", status)
+	api := adminAPI(t, m.gh, assurance.ScopeUsersWrite)
+	if err := api.ResetMethods(t.Context(), "student"); err != nil {
+		t.Fatalf("reset methods: %v", err)
 	}
-	var issued struct {
-		Code string `json:"access_code"`
-	}
-	if status := api.json("POST", "/users/student/access-code", nil, &issued); status != http.StatusOK || issued.Code == "" {
-		t.Fatalf("access code: %d", status)
+	issued, err := api.IssueAccessCode(t.Context(), "student")
+	if err != nil || issued.Code == "" {
+		t.Fatalf("access code: %v", err)
 	}
 	return issued.Code
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/pkg/adminapi"
 	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
@@ -60,15 +61,14 @@ func TestIntrospectionIsLimited(t *testing.T) {
 // through the admin API.
 func TestIntrospectionPermissionInAdminAPI(t *testing.T) {
 	gh := newCluster(t).start()
-	api := &adminClient{t: t, base: gh.Issuer, token: adminToken(t, gh, assurance.ScopeClients)}
-	var created map[string]any
-	if status := api.json(http.MethodPost, "/clients", map[string]any{"name": "Grades API", "grant_types": []string{"client_credentials"},
-		"scopes": []string{"profile"}, "may_introspect": true}, &created); status != http.StatusCreated || created["may_introspect"] != true {
-		t.Fatalf("create: %d %v", status, created)
+	api := adminAPI(t, gh, assurance.ScopeClients)
+	created, err := api.CreateClient(t.Context(), adminapi.ApplicationInput{Name: new("Grades API"),
+		GrantTypes: new([]string{"client_credentials"}), Scopes: new([]string{"profile"}), MayIntrospect: new(true)})
+	if err != nil || !created.MayIntrospect {
+		t.Fatalf("create: %v %+v", err, created)
 	}
-	var updated map[string]any
-	if status := api.json(http.MethodPatch, "/clients/"+created["client_id"].(string), map[string]any{"may_introspect": false}, &updated); status != http.StatusOK ||
-		updated["may_introspect"] != false || updated["name"] != "Grades API" {
-		t.Fatalf("update: %d %v", status, updated)
+	updated, err := api.UpdateClient(t.Context(), created.ID, adminapi.ApplicationInput{MayIntrospect: new(false)})
+	if err != nil || updated.MayIntrospect || updated.Name != "Grades API" {
+		t.Fatalf("update: %v %+v", err, updated)
 	}
 }

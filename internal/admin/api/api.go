@@ -26,11 +26,12 @@ import (
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/pkg/adminapi"
 	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // Prefix is where the API is mounted.
-const Prefix = "/admin/api/v1"
+const Prefix = adminapi.Prefix
 
 //go:embed openapi.json
 var openAPI []byte
@@ -47,74 +48,71 @@ type API struct {
 	Logger  *slog.Logger
 }
 
-// route is one endpoint and the one admin scope its token must carry.
-type route struct {
-	pattern string // "METHOD /path", below Prefix
-	scope   string
-	handle  func(w http.ResponseWriter, r *http.Request, actor admin.Actor)
-}
+// handler answers one route for the client the token belongs to.
+type handler = func(w http.ResponseWriter, r *http.Request, actor admin.Actor)
 
-// Mount registers the API's routes.
+// Mount registers the API's routes: adminapi.Routes, each demanding its
+// scope.
 func (a *API) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+Prefix+"/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openAPI)
 	})
-	for _, rt := range a.routes() {
-		method, path, _ := strings.Cut(rt.pattern, " ")
-		mux.HandleFunc(method+" "+Prefix+path, a.authorized(rt.scope, rt.handle))
+	handlers := a.handlers()
+	for _, rt := range adminapi.Routes() {
+		mux.HandleFunc(rt.Method+" "+Prefix+rt.Path, a.authorized(rt.Scope, handlers[rt.Pattern()]))
 	}
 }
 
-// routes lists every endpoint with its scope; openapi.json documents the
-// same list (a test holds the two together).
-func (a *API) routes() []route {
-	return []route{
-		{"GET /clients", assurance.ScopeClients, a.listClients},
-		{"POST /clients", assurance.ScopeClients, a.createClient},
-		{"GET /clients/{id}", assurance.ScopeClients, a.getClient},
-		{"PATCH /clients/{id}", assurance.ScopeClients, a.updateClient},
-		{"DELETE /clients/{id}", assurance.ScopeClients, a.deleteClient},
-		{"POST /clients/{id}/rotate-secret", assurance.ScopeClients, a.rotateSecret},
-		{"POST /clients/{id}/disable", assurance.ScopeClients, a.setClientDisabled(true)},
-		{"POST /clients/{id}/enable", assurance.ScopeClients, a.setClientDisabled(false)},
-		{"GET /users", assurance.ScopeUsersRead, a.listUsers},
-		{"POST /users", assurance.ScopeUsersWrite, a.createUser},
-		{"POST /users/import", assurance.ScopeUsersImport, a.importUsers},
-		{"GET /users/{id}", assurance.ScopeUsersRead, a.getUser},
-		{"DELETE /users/{id}", assurance.ScopeUsersWrite, a.deleteUser},
-		{"PUT /users/{id}/roles", assurance.ScopeUsersRoles, a.setRoles},
-		{"PUT /users/{id}/groups", assurance.ScopeUsersGroups, a.setGroups},
-		{"GET /users/{id}/policy", assurance.ScopeUsersRead, a.userPolicy},
-		{"POST /users/{id}/disable", assurance.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+// handlers serve adminapi.Routes, by pattern; a test holds the two lists,
+// the client's methods and openapi.json together.
+func (a *API) handlers() map[string]handler {
+	return map[string]handler{
+		"GET /clients":                     a.listClients,
+		"POST /clients":                    a.createClient,
+		"GET /clients/{id}":                a.getClient,
+		"PATCH /clients/{id}":              a.updateClient,
+		"DELETE /clients/{id}":             a.deleteClient,
+		"POST /clients/{id}/rotate-secret": a.rotateSecret,
+		"POST /clients/{id}/disable":       a.setClientDisabled(true),
+		"POST /clients/{id}/enable":        a.setClientDisabled(false),
+		"GET /users":                       a.listUsers,
+		"POST /users":                      a.createUser,
+		"POST /users/import":               a.importUsers,
+		"GET /users/{id}":                  a.getUser,
+		"DELETE /users/{id}":               a.deleteUser,
+		"PUT /users/{id}/roles":            a.setRoles,
+		"PUT /users/{id}/groups":           a.setGroups,
+		"GET /users/{id}/policy":           a.userPolicy,
+		"POST /users/{id}/disable": a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
 			return nil, a.Service.SetUserDisabled(ctx, act, id, true)
-		})},
-		{"POST /users/{id}/enable", assurance.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+		}),
+		"POST /users/{id}/enable": a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
 			return nil, a.Service.SetUserDisabled(ctx, act, id, false)
-		})},
-		{"POST /users/{id}/reset-password", assurance.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+		}),
+		"POST /users/{id}/reset-password": a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
 			temp, err := a.Service.ResetPassword(ctx, act, id)
-			return map[string]string{"temporary_password": temp}, err
-		})},
-		{"POST /users/{id}/reset-methods", assurance.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+			return adminapi.TemporaryPassword{Password: temp}, err
+		}),
+		"POST /users/{id}/reset-methods": a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
 			return nil, a.Service.ResetMethods(ctx, act, id)
-		})},
-		{"POST /users/{id}/revoke-sessions", assurance.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+		}),
+		"POST /users/{id}/revoke-sessions": a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
 			return nil, a.Service.RevokeSessions(ctx, act, id)
-		})},
-		{"POST /users/{id}/unlock", assurance.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+		}),
+		"POST /users/{id}/unlock": a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
 			return nil, a.Service.Unlock(ctx, act, id)
-		})},
-		{"POST /users/{id}/access-code", assurance.ScopeUsersWrite, a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
+		}),
+		"POST /users/{id}/access-code": a.userAction(func(ctx context.Context, act admin.Actor, id string) (any, error) {
 			code, err := a.Service.IssueAccessCode(ctx, act, id)
-			return map[string]any{"access_code": code, "expires_in": int(mfa.AccessCodeLifetime.Seconds())}, err
-		})},
-		{"GET /audit", assurance.ScopeAuditRead, a.listAudit},
-		{"GET /policies", assurance.ScopePolicies, a.listPolicies},
-		{"PUT /policies/{name}", assurance.ScopePolicies, a.savePolicy},
-		{"DELETE /policies/{name}", assurance.ScopePolicies, a.deletePolicy},
-		{"GET /policies/{name}/versions", assurance.ScopePolicies, a.policyVersions},
-		{"GET /reports/registration", assurance.ScopeUsersRead, a.registrationReport},
+			return adminapi.AccessCode{Code: code, ExpiresIn: int(mfa.AccessCodeLifetime.Seconds())}, err
+		}),
+		"GET /audit":                    a.listAudit,
+		"GET /policies":                 a.listPolicies,
+		"PUT /policies/{name}":          a.savePolicy,
+		"DELETE /policies/{name}":       a.deletePolicy,
+		"GET /policies/{name}/versions": a.policyVersions,
+		"GET /reports/registration":     a.registrationReport,
 	}
 }
 
@@ -122,7 +120,7 @@ func (a *API) routes() []route {
 // client acts with exactly its granted admin scopes, never as a person: a
 // token issued through a person's sign-in is refused even if it somehow
 // carries an admin scope.
-func (a *API) authorized(scope string, h func(http.ResponseWriter, *http.Request, admin.Actor)) http.HandlerFunc {
+func (a *API) authorized(scope string, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token := fosite.AccessTokenFromRequest(r)
 		if token == "" {
@@ -130,7 +128,14 @@ func (a *API) authorized(scope string, h func(http.ResponseWriter, *http.Request
 			writeError(w, http.StatusUnauthorized, "unauthorized", "An access token with the "+scope+" scope is required.")
 			return
 		}
-		_, ar, err := a.Tokens.IntrospectToken(r.Context(), token, fosite.AccessToken, oauth.NewSession())
+		ctx := oauth.WithRequestCache(r.Context())
+		_, ar, err := a.Tokens.IntrospectToken(ctx, token, fosite.AccessToken, oauth.NewSession())
+		if err != nil && (store.Unavailable(err) || oauth.StorageOutage(ctx) != nil) {
+			// The token could not be looked up: that says nothing about it.
+			a.Logger.Error("admin api: checking a token", "err", err)
+			writeUnavailable(w)
+			return
+		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-admin", error="invalid_token"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "The access token is not active.")
@@ -156,12 +161,6 @@ func (a *API) authorized(scope string, h func(http.ResponseWriter, *http.Request
 	}
 }
 
-type apiError struct {
-	Code     string   `json:"code"`
-	Message  string   `json:"message"`
-	Problems []string `json:"problems,omitempty"`
-}
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -170,7 +169,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string, problems ...string) {
-	writeJSON(w, status, map[string]apiError{"error": {Code: code, Message: msg, Problems: problems}})
+	writeJSON(w, status, adminapi.ErrorBody{Error: adminapi.Error{Code: code, Message: msg, Problems: problems}})
+}
+
+// retryAfterSeconds is how long a 503 asks the caller to wait.
+const retryAfterSeconds = "5"
+
+// writeUnavailable answers that storage did not answer: the caller should
+// try again, never take it as an answer about what it asked.
+func writeUnavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", retryAfterSeconds)
+	writeError(w, http.StatusServiceUnavailable, "unavailable", "The server cannot answer right now; try again in a moment.")
 }
 
 // fail maps service errors to stable codes; unexpected ones are logged and
@@ -195,6 +204,9 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusUnprocessableEntity, "invalid", "The file can't be read: "+fileErr.Msg)
 	case errors.Is(err, identity.ErrImportRejected):
 		writeError(w, http.StatusUnprocessableEntity, "import_rejected", err.Error())
+	case store.Unavailable(err):
+		a.Logger.Error("admin api", "err", err, "path", r.URL.Path)
+		writeUnavailable(w)
 	default:
 		a.Logger.Error("admin api", "err", err, "path", r.URL.Path)
 		writeError(w, http.StatusInternalServerError, "internal", "Something went wrong; try again.")
@@ -221,86 +233,28 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-// clientBody is a registration in JSON; absent fields keep their value on PATCH.
-type clientBody struct {
-	Name                    *string          `json:"name"`
-	Description             *string          `json:"description"`
-	Public                  *bool            `json:"public"`
-	RedirectURIs            *[]string        `json:"redirect_uris"`
-	PostLogoutRedirectURIs  *[]string        `json:"post_logout_redirect_uris"`
-	GrantTypes              *[]string        `json:"grant_types"`
-	Scopes                  *[]string        `json:"scopes"`
-	TokenEndpointAuthMethod *string          `json:"token_endpoint_auth_method"`
-	JWKSURI                 *string          `json:"jwks_uri"`
-	JWKS                    *json.RawMessage `json:"jwks"`
-	RequireConsent          *bool            `json:"require_consent"`
-	RequiredACR             *string          `json:"required_acr"`
-	IDTokenSigningAlg       *string          `json:"id_token_signed_response_alg"`
-	MayIntrospect           *bool            `json:"may_introspect"`
-}
-
-func (b clientBody) apply(r *clients.Registration) {
-	set := func(dst *string, v *string) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	setList := func(dst *[]string, v *[]string) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	set(&r.Name, b.Name)
-	set(&r.Description, b.Description)
-	setList(&r.RedirectURIs, b.RedirectURIs)
-	setList(&r.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs)
-	setList(&r.GrantTypes, b.GrantTypes)
-	setList(&r.Scopes, b.Scopes)
-	set(&r.TokenEndpointAuthMethod, b.TokenEndpointAuthMethod)
-	set(&r.JWKSURI, b.JWKSURI)
-	set(&r.RequiredACR, b.RequiredACR)
-	set(&r.IDTokenSigningAlg, b.IDTokenSigningAlg)
-	if b.JWKS != nil {
-		r.JWKS = string(*b.JWKS)
-	}
-	if b.Public != nil {
-		r.Public = *b.Public
-	}
-	if b.RequireConsent != nil {
-		r.RequireConsent = *b.RequireConsent
-	}
-	if b.MayIntrospect != nil {
-		r.MayIntrospect = *b.MayIntrospect
-	}
-}
-
-type clientWithSecret struct {
-	admin.ClientView
-	Secret string `json:"client_secret,omitempty"`
-}
-
 func (a *API) listClients(w http.ResponseWriter, r *http.Request, act admin.Actor) {
 	list, err := a.Service.ListClients(r.Context(), act)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": list})
+	writeJSON(w, http.StatusOK, adminapi.ApplicationList{Items: each(list, func(c admin.ClientView) adminapi.Application { return toApplication(c, "") })})
 }
 
 func (a *API) createClient(w http.ResponseWriter, r *http.Request, act admin.Actor) {
-	var body clientBody
+	var body adminapi.ApplicationInput
 	if !decode(w, r, &body) {
 		return
 	}
 	var reg clients.Registration
-	body.apply(&reg)
+	applyApplication(body, &reg)
 	c, secret, err := a.Service.CreateClient(r.Context(), act, reg)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, clientWithSecret{ClientView: *c, Secret: secret})
+	writeJSON(w, http.StatusCreated, toApplication(*c, secret))
 }
 
 func (a *API) getClient(w http.ResponseWriter, r *http.Request, act admin.Actor) {
@@ -309,20 +263,20 @@ func (a *API) getClient(w http.ResponseWriter, r *http.Request, act admin.Actor)
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, c)
+	writeJSON(w, http.StatusOK, toApplication(*c, ""))
 }
 
 func (a *API) updateClient(w http.ResponseWriter, r *http.Request, act admin.Actor) {
-	var body clientBody
+	var body adminapi.ApplicationInput
 	if !decode(w, r, &body) {
 		return
 	}
-	c, secret, err := a.Service.UpdateClient(r.Context(), act, r.PathValue("id"), body.apply)
+	c, secret, err := a.Service.UpdateClient(r.Context(), act, r.PathValue("id"), func(reg *clients.Registration) { applyApplication(body, reg) })
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, clientWithSecret{ClientView: *c, Secret: secret})
+	writeJSON(w, http.StatusOK, toApplication(*c, secret))
 }
 
 func (a *API) deleteClient(w http.ResponseWriter, r *http.Request, act admin.Actor) {
@@ -339,7 +293,7 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request, act admin.Act
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"client_id": r.PathValue("id"), "client_secret": secret})
+	writeJSON(w, http.StatusOK, adminapi.RotatedSecret{ClientID: r.PathValue("id"), Secret: secret})
 }
 
 func (a *API) setClientDisabled(disabled bool) func(http.ResponseWriter, *http.Request, admin.Actor) {
@@ -370,24 +324,16 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, act admin.Actor)
 		a.fail(w, r, err)
 		return
 	}
-	resp := map[string]any{"items": users, "next_offset": nil}
+	page := adminapi.UserList{Items: each(users, toUser)}
 	if len(users) == limit {
-		resp["next_offset"] = offset + limit
+		next := offset + limit
+		page.NextOffset = &next
 	}
-	writeJSON(w, http.StatusOK, resp)
-}
-
-type userBody struct {
-	Username           string   `json:"username"`
-	Email              string   `json:"email"`
-	DisplayName        string   `json:"display_name"`
-	Password           string   `json:"password"`
-	Roles              []string `json:"roles"`
-	MustChangePassword bool     `json:"must_change_password"`
+	writeJSON(w, http.StatusOK, page)
 }
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request, act admin.Actor) {
-	var body userBody
+	var body adminapi.UserInput
 	if !decode(w, r, &body) {
 		return
 	}
@@ -397,7 +343,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, act admin.Actor
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, u)
+	writeJSON(w, http.StatusCreated, toUser(*u))
 }
 
 func (a *API) getUser(w http.ResponseWriter, r *http.Request, act admin.Actor) {
@@ -406,7 +352,7 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request, act admin.Actor) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, admin.ViewUser(u))
+	writeJSON(w, http.StatusOK, toUser(admin.ViewUser(u)))
 }
 
 func (a *API) deleteUser(w http.ResponseWriter, r *http.Request, act admin.Actor) {
@@ -417,12 +363,8 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request, act admin.Actor
 	w.WriteHeader(http.StatusNoContent)
 }
 
-type rolesBody struct {
-	Roles []string `json:"roles"`
-}
-
 func (a *API) setRoles(w http.ResponseWriter, r *http.Request, act admin.Actor) {
-	var body rolesBody
+	var body adminapi.RolesInput
 	if !decode(w, r, &body) {
 		return
 	}
@@ -431,7 +373,7 @@ func (a *API) setRoles(w http.ResponseWriter, r *http.Request, act admin.Actor) 
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, u)
+	writeJSON(w, http.StatusOK, toUser(*u))
 }
 
 func (a *API) userAction(do func(context.Context, admin.Actor, string) (any, error)) func(http.ResponseWriter, *http.Request, admin.Actor) {
@@ -449,26 +391,6 @@ func (a *API) userAction(do func(context.Context, admin.Actor, string) (any, err
 	}
 }
 
-// importResult is an import's outcome: what was (or, in a dry run, would
-// be) written, row by row.
-type importResult struct {
-	DryRun    bool        `json:"dry_run"`
-	Written   bool        `json:"written"`
-	Created   int         `json:"created"`
-	Updated   int         `json:"updated"`
-	Unchanged int         `json:"unchanged"`
-	Rejected  int         `json:"rejected"`
-	Rows      []importRow `json:"rows"`
-}
-
-type importRow struct {
-	Line     int                    `json:"line"`
-	Username string                 `json:"username"`
-	Outcome  string                 `json:"outcome"`
-	Changes  []identity.FieldChange `json:"changes"`
-	Message  string                 `json:"message,omitempty"`
-}
-
 // importUsers takes a CSV body. With dry_run=true it only reports what each
 // row would do; imports match by username, so repeating one changes nothing.
 func (a *API) importUsers(w http.ResponseWriter, r *http.Request, act admin.Actor) {
@@ -484,13 +406,11 @@ func (a *API) importUsers(w http.ResponseWriter, r *http.Request, act admin.Acto
 	if err != nil {
 		status = http.StatusUnprocessableEntity
 	}
-	out := importResult{DryRun: opt.DryRun, Written: err == nil && !opt.DryRun, Created: report.Created, Updated: report.Updated,
-		Unchanged: report.Unchanged, Rejected: len(report.Rejected), Rows: make([]importRow, len(report.Rows))}
+	out := adminapi.ImportResult{DryRun: opt.DryRun, Written: err == nil && !opt.DryRun, Created: report.Created,
+		Updated: report.Updated, Unchanged: report.Unchanged, Rejected: len(report.Rejected),
+		Rows: make([]adminapi.ImportRow, len(report.Rows))}
 	for i, row := range report.Rows {
-		out.Rows[i] = importRow{Line: row.Line, Username: row.Username, Outcome: row.Outcome, Changes: row.Changes, Message: row.Message}
-		if out.Rows[i].Changes == nil {
-			out.Rows[i].Changes = []identity.FieldChange{}
-		}
+		out.Rows[i] = toImportRow(row)
 	}
 	writeJSON(w, status, out)
 }
@@ -515,7 +435,7 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, act admin.Actor)
 		return
 	}
 	if q.Get("format") != "csv" {
-		writeJSON(w, http.StatusOK, map[string]any{"items": events})
+		writeJSON(w, http.StatusOK, adminapi.AuditList{Items: each(events, toAuditEvent)})
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -531,7 +451,7 @@ func (a *API) listPolicies(w http.ResponseWriter, r *http.Request, act admin.Act
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": list})
+	writeJSON(w, http.StatusOK, adminapi.PolicyList{Items: each(list, toPolicy)})
 }
 
 // policyVersions is a policy's history, newest first, each version with
@@ -542,29 +462,22 @@ func (a *API) policyVersions(w http.ResponseWriter, r *http.Request, act admin.A
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": versions})
-}
-
-// policyBody is a policy record without its name, which the path gives.
-type policyBody struct {
-	Priority int           `json:"priority"`
-	Groups   []string      `json:"groups"`
-	Settings policy.Policy `json:"settings"`
+	writeJSON(w, http.StatusOK, adminapi.PolicyVersionList{Items: each(versions, toPolicyVersion)})
 }
 
 // savePolicy creates or replaces a policy.
 func (a *API) savePolicy(w http.ResponseWriter, r *http.Request, act admin.Actor) {
-	var body policyBody
+	var body adminapi.PolicyInput
 	if !decode(w, r, &body) {
 		return
 	}
 	rec, err := a.Service.SavePolicy(r.Context(), act, policy.Record{Name: r.PathValue("name"), Priority: body.Priority,
-		Groups: body.Groups, Policy: body.Settings})
+		Groups: body.Groups, Policy: fromSettings(body.Settings)})
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, rec)
+	writeJSON(w, http.StatusOK, toPolicy(*rec))
 }
 
 func (a *API) deletePolicy(w http.ResponseWriter, r *http.Request, act admin.Actor) {
@@ -581,15 +494,11 @@ func (a *API) userPolicy(w http.ResponseWriter, r *http.Request, act admin.Actor
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"policy": name, "settings": p})
-}
-
-type groupsBody struct {
-	Groups []string `json:"groups"`
+	writeJSON(w, http.StatusOK, adminapi.EffectivePolicy{Name: name, Settings: toSettings(p)})
 }
 
 func (a *API) setGroups(w http.ResponseWriter, r *http.Request, act admin.Actor) {
-	var body groupsBody
+	var body adminapi.GroupsInput
 	if !decode(w, r, &body) {
 		return
 	}
@@ -598,7 +507,7 @@ func (a *API) setGroups(w http.ResponseWriter, r *http.Request, act admin.Actor)
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, u)
+	writeJSON(w, http.StatusOK, toUser(*u))
 }
 
 // registrationReport shows, per group, how many have registered their
@@ -609,5 +518,5 @@ func (a *API) registrationReport(w http.ResponseWriter, r *http.Request, act adm
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": report})
+	writeJSON(w, http.StatusOK, adminapi.RegistrationReport{Items: each(report, toGroupReport)})
 }
