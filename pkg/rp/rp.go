@@ -121,7 +121,7 @@ type LoginOptions struct {
 	ACR string
 	// MaxAge asks for a sign-in no older than this (max_age) and refuses an
 	// older auth_time; zero asks for none.
-	MaxAge time.Duration
+	MaxAge   time.Duration
 	Prompt   string // "login", "none" or "consent"; empty for none
 	ReturnTo string // kept for the app: where to go after the callback
 }

@@ -123,7 +123,9 @@ type unavailableError struct {
 	err        error
 }
 
-func (e *unavailableError) Error() string { return "resource: Gatehouse is unavailable: " + e.err.Error() }
+func (e *unavailableError) Error() string {
+	return "resource: Gatehouse is unavailable: " + e.err.Error()
+}
 func (e *unavailableError) Unwrap() []error { return []error{ErrUnavailable, e.err} }
 
 // Introspect asks Gatehouse about token: the Token when it is active, nil
