@@ -38,8 +38,11 @@ type Config struct {
 	Issuer       string // Gatehouse's issuer URL, as its discovery document says
 	ClientID     string
 	ClientSecret string // empty for a public client, which proves itself by PKCE alone
-	RedirectURL  string
-	Scopes       []string // "openid" is always asked for
+	// ClientSecretPost sends the secret in the token request's body, for a
+	// client registered for client_secret_post; HTTP Basic otherwise.
+	ClientSecretPost bool
+	RedirectURL      string
+	Scopes           []string // "openid" is always asked for
 	// HTTPClient talks to discovery, the keys and the token endpoint;
 	// http.DefaultClient when nil.
 	HTTPClient *http.Client
@@ -91,10 +94,10 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("rp: reading the discovery document: %w", err)
 	}
 	endpoint := provider.Endpoint()
-	// Gatehouse registers confidential clients for client_secret_basic; a
-	// public client sends only its client_id.
+	// Pinned rather than detected: oauth2 would retry a refused secret the
+	// other way. A public client sends only its client_id.
 	endpoint.AuthStyle = oauth2.AuthStyleInHeader
-	if cfg.ClientSecret == "" {
+	if cfg.ClientSecret == "" || cfg.ClientSecretPost {
 		endpoint.AuthStyle = oauth2.AuthStyleInParams
 	}
 	scopes := []string{oidc.ScopeOpenID}

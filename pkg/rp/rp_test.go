@@ -39,6 +39,8 @@ type provider struct {
 	tokenCalls int
 	verifier   string // the code_verifier the last exchange sent
 	status     int    // the token endpoint's status when not zero
+	// secretInBody: the last token request sent the secret in its body.
+	secretInBody bool
 }
 
 func newProvider(t *testing.T, issParam bool) *provider {
@@ -64,7 +66,12 @@ func newProvider(t *testing.T, issParam bool) *provider {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		p.tokenCalls++
-		if id, secret, _ := r.BasicAuth(); id != "gradebook" || secret != "s3cret" {
+		id, secret, basic := r.BasicAuth()
+		if !basic {
+			id, secret = r.PostFormValue("client_id"), r.PostFormValue("client_secret")
+		}
+		p.secretInBody = !basic
+		if id != "gradebook" || secret != "s3cret" {
 			http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
 			return
 		}
@@ -385,4 +392,21 @@ func mustDecode(t *testing.T, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestClientSecretPost: the secret goes by HTTP Basic unless the client is
+// registered for client_secret_post.
+func TestClientSecretPost(t *testing.T) {
+	p := newProvider(t, true)
+	if _, err := p.client(t).Refresh(t.Context(), "the-refresh-token", "u-1"); err != nil || p.secretInBody {
+		t.Errorf("by default: %v, secret in body %v", err, p.secretInBody)
+	}
+	c, err := rp.New(t.Context(), rp.Config{Issuer: p.URL, ClientID: "gradebook", ClientSecret: "s3cret", ClientSecretPost: true,
+		RedirectURL: redirectURL, HTTPClient: p.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Refresh(t.Context(), "the-refresh-token", "u-1"); err != nil || !p.secretInBody {
+		t.Errorf("client_secret_post: %v, secret in body %v", err, p.secretInBody)
+	}
 }

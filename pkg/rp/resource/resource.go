@@ -70,7 +70,8 @@ func (t *Token) HasScope(scope string) bool { return slices.Contains(strings.Fie
 
 type ctxKey struct{}
 
-// FromContext returns the token a Verifier's middleware accepted.
+// FromContext returns the token a Verifier's middleware accepted. It may
+// be shared with other requests (it is cached): read it, do not change it.
 func FromContext(ctx context.Context) (*Token, bool) {
 	t, ok := ctx.Value(ctxKey{}).(*Token)
 	return t, ok

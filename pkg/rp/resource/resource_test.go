@@ -120,6 +120,11 @@ func TestValidToken(t *testing.T) {
 	if r.status != http.StatusOK || r.body["sub"] != "u-1" || r.body["acr"] != "pwd" || r.body["client_id"] != "gradebook" {
 		t.Fatalf("%+v", r)
 	}
+	v := newVerifier(t, g, 0)
+	tok, err := v.Introspect(t.Context(), "good")
+	if err != nil || !tok.HasScope("grades") || tok.HasScope("grade") || tok.AuthTime == 0 || len(tok.AMR) != 1 {
+		t.Errorf("introspected %+v, %v", tok, err)
+	}
 }
 
 func TestMissingAndInactiveTokens(t *testing.T) {
