@@ -126,7 +126,7 @@ func name(layer string) string {
 // packages it judges.
 func TestLayersSeeEveryPackage(t *testing.T) {
 	got := imports(t)
-	for _, want := range []string{"cmd/gatehouse", "internal/app", "internal/web/signin", "internal/identity", "internal/store/sqlstore", "pkg/assurance"} {
+	for _, want := range []string{"cmd/gatehouse", "internal/app", "internal/web/signin", "internal/identity", "internal/store/sqlstore", "pkg/assurance", "pkg/rp", "pkg/rp/resource"} {
 		if _, ok := got[want]; !ok {
 			t.Errorf("did not find %s", want)
 		}

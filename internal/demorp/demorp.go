@@ -17,8 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
-	"golang.org/x/oauth2"
+	"github.com/gatehouse/gatehouse/pkg/rp"
 )
 
 // Options configure the demo app.
@@ -48,8 +47,8 @@ var pageFS embed.FS
 var pages = template.Must(template.ParseFS(pageFS, "page.html"))
 
 type pendingLogin struct {
-	nonce, verifier string
-	expires         time.Time
+	login   rp.Login
+	expires time.Time
 }
 
 type session struct {
@@ -60,12 +59,8 @@ type session struct {
 }
 
 type app struct {
-	oauth      oauth2.Config
-	verifier   *oidc.IDTokenVerifier
-	issuer     string
-	endSession string
+	rp         *rp.Client
 	postLogout string
-	client     *http.Client
 	secure     bool
 
 	// This is a demo: logins and sessions live in memory and vanish on
@@ -88,38 +83,18 @@ func New(ctx context.Context, o Options) (http.Handler, error) {
 	case "", "/", "/login", "/logout":
 		return nil, fmt.Errorf("demorp: the redirect URL %q needs a path of its own, such as /callback", o.RedirectURL)
 	}
-	client := o.HTTPClient
-	if client == nil {
-		client = http.DefaultClient
-	}
-	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, client), o.Issuer)
+	client, err := rp.New(ctx, rp.Config{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+		RedirectURL: o.RedirectURL, Scopes: []string{"profile", "email"}, HTTPClient: o.HTTPClient, LoginLifetime: loginLifetime})
 	if err != nil {
-		return nil, fmt.Errorf("demorp: discovering %s: %w", o.Issuer, err)
-	}
-	var meta struct {
-		EndSession string `json:"end_session_endpoint"`
-	}
-	if err := provider.Claims(&meta); err != nil {
-		return nil, fmt.Errorf("demorp: reading discovery metadata: %w", err)
-	}
-	endpoint := provider.Endpoint()
-	if o.ClientSecret == "" {
-		endpoint.AuthStyle = oauth2.AuthStyleInParams // a public client sends only client_id
+		return nil, fmt.Errorf("demorp: %w", err)
 	}
 	postLogout := o.PostLogoutURL
 	if postLogout == "" {
 		postLogout = (&url.URL{Scheme: redirect.Scheme, Host: redirect.Host, Path: "/"}).String()
 	}
 	a := &app{
-		oauth: oauth2.Config{
-			ClientID: o.ClientID, ClientSecret: o.ClientSecret, RedirectURL: o.RedirectURL,
-			Endpoint: endpoint, Scopes: []string{oidc.ScopeOpenID, "profile", "email"},
-		},
-		verifier:   provider.Verifier(&oidc.Config{ClientID: o.ClientID}),
-		issuer:     o.Issuer,
-		endSession: meta.EndSession,
+		rp:         client,
 		postLogout: postLogout,
-		client:     client,
 		secure:     redirect.Scheme == "https",
 		pending:    map[string]pendingLogin{},
 		sessions:   map[string]session{},
@@ -144,14 +119,8 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
-	state, nonce, verifier := rand.Text(), rand.Text(), oauth2.GenerateVerifier()
-	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce)}
 	// Passed through so the page can demonstrate step-up and forced re-login.
-	for _, p := range []string{"acr_values", "prompt"} {
-		if v := r.URL.Query().Get(p); v != "" {
-			opts = append(opts, oauth2.SetAuthURLParam(p, v))
-		}
-	}
+	authURL, login := a.rp.AuthCodeURL(rp.LoginOptions{ACR: r.URL.Query().Get("acr_values"), Prompt: r.URL.Query().Get("prompt")})
 	now := time.Now()
 	a.mu.Lock()
 	for k, p := range a.pending {
@@ -159,71 +128,32 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 			delete(a.pending, k)
 		}
 	}
-	a.pending[state] = pendingLogin{nonce: nonce, verifier: verifier, expires: now.Add(loginLifetime)}
+	a.pending[login.State] = pendingLogin{login: login, expires: now.Add(loginLifetime)}
 	a.mu.Unlock()
 	// The cookie binds the state to this browser, so a callback carrying a
 	// state started elsewhere (login CSRF) is refused.
-	a.setCookie(w, loginCookie, state, loginLifetime)
-	http.Redirect(w, r, a.oauth.AuthCodeURL(state, opts...), http.StatusFound)
+	a.setCookie(w, loginCookie, login.State, loginLifetime)
+	http.Redirect(w, r, authURL, http.StatusFound)
 }
 
 func (a *app) callback(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	if e := q.Get("error"); e != "" {
-		a.forgetLogin(w, q.Get("state"))
-		render(w, http.StatusBadRequest, "error", map[string]any{
-			"Title": "The provider did not sign you in", "Code": e, "Message": q.Get("error_description"),
-		})
-		return
-	}
-	state := q.Get("state")
 	c, err := r.Cookie(loginCookie)
-	if state == "" || err != nil || c.Value != state {
+	if err != nil || c.Value == "" {
+		a.setCookie(w, loginCookie, "", -1)
 		fail(w, "This sign-in was not started in this browser, or it took too long. Start again.")
 		return
 	}
-	pending, ok := a.forgetLogin(w, state)
+	pending, ok := a.forgetLogin(w, c.Value)
 	if !ok {
 		fail(w, "This sign-in has expired. Start again.")
 		return
 	}
-	// RFC 9207: a response from another issuer must not be redeemed here.
-	if q.Has("iss") && q.Get("iss") != a.issuer {
-		fail(w, fmt.Sprintf("The response came from issuer %q, not %q.", q.Get("iss"), a.issuer))
-		return
-	}
-	ctx := context.WithValue(r.Context(), oauth2.HTTPClient, a.client)
-	tok, err := a.oauth.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(pending.verifier))
+	res, err := a.rp.Callback(r.Context(), r.URL.Query(), pending.login)
 	if err != nil {
-		fail(w, "Redeeming the authorization code failed: "+err.Error())
+		refuse(w, err)
 		return
 	}
-	raw, _ := tok.Extra("id_token").(string)
-	if raw == "" {
-		fail(w, "The token response has no ID token.")
-		return
-	}
-	idToken, err := a.verifier.Verify(ctx, raw)
-	if err != nil {
-		fail(w, "The ID token is not valid: "+err.Error())
-		return
-	}
-	if idToken.Nonce != pending.nonce {
-		fail(w, "The ID token's nonce does not match this sign-in.")
-		return
-	}
-	if idToken.AccessTokenHash != "" {
-		if err := idToken.VerifyAccessToken(tok.AccessToken); err != nil {
-			fail(w, "The access token does not match the ID token's at_hash.")
-			return
-		}
-	}
-	var claims map[string]any
-	if err := idToken.Claims(&claims); err != nil {
-		fail(w, "Reading the ID token claims failed: "+err.Error())
-		return
-	}
-	pretty, _ := json.MarshalIndent(claims, "", "  ")
+	pretty, _ := json.MarshalIndent(res.Claims, "", "  ")
 	id := rand.Text()
 	now := time.Now()
 	a.mu.Lock()
@@ -232,10 +162,39 @@ func (a *app) callback(w http.ResponseWriter, r *http.Request) {
 			delete(a.sessions, k)
 		}
 	}
-	a.sessions[id] = session{claims: claims, rawJSON: string(pretty), idToken: raw, expires: now.Add(sessionLife)}
+	a.sessions[id] = session{claims: res.Claims, rawJSON: string(pretty), idToken: res.RawIDToken, expires: now.Add(sessionLife)}
 	a.mu.Unlock()
 	a.setCookie(w, sessionCookie, id, sessionLife)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// refuse explains why a callback was refused.
+func refuse(w http.ResponseWriter, err error) {
+	var (
+		provider *rp.ResponseError
+		issuer   *rp.IssuerError
+		weak     *rp.AssuranceError
+	)
+	switch {
+	case errors.As(err, &provider):
+		render(w, http.StatusBadRequest, "error", map[string]any{
+			"Title": "The provider did not sign you in", "Code": provider.Code, "Message": provider.Description,
+		})
+	case errors.Is(err, rp.ErrStateMismatch):
+		fail(w, "This sign-in was not started in this browser, or it took too long. Start again.")
+	case errors.Is(err, rp.ErrLoginExpired):
+		fail(w, "This sign-in has expired. Start again.")
+	case errors.As(err, &issuer) && issuer.Got != "":
+		fail(w, fmt.Sprintf("The response came from issuer %q, not %q.", issuer.Got, issuer.Want))
+	case errors.As(err, &issuer):
+		fail(w, "The response did not say which issuer sent it.")
+	case errors.Is(err, rp.ErrNonceMismatch):
+		fail(w, "The ID token's nonce does not match this sign-in.")
+	case errors.As(err, &weak):
+		fail(w, fmt.Sprintf("This sign-in was at assurance level %q; the app asked for %q.", weak.ACR, weak.Required))
+	default:
+		fail(w, "Completing the sign-in failed: "+err.Error())
+	}
 }
 
 // logout is POST only; the SameSite=Lax session cookie is not sent on a
@@ -248,21 +207,12 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 		a.mu.Unlock()
 	}
 	a.setCookie(w, sessionCookie, "", -1)
-	if !ok || a.endSession == "" {
+	end, hasEnd := a.rp.EndSessionURL(s.idToken, a.postLogout)
+	if !ok || !hasEnd {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	u, err := url.Parse(a.endSession)
-	if err != nil {
-		fail(w, "The provider's end_session_endpoint is not a URL.")
-		return
-	}
-	q := u.Query()
-	q.Set("id_token_hint", s.idToken)
-	q.Set("post_logout_redirect_uri", a.postLogout)
-	q.Set("client_id", a.oauth.ClientID)
-	u.RawQuery = q.Encode()
-	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+	http.Redirect(w, r, end, http.StatusSeeOther)
 }
 
 func (a *app) session(r *http.Request) (session, bool) {

@@ -300,7 +300,35 @@ func (e *Endpoints) Introspect(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if ir.IsActive() {
+		if sess, ok := ir.GetAccessRequester().GetSession().(*openid.DefaultSession); ok {
+			ir.GetAccessRequester().SetSession(introspectedSession{sess})
+		}
+	}
 	e.Provider.WriteIntrospectionResponse(ctx, w, ir)
+}
+
+// introspectedSession adds the sign-in's acr, amr and auth_time to an
+// introspection response, so an API can ask for a stronger or more recent
+// sign-in for one route (RFC 9470 step-up).
+type introspectedSession struct{ *openid.DefaultSession }
+
+func (s introspectedSession) GetExtraClaims() map[string]any {
+	c := s.Claims
+	extra := map[string]any{}
+	if c == nil {
+		return extra
+	}
+	if c.AuthenticationContextClassReference != "" {
+		extra["acr"] = c.AuthenticationContextClassReference
+	}
+	if len(c.AuthenticationMethodsReferences) > 0 {
+		extra["amr"] = c.AuthenticationMethodsReferences
+	}
+	if !c.AuthTime.IsZero() {
+		extra["auth_time"] = c.AuthTime.Unix()
+	}
+	return extra
 }
 
 // Revoke implements RFC 7009.

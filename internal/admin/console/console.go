@@ -31,6 +31,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/secrets"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/web/httpx"
+	"github.com/gatehouse/gatehouse/pkg/rp"
 	"github.com/gatehouse/gatehouse/templates"
 )
 
@@ -82,8 +83,8 @@ type Console struct {
 
 	// The issuer is this very server, which is not listening yet when the
 	// console is built: discovery happens at the first sign-in.
-	mu   sync.Mutex
-	oidc *oidcClient
+	mu sync.Mutex
+	rp *rp.Client
 }
 
 // New parses the console's templates.
