@@ -43,10 +43,14 @@ type Page struct {
 	Location string // the address outside Gatehouse the browser was sent to
 }
 
-// Text is the page's text without tags, entities decoded, runs of space as
-// one.
+// Text is the text of the page's main part without tags, entities
+// decoded, runs of space as one.
 func (p *Page) Text() string {
-	return strings.Join(strings.Fields(html.UnescapeString(tags.ReplaceAllString(p.Body, " "))), " ")
+	body := p.Body
+	if _, main, ok := strings.Cut(body, "<main>"); ok {
+		body = main
+	}
+	return strings.Join(strings.Fields(html.UnescapeString(tags.ReplaceAllString(body, " "))), " ")
 }
 
 var tags = regexp.MustCompile(`<[^>]*>`)
