@@ -225,7 +225,7 @@ func (b *Browser) Authorize(params Params) *Page {
 // AuthorizeQuery is the query of an authorization request of clientID.
 func AuthorizeQuery(clientID string, params Params) url.Values {
 	q := url.Values{"client_id": {clientID}, "redirect_uri": {RedirectURI}, "response_type": {"code"},
-		"scope": {"openid profile email"}, "state": {"state-0001"}, "nonce": {"nonce-1"}}
+		"scope": {"openid profile email"}, "state": {"state-0001"}, "nonce": {"nonce-0001"}}
 	for k, v := range params {
 		if v == "" {
 			q.Del(k)

@@ -1,8 +1,12 @@
 package webtest
 
 import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/delivery"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/mfa"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 )
 
 // Test phone numbers and addresses (the suite's reserved 555-01xx range).
@@ -182,3 +187,22 @@ func redirectQuery(t testing.TB, p *Page) url.Values {
 // PasswordRules are what every page taking a new password must say.
 var PasswordRules = []string{"At least 12 characters", "common password", "look-alikes", "repeated text", "keyboard row",
 	"your name", "your username", "the district's name"}
+
+// IDToken exchanges code at the token endpoint, as the application would,
+// and returns the ID token.
+func (e *Env) IDToken(code string) string {
+	e.t.Helper()
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {RedirectURI}}
+	req := httptest.NewRequest(http.MethodPost, Issuer+oauth.PathToken, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(e.Client.ID), url.QueryEscape(e.ClientSecret))
+	rec := httptest.NewRecorder()
+	e.Handler.ServeHTTP(rec, req)
+	var tokens struct {
+		IDToken string `json:"id_token"`
+	}
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &tokens) != nil || tokens.IDToken == "" {
+		e.t.Fatalf("token endpoint: %d %s", rec.Code, rec.Body)
+	}
+	return tokens.IDToken
+}
