@@ -87,7 +87,7 @@ func (b *Browser) Do(method, target string, form url.Values) *Page {
 	if loc := resp.Header.Get("Location"); loc != "" {
 		p.Location = u.ResolveReference(mustParse(b.t, loc)).String()
 	}
-	if p.Location == "" && !strings.HasPrefix(u.Path, "/oauth2/token") {
+	if p.Location == "" {
 		checkPage(b.t, p)
 	}
 	return p

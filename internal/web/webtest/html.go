@@ -22,6 +22,9 @@ func checkPage(t testing.TB, p *Page) {
 	}
 }
 
+// layoutElements are the layout's, each once on a page.
+var layoutElements = []string{"html", "head", "title", "body", "main", "header"}
+
 // voidElements have no end tag.
 var voidElements = []string{"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -48,6 +51,9 @@ func CheckLayout(body string) error {
 		case html.StartTagToken:
 			name, _ := z.TagName()
 			tag := string(name)
+			if seen[tag] && slices.Contains(layoutElements, tag) {
+				return errors.New("a second <" + tag + ">")
+			}
 			seen[tag] = true
 			if !slices.Contains(voidElements, tag) {
 				open = append(open, tag)
@@ -78,7 +84,7 @@ func CheckLayout(body string) error {
 }
 
 func layoutParts(seen map[string]bool, title, header string) error {
-	for _, tag := range []string{"html", "head", "title", "body", "main", "header"} {
+	for _, tag := range layoutElements {
 		if !seen[tag] {
 			return errors.New("no <" + tag + ">: not in the layout")
 		}
