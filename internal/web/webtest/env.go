@@ -8,10 +8,10 @@ package webtest
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,27 +72,27 @@ type Options struct {
 // Env is one Gatehouse: the services, the mux with every flow mounted, one
 // registered application, and the outbox codes are delivered to.
 type Env struct {
-	t        testing.TB
-	DB       *sqlstore.DB
-	Redis    *testenv.Redis
-	KV       *redisstore.Store
-	Users    *identity.Service
-	Clients  *clients.Service
-	MFA      *mfa.Service
-	Policy   *policy.Live
-	Locks    *lockout.Lockout
-	Qs       *questions.Service
-	Audit    *audit.Recorder
-	Keys     *keys.Manager
-	Sessions *websession.Sessions
-	Mux      *http.ServeMux
+	t         testing.TB
+	DB        *sqlstore.DB
+	Redis     *testenv.Redis
+	KV        *redisstore.Store
+	Users     *identity.Service
+	Clients   *clients.Service
+	MFA       *mfa.Service
+	Policy    *policy.Live
+	Locks     *lockout.Lockout
+	Questions *questions.Service
+	Audit     *audit.Recorder
+	Keys      *keys.Manager
+	Sessions  *websession.Sessions
+	Mux       *http.ServeMux
 	// Handler is the mux behind the middleware Gatehouse serves it with.
 	Handler http.Handler
 
 	Client       *clients.Client
 	ClientSecret string
 	outbox       string
-	redisDown    *redisSwitch
+	outage       *redisSwitch
 	totpSteps    map[string]int
 }
 
@@ -100,7 +100,8 @@ type Env struct {
 func New(t testing.TB, opt Options) *Env {
 	t.Helper()
 	cfg := config.Default()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// What the handlers log shows with a failing test's output.
+	logger := slog.New(slog.NewTextHandler(testLog{t}, nil))
 	master := secrets.RandomToken(secrets.KeySize)
 	box := func(purpose string) *secrets.Box {
 		b, err := secrets.NewBox(secrets.Derive(master, purpose))
@@ -111,7 +112,7 @@ func New(t testing.TB, opt Options) *Env {
 	}
 	e := &Env{t: t, DB: testenv.SQL(t), Redis: testenv.NewRedis(t), outbox: filepath.Join(t.TempDir(), "outbox.jsonl"),
 		totpSteps: map[string]int{}}
-	e.redisDown = breakable(t, e.Redis)
+	e.outage = breakable(t, e.Redis)
 	e.KV = redisstore.New(e.Redis.Client, e.Redis.Prefix)
 	ctx := t.Context()
 
@@ -149,7 +150,7 @@ func New(t testing.TB, opt Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Qs = questions.NewService(e.DB, catalog, e.Users.Hasher())
+	e.Questions = questions.NewService(e.DB, catalog, e.Users.Hasher())
 
 	storage := oauth.NewStorage(e.DB, e.KV, e.DB, box("grants"), cfg.Tokens.AuthorizationCodeLifetime.Duration, logger)
 	provider := oauth.NewProvider(oauth.Options{Issuer: Issuer, HMACKey: secrets.Derive(master, "token-hmac"),
@@ -204,9 +205,9 @@ func (e *Env) mountPages(provider fosite.OAuth2Provider, m *metrics.Metrics, log
 	mount(enroll.New(run, e.MFA))
 	mount(challenge.New(run, e.MFA, devices))
 	mount(consent.New(run))
-	mount(account.New(run, account.Deps{Users: e.Users, MFA: e.MFA, Questions: e.Qs,
+	mount(account.New(run, account.Deps{Users: e.Users, MFA: e.MFA, Questions: e.Questions,
 		Freshness: cfg.Account.Freshness.Duration, MinPasswordLength: MinPasswordSize}))
-	mount(sspr.New(base, sspr.Deps{KV: e.KV, Users: e.Users, MFA: e.MFA, Questions: e.Qs, Policy: e.Policy,
+	mount(sspr.New(base, sspr.Deps{KV: e.KV, Users: e.Users, MFA: e.MFA, Questions: e.Questions, Policy: e.Policy,
 		Lockout: e.Locks, Sessions: e.Sessions, Audit: e.Audit, MinPasswordLength: MinPasswordSize}))
 	mount(logout.New(base, logout.Deps{Issuer: Issuer, Keys: e.Keys, Clients: e.DB, Sessions: e.Sessions, Audit: e.Audit}))
 	return base
@@ -259,4 +260,12 @@ func (a assurance) MFARequired(ctx context.Context, u *identity.User) (bool, err
 	}
 	methods, err := a.e.MFA.Methods(ctx, u.ID)
 	return len(methods) > 0, err
+}
+
+// testLog writes log lines to the test's log.
+type testLog struct{ t testing.TB }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
 }

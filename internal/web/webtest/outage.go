@@ -70,7 +70,7 @@ func (s *redisSwitch) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 }
 
 // RedisDown makes Redis refuse every command until RedisUp.
-func (e *Env) RedisDown() { e.redisDown.set(true) }
+func (e *Env) RedisDown() { e.outage.set(true) }
 
 // RedisUp ends RedisDown.
-func (e *Env) RedisUp() { e.redisDown.set(false) }
+func (e *Env) RedisUp() { e.outage.set(false) }
