@@ -33,54 +33,79 @@ var voidElements = []string{"area", "base", "br", "col", "embed", "hr", "img", "
 // and the page's content inside main.
 func CheckLayout(body string) error {
 	z := html.NewTokenizer(strings.NewReader(body))
-	var open []string
-	seen := map[string]bool{}
-	var title, header strings.Builder
-	inTitle, inHeader := false, false
+	w := &layoutWalk{seen: map[string]bool{}}
 	for {
-		tt := z.Next()
-		switch tt {
+		var err error
+		switch z.Next() {
 		case html.ErrorToken:
-			if err := z.Err(); !errors.Is(err, io.EOF) {
-				return err
-			}
-			if len(open) > 0 {
-				return errors.New("elements left open: " + strings.Join(open, " > "))
-			}
-			return layoutParts(seen, title.String(), header.String())
+			return w.finish(z.Err())
 		case html.StartTagToken:
 			name, _ := z.TagName()
-			tag := string(name)
-			if seen[tag] && slices.Contains(layoutElements, tag) {
-				return errors.New("a second <" + tag + ">")
-			}
-			seen[tag] = true
-			if !slices.Contains(voidElements, tag) {
-				open = append(open, tag)
-			}
-			inTitle = inTitle || tag == "title"
-			inHeader = inHeader || tag == "header"
-			if tag == "main" && !slices.Equal(open, []string{"html", "body", "main"}) {
-				return errors.New("main is not the body's: " + strings.Join(open, " > "))
-			}
+			err = w.start(string(name))
 		case html.EndTagToken:
 			name, _ := z.TagName()
-			tag := string(name)
-			if len(open) == 0 || open[len(open)-1] != tag {
-				return errors.New("</" + tag + "> closes nothing open; open: " + strings.Join(open, " > "))
-			}
-			open = open[:len(open)-1]
-			inTitle = inTitle && tag != "title"
-			inHeader = inHeader && tag != "header"
+			err = w.end(string(name))
 		case html.TextToken:
-			if inTitle {
-				title.Write(z.Text())
-			}
-			if inHeader {
-				header.Write(z.Text())
-			}
+			w.text(z.Text())
+		}
+		if err != nil {
+			return err
 		}
 	}
+}
+
+// layoutWalk is what CheckLayout has read of a page so far.
+type layoutWalk struct {
+	open              []string
+	seen              map[string]bool
+	title, header     strings.Builder
+	inTitle, inHeader bool
+}
+
+func (w *layoutWalk) start(tag string) error {
+	if w.seen[tag] && slices.Contains(layoutElements, tag) {
+		return errors.New("a second <" + tag + ">")
+	}
+	w.seen[tag] = true
+	if !slices.Contains(voidElements, tag) {
+		w.open = append(w.open, tag)
+	}
+	w.inTitle = w.inTitle || tag == "title"
+	w.inHeader = w.inHeader || tag == "header"
+	if tag == "main" && !slices.Equal(w.open, []string{"html", "body", "main"}) {
+		return errors.New("main is not the body's: " + strings.Join(w.open, " > "))
+	}
+	return nil
+}
+
+func (w *layoutWalk) end(tag string) error {
+	if len(w.open) == 0 || w.open[len(w.open)-1] != tag {
+		return errors.New("</" + tag + "> closes nothing open; open: " + strings.Join(w.open, " > "))
+	}
+	w.open = w.open[:len(w.open)-1]
+	w.inTitle = w.inTitle && tag != "title"
+	w.inHeader = w.inHeader && tag != "header"
+	return nil
+}
+
+func (w *layoutWalk) text(b []byte) {
+	if w.inTitle {
+		w.title.Write(b)
+	}
+	if w.inHeader {
+		w.header.Write(b)
+	}
+}
+
+// finish checks the page as a whole once the tokenizer stopped with err.
+func (w *layoutWalk) finish(err error) error {
+	if !errors.Is(err, io.EOF) {
+		return err
+	}
+	if len(w.open) > 0 {
+		return errors.New("elements left open: " + strings.Join(w.open, " > "))
+	}
+	return layoutParts(w.seen, w.title.String(), w.header.String())
 }
 
 func layoutParts(seen map[string]bool, title, header string) error {
