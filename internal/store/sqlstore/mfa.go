@@ -131,13 +131,19 @@ func getState(tx *gorm.DB, userID string) (*mfa.State, error) {
 	if err != nil {
 		return nil, wrap(err, "get mfa state of %q", userID)
 	}
-	st := &mfa.State{UserID: row.UserID, Skips: row.Skips, FirstPromptedAt: row.FirstPromptedAt, MethodsResetAt: row.MethodsResetAt}
+	st := row.state()
+	return &st, nil
+}
+
+// state reads the row back in UTC, as every stamp the store returns.
+func (r stateRow) state() mfa.State {
+	st := mfa.State{UserID: r.UserID, Skips: r.Skips, FirstPromptedAt: r.FirstPromptedAt, MethodsResetAt: r.MethodsResetAt}
 	for _, t := range []*time.Time{st.FirstPromptedAt, st.MethodsResetAt} {
 		if t != nil {
 			*t = t.UTC()
 		}
 	}
-	return st, nil
+	return st
 }
 
 func saveState(tx *gorm.DB, s *mfa.State) error {
@@ -172,7 +178,7 @@ func (d *DB) ListStates(ctx context.Context) (map[string]mfa.State, error) {
 	}
 	out := make(map[string]mfa.State, len(rows))
 	for _, r := range rows {
-		out[r.UserID] = mfa.State{UserID: r.UserID, Skips: r.Skips, FirstPromptedAt: r.FirstPromptedAt, MethodsResetAt: r.MethodsResetAt}
+		out[r.UserID] = r.state()
 	}
 	return out, nil
 }

@@ -162,3 +162,42 @@ func testMFAState(t *testing.T, b Backend) {
 
 	mustIs(t, db.SaveState(ctx, &mfa.State{UserID: "nobody", Skips: 1}), store.ErrNotFound)
 }
+
+// The registration report reads every user's kinds of method and state at
+// once.
+func testRegistrations(t *testing.T, b Backend) {
+	ctx := t.Context()
+	db := b.New(t)
+	if counts, err := db.MethodKindCounts(ctx); err != nil || len(counts) != 0 {
+		t.Fatalf("MethodKindCounts of an empty store = %v, %v", counts, err)
+	}
+	if states, err := db.ListStates(ctx); err != nil || len(states) != 0 {
+		t.Fatalf("ListStates of an empty store = %v, %v", states, err)
+	}
+	for _, id := range []string{"u1", "u2", "u3"} {
+		createUser(t, db, id)
+	}
+	createMethods(t, db, "u1")
+	// Two phones are one kind.
+	for _, m := range []mfa.Method{
+		{ID: "u2-phone", UserID: "u2", Kind: mfa.Phone, Phone: "+17045550112", Factor: mfa.FactorSMS},
+		{ID: "u2-phone2", UserID: "u2", Kind: mfa.Phone, Phone: "+17045550113", Factor: mfa.FactorVoice},
+	} {
+		must(t, db.CreateMethod(ctx, &m))
+	}
+	counts, err := db.MethodKindCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustEqual(t, counts, map[string]int{"u1": 3, "u2": 1})
+
+	prompted := t0
+	must(t, db.SaveState(ctx, &mfa.State{UserID: "u1", Skips: 1, FirstPromptedAt: &prompted}))
+	must(t, db.SaveState(ctx, &mfa.State{UserID: "u3", Skips: 2}))
+	states, err := db.ListStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := stored(t0)
+	mustEqual(t, states, map[string]mfa.State{"u1": {UserID: "u1", Skips: 1, FirstPromptedAt: &want}, "u3": {UserID: "u3", Skips: 2}})
+}

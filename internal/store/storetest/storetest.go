@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/identity"
@@ -37,6 +38,7 @@ type Store interface {
 	mfa.Store
 	policy.Store
 	questions.Store
+	admin.Registrations
 }
 
 // Backend is one storage backend under test.
@@ -74,6 +76,7 @@ func Run(t *testing.T, b Backend) {
 		}},
 		{"MFA", map[string]func(*testing.T, Backend){
 			"Methods": testMethods, "DefaultMethod": testDefaultMethod, "Reset": testResetMethods, "State": testMFAState,
+			"Registrations": testRegistrations,
 		}},
 		{"Policies", map[string]func(*testing.T, Backend){
 			"SaveAndList": testPolicies, "AuditedInTransaction": testPolicyAudit,

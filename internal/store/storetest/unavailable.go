@@ -89,6 +89,9 @@ func testUnavailable(t *testing.T, b Backend) {
 		"SaveAnswers":   func() error { return db.SaveAnswers(ctx, "u1", []questions.Answer{{QuestionID: "q01", Hash: "h"}}) },
 		"ListAnswers":   func() error { return err2(db.ListAnswers(ctx, "u1")) },
 		"DeleteAnswers": func() error { return db.DeleteAnswers(ctx, "u1") },
+
+		"MethodKindCounts": func() error { return err2(db.MethodKindCounts(ctx)) },
+		"ListStates":       func() error { return err2(db.ListStates(ctx)) },
 	}
 	for name, call := range calls {
 		err := call()
