@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/admin/console"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/secrets"
+	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
@@ -21,7 +22,7 @@ const consoleClientName = "Gatehouse admin console"
 // mountConsole serves the admin console at /admin. It signs people in as a
 // confidential client of this very issuer, registered (or brought up to
 // date) here.
-func (a *App) mountConsole(mux *http.ServeMux, svc *admin.Service, kv console.KV) error {
+func (a *App) mountConsole(mux *http.ServeMux, svc *admin.Service, kv store.KV) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	secret := base64.RawURLEncoding.EncodeToString(secrets.Derive(a.masterKey, "admin-console"))

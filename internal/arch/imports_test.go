@@ -78,7 +78,7 @@ func allowed(from, to, target string) bool {
 		return from == "cmd" || from == "internal/app" || from == "internal/web" || from == "internal/admin" && target == "internal/web/httpx"
 	case "internal/admin":
 		return from == "cmd" || from == "internal/app" || from == "internal/admin"
-	case "internal/testenv", "cmd":
+	case "cmd":
 		return false
 	case "internal/demorp":
 		return from == "cmd" || from == "internal/app"
@@ -94,7 +94,10 @@ func TestImportsGoOneWay(t *testing.T) {
 		for _, dep := range deps {
 			to := layer(dep)
 			switch {
-			case to == "internal/testenv" && testSupport(pkg):
+			case testSupport(dep) && !testSupport(pkg):
+				t.Errorf("%s imports %s, which exists for tests only", pkg, dep)
+			case testSupport(pkg):
+				// Test support stands outside the layers, as tests do.
 			case from == "pkg" && strings.HasPrefix(dep, "internal/"):
 				t.Errorf("%s imports %s: pkg/ must be usable without internal/", pkg, dep)
 			case from == "internal/store" && to == "" && dep != "internal/store" && serviceOnly(dep):
@@ -106,9 +109,11 @@ func TestImportsGoOneWay(t *testing.T) {
 	}
 }
 
-// testSupport reports whether pkg exists for tests only (webtest,
-// storetest, kvtest …): those may build on the test stores.
-func testSupport(pkg string) bool { return strings.HasSuffix(pkg, "test") }
+// testSupport reports whether pkg exists for tests only (testenv,
+// webtest, storetest, kvtest …).
+func testSupport(pkg string) bool {
+	return pkg == "internal/testenv" || strings.HasSuffix(pkg, "test")
+}
 
 // serviceOnly are domain packages that hold services and no types a store
 // could need.

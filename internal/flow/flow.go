@@ -274,21 +274,14 @@ func AddMethod(returnTo, username string, p Proof, kind string, existing int) *F
 	return f
 }
 
-// KV is the TTL-bound store flows live in.
-type KV interface {
-	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
-	Get(ctx context.Context, key string) ([]byte, error)
-	Delete(ctx context.Context, keys ...string) error
-}
-
 // Store keeps flows for at most their lifetime.
 type Store struct {
-	kv  KV
+	kv  store.KV
 	ttl time.Duration
 }
 
 // NewStore returns a Store whose flows expire after ttl.
-func NewStore(kv KV, ttl time.Duration) *Store { return &Store{kv: kv, ttl: ttl} }
+func NewStore(kv store.KV, ttl time.Duration) *Store { return &Store{kv: kv, ttl: ttl} }
 
 // ErrNotFound means the flow expired, finished, or belongs to another browser.
 var ErrNotFound = errors.New("this sign-in has expired; start again from the application")

@@ -23,18 +23,6 @@ const (
 	MsgSSPRLocked   = "You've tried to reset your password too many times. For your security, password reset is locked for 24 hours. Contact the Help Desk if you need help sooner."
 )
 
-// KV is the short-lived state the counters and locks live in;
-// redisstore.Store implements it.
-type KV interface {
-	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
-	// Get returns store.ErrNotFound when key is absent.
-	Get(ctx context.Context, key string) ([]byte, error)
-	Delete(ctx context.Context, keys ...string) error
-	// Incr counts a hit in a fixed window starting at the first hit.
-	Incr(ctx context.Context, key string, window time.Duration) (int64, error)
-	TTL(ctx context.Context, key string) (time.Duration, error)
-}
-
 // Options tune the limits; zero fields take the defaults in brackets.
 type Options struct {
 	SignInThreshold int           // failures in an hour that start a lock [10]
@@ -85,12 +73,12 @@ const (
 
 // Lockout keeps per-user sign-in and SSPR lock state.
 type Lockout struct {
-	kv KV
+	kv store.KV
 	o  Options
 }
 
 // New returns a Lockout on kv with o's zero fields set to the defaults.
-func New(kv KV, o Options) *Lockout {
+func New(kv store.KV, o Options) *Lockout {
 	if o.SignInThreshold <= 0 {
 		o.SignInThreshold = 10
 	}

@@ -16,16 +16,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// KV is the TTL-bound store (Redis) for codes, counters and used TOTP steps.
-type KV interface {
-	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
-	PutIfAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
-	Get(ctx context.Context, key string) ([]byte, error) // store.ErrNotFound when absent
-	Delete(ctx context.Context, keys ...string) error
-	Incr(ctx context.Context, key string, window time.Duration) (int64, error) // fixed window from first hit
-	TTL(ctx context.Context, key string) (time.Duration, error)
-}
-
 // Errors for one-time codes, worded to be shown as they are.
 var (
 	ErrCodeExpired     = errors.New("That code has expired. Choose Resend code to get a new one.")
@@ -36,7 +26,7 @@ const codeDigits = 6
 
 // Codes issues and checks one-time codes sent by SMS, voice or email.
 type Codes struct {
-	KV          KV
+	KV          store.KV
 	Key         []byte        // HMAC key; codes and scopes are stored only as MACs under it
 	TTL         time.Duration // default 5m
 	MaxAttempts int           // default 5

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // Limit caps hits per subject in a fixed window, e.g. {"sms-user", 5, time.Hour}.
@@ -24,7 +26,7 @@ type Check struct {
 // Limiter counts sends and verifies, so that a stolen password cannot be
 // turned into a machine for sending paid text messages or guessing codes.
 type Limiter struct {
-	KV KV
+	KV store.KV
 }
 
 // subjectKey hashes subject so phone numbers, addresses and IPs stay out of

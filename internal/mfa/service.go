@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/delivery"
 	"github.com/gatehouse/gatehouse/internal/secrets"
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 const limitWindow = time.Hour
@@ -49,7 +50,7 @@ type Service struct {
 }
 
 // NewService wires the MFA primitives.
-func NewService(st Store, box *secrets.Box, kv KV, codeKey []byte, sender delivery.Sender, rec *audit.Recorder,
+func NewService(st Store, box *secrets.Box, kv store.KV, codeKey []byte, sender delivery.Sender, rec *audit.Recorder,
 	district string, codeTTL time.Duration, attempts int) *Service {
 	return &Service{
 		store: st, box: box, sender: sender, audit: rec, district: district, codeTTL: codeTTL,

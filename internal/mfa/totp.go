@@ -14,6 +14,8 @@ import (
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
+
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // Errors for codes, worded to be shown as they are. ErrInvalidCode also
@@ -92,7 +94,7 @@ func GroupSecret(secret string) string {
 
 // TOTPVerifier checks authenticator-app codes and refuses replays.
 type TOTPVerifier struct {
-	KV  KV
+	KV  store.KV
 	Now func() time.Time // time.Now when nil
 }
 

@@ -22,19 +22,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// Ephemeral is the short-lived, TTL-bound store (Redis) that holds codes,
-// PKCE and OIDC request sessions, access-token sessions and assertion IDs.
-type Ephemeral interface {
-	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
-	PutIfAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
-	Get(ctx context.Context, key string) ([]byte, error)
-	GetTwo(ctx context.Context, a, b string) ([]byte, []byte, error)
-	Delete(ctx context.Context, keys ...string) error
-	AddToSet(ctx context.Context, key, member string, ttl time.Duration) error
-	SetMembers(ctx context.Context, key string) ([]string, error)
-	RemoveFromSet(ctx context.Context, key string, members ...string) error
-}
-
 // ClientSource looks clients up.
 type ClientSource interface {
 	GetClient(ctx context.Context, id string) (*clients.Client, error)
@@ -45,7 +32,7 @@ type ClientSource interface {
 // error instead of a panic at boot.
 type Storage struct {
 	clients   ClientSource
-	ephemeral Ephemeral
+	ephemeral store.KV
 	grants    GrantStore
 	box       *secrets.Box
 	codeTTL   time.Duration
@@ -67,7 +54,7 @@ var (
 )
 
 // NewStorage returns the fosite storage adapter.
-func NewStorage(cs ClientSource, eph Ephemeral, grants GrantStore, box *secrets.Box, codeTTL time.Duration, logger *slog.Logger) *Storage {
+func NewStorage(cs ClientSource, eph store.KV, grants GrantStore, box *secrets.Box, codeTTL time.Duration, logger *slog.Logger) *Storage {
 	return &Storage{clients: cs, ephemeral: eph, grants: grants, box: box, codeTTL: codeTTL, now: time.Now, logger: logger}
 }
 

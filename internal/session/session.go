@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // Key is the storage key of the session a cookie token names; only a hash
@@ -19,16 +21,9 @@ func Key(token string) string {
 // IndexKey is the set of a person's session keys.
 func IndexKey(userID string) string { return "user-sessions:" + userID }
 
-// KV is what ending sessions needs from Redis.
-type KV interface {
-	Delete(ctx context.Context, keys ...string) error
-	AddToSet(ctx context.Context, key, member string, ttl time.Duration) error
-	TakeSet(ctx context.Context, key string) ([]string, error)
-}
-
 // Revoker ends sessions.
 type Revoker struct {
-	KV       KV
+	KV       store.KV
 	Lifetime time.Duration // how long the index of a kept session lives
 }
 

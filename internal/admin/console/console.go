@@ -53,15 +53,6 @@ const (
 	maxUpload      = 32 << 20 // as the JSON API's import
 )
 
-// KV is the TTL-bound store (Redis) behind console sessions, pending
-// sign-ins and import previews, shared by every replica.
-type KV interface {
-	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
-	Get(ctx context.Context, key string) ([]byte, error)
-	Take(ctx context.Context, key string) ([]byte, error) // read and delete: one use only
-	Delete(ctx context.Context, keys ...string) error
-}
-
 // Options configure the console.
 type Options struct {
 	Issuer       string // Gatehouse itself; the console signs in through it
@@ -75,7 +66,7 @@ type Options struct {
 type Console struct {
 	opt    Options
 	svc    *admin.Service
-	kv     KV
+	kv     store.KV
 	logger *slog.Logger
 	pages  map[string]*template.Template
 	secure bool
@@ -88,7 +79,7 @@ type Console struct {
 }
 
 // New parses the console's templates.
-func New(opt Options, svc *admin.Service, kv KV, logger *slog.Logger) (*Console, error) {
+func New(opt Options, svc *admin.Service, kv store.KV, logger *slog.Logger) (*Console, error) {
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err

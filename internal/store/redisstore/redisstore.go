@@ -60,6 +60,8 @@ type Store struct {
 	prefix string
 }
 
+var _ store.KV = (*Store)(nil)
+
 // New returns a Store writing keys under prefix.
 func New(rdb redis.UniversalClient, prefix string) *Store { return &Store{rdb: rdb, prefix: prefix} }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,54 +11,69 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/kvtest"
 	"github.com/gatehouse/gatehouse/internal/store/redisstore"
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
+
+// The store.KV contract runs on the test Redis (the in-process one, or the
+// real server named by GATEHOUSE_TEST_REDIS_URL) and on the embedded server
+// of the no-services default, through the same client code as production.
+func TestKVContract(t *testing.T) {
+	r := testenv.NewRedis(t)
+	name, pass, tick := "redis", func(_ *testing.T, d time.Duration) { time.Sleep(d) }, time.Duration(0)
+	if r.Mini != nil {
+		name, pass = "miniredis", func(_ *testing.T, d time.Duration) { r.Mini.FastForward(d) }
+	}
+	t.Run(name, func(t *testing.T) {
+		kvtest.Run(t, kvtest.Backend{
+			New:  func(t *testing.T) store.KV { return redisstore.New(r.Client, r.Prefix+t.Name()+":") },
+			Pass: pass,
+			Tick: tick,
+			Down: down,
+		})
+	})
+
+	t.Run("embedded", func(t *testing.T) {
+		e, err := redisstore.StartEmbedded()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Close)
+		rdb, err := redisstore.Connect(redisstore.Options{URL: e.URL()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rdb.Close() })
+		kvtest.Run(t, kvtest.Backend{
+			New: func(t *testing.T) store.KV { return redisstore.New(rdb, t.Name()+":") },
+			// Moved on top of its own ticker, which may expire a key up
+			// to one tick early.
+			Pass: func(_ *testing.T, d time.Duration) { e.Server().FastForward(d) },
+			Tick: time.Second,
+			Down: down,
+		})
+	})
+}
+
+// down returns a store on an address where nothing listens.
+func down(t *testing.T) store.KV {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	// No retries: the answer is the same, only later.
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1, DialerRetryTimeout: time.Millisecond})
+	t.Cleanup(func() { rdb.Close() })
+	return redisstore.New(rdb, "down:")
+}
 
 func newStore(t *testing.T) (*redisstore.Store, *testenv.Redis) {
 	t.Helper()
 	r := testenv.NewRedis(t)
 	return redisstore.New(r.Client, r.Prefix), r
-}
-
-func TestPutGetDelete(t *testing.T) {
-	ctx := context.Background()
-	s, _ := newStore(t)
-	if err := s.Ping(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Get(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("Get(missing) = %v, want ErrNotFound", err)
-	}
-	if err := s.Put(ctx, "a", []byte("one"), time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Put(ctx, "b", []byte{}, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if v, err := s.Get(ctx, "a"); err != nil || string(v) != "one" {
-		t.Fatalf("Get(a) = %q, %v", v, err)
-	}
-	if v, err := s.Get(ctx, "b"); err != nil || len(v) != 0 {
-		t.Fatalf("Get(b) = %q, %v", v, err)
-	}
-	if err := s.Put(ctx, "a", []byte("two"), time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if v, _ := s.Get(ctx, "a"); string(v) != "two" {
-		t.Fatalf("overwrite: Get(a) = %q", v)
-	}
-	if err := s.Delete(ctx, "a", "b", "never-existed"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Delete(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"a", "b"} {
-		if _, err := s.Get(ctx, k); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("Get(%s) after Delete = %v", k, err)
-		}
-	}
 }
 
 func TestPrefixIsolation(t *testing.T) {
@@ -75,124 +89,6 @@ func TestPrefixIsolation(t *testing.T) {
 	}
 	if n, err := r.Client.Exists(ctx, r.Prefix+"a:k").Result(); err != nil || n != 1 {
 		t.Fatalf("key not stored under its prefix: %d, %v", n, err)
-	}
-}
-
-func TestPutIfAbsent(t *testing.T) {
-	ctx := context.Background()
-	s, _ := newStore(t)
-	ok, err := s.PutIfAbsent(ctx, "once", []byte("first"), time.Minute)
-	if err != nil || !ok {
-		t.Fatalf("first PutIfAbsent = %v, %v", ok, err)
-	}
-	ok, err = s.PutIfAbsent(ctx, "once", []byte("second"), time.Minute)
-	if err != nil || ok {
-		t.Fatalf("second PutIfAbsent = %v, %v", ok, err)
-	}
-	if v, _ := s.Get(ctx, "once"); string(v) != "first" {
-		t.Fatalf("value = %q, want first", v)
-	}
-}
-
-func TestGetTwo(t *testing.T) {
-	ctx := context.Background()
-	s, _ := newStore(t)
-	if err := s.Put(ctx, "{t}a", []byte("A"), time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	a, b, err := s.GetTwo(ctx, "{t}a", "{t}b")
-	if err != nil || string(a) != "A" || b != nil {
-		t.Fatalf("GetTwo = %q, %q, %v", a, b, err)
-	}
-	a, b, err = s.GetTwo(ctx, "{t}x", "{t}a")
-	if err != nil || a != nil || string(b) != "A" {
-		t.Fatalf("GetTwo swapped = %q, %q, %v", a, b, err)
-	}
-}
-
-func TestTake(t *testing.T) {
-	ctx := context.Background()
-	s, _ := newStore(t)
-	if err := s.Put(ctx, "code", []byte("grant"), time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if v, err := s.Take(ctx, "code"); err != nil || string(v) != "grant" {
-		t.Fatalf("Take = %q, %v", v, err)
-	}
-	if _, err := s.Take(ctx, "code"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("second Take = %v, want ErrNotFound", err)
-	}
-	if _, err := s.Get(ctx, "code"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("Get after Take = %v", err)
-	}
-}
-
-func TestTouch(t *testing.T) {
-	ctx := context.Background()
-	s, _ := newStore(t)
-	if err := s.Touch(ctx, "missing", time.Minute); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("Touch(missing) = %v, want ErrNotFound", err)
-	}
-	if err := s.Put(ctx, "sess", []byte("x"), time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Touch(ctx, "sess", time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	if d, err := s.TTL(ctx, "sess"); err != nil || d <= time.Minute || d > time.Hour {
-		t.Fatalf("TTL after Touch = %v, %v", d, err)
-	}
-}
-
-func TestSets(t *testing.T) {
-	ctx := context.Background()
-	s, _ := newStore(t)
-	for _, m := range []string{"b", "a", "b"} {
-		if err := s.AddToSet(ctx, "set", m, time.Minute); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if d, err := s.TTL(ctx, "set"); err != nil || d <= 0 {
-		t.Fatalf("set TTL = %v, %v", d, err)
-	}
-	got, err := s.SetMembers(ctx, "set")
-	slices.Sort(got)
-	if err != nil || !slices.Equal(got, []string{"a", "b"}) {
-		t.Fatalf("SetMembers = %v, %v", got, err)
-	}
-	if err := s.RemoveFromSet(ctx, "set", "b"); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := s.SetMembers(ctx, "set"); err != nil || !slices.Equal(got, []string{"a"}) {
-		t.Fatalf("SetMembers after RemoveFromSet = %v, %v", got, err)
-	}
-	if err := s.AddToSet(ctx, "set", "b", time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	got, err = s.TakeSet(ctx, "set")
-	slices.Sort(got)
-	if err != nil || !slices.Equal(got, []string{"a", "b"}) {
-		t.Fatalf("TakeSet = %v, %v", got, err)
-	}
-	if got, err := s.TakeSet(ctx, "set"); err != nil || len(got) != 0 {
-		t.Fatalf("second TakeSet = %v, %v", got, err)
-	}
-}
-
-func TestIncr(t *testing.T) {
-	ctx := context.Background()
-	s, _ := newStore(t)
-	for want := int64(1); want <= 3; want++ {
-		n, err := s.Incr(ctx, "hits", time.Minute)
-		if err != nil || n != want {
-			t.Fatalf("Incr = %d, %v; want %d", n, err, want)
-		}
-	}
-	if d, err := s.TTL(ctx, "hits"); err != nil || d <= 0 || d > time.Minute {
-		t.Fatalf("counter TTL = %v, %v", d, err)
-	}
-	if d, err := s.TTL(ctx, "missing"); err != nil || d != 0 {
-		t.Fatalf("TTL(missing) = %v, %v", d, err)
 	}
 }
 
@@ -227,39 +123,6 @@ func TestEveryKeyHasTTL(t *testing.T) {
 		if err != nil || d <= 0 {
 			t.Errorf("key %s has TTL %v (%v)", k, d, err)
 		}
-	}
-}
-
-func TestExpiry(t *testing.T) {
-	ctx := context.Background()
-	s, r := newStore(t)
-	r.NeedClock(t)
-	if err := s.Put(ctx, "k", []byte("v"), 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.AddToSet(ctx, "set", "m", 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Incr(ctx, "ctr", 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	r.Mini.FastForward(9 * time.Second)
-	if _, err := s.Get(ctx, "k"); err != nil {
-		t.Fatalf("key expired early: %v", err)
-	}
-	if n, _ := s.Incr(ctx, "ctr", 10*time.Second); n != 2 {
-		t.Fatalf("Incr in window = %d, want 2", n)
-	}
-	r.Mini.FastForward(2 * time.Second)
-	if _, err := s.Get(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("Get after TTL = %v, want ErrNotFound", err)
-	}
-	if got, _ := s.TakeSet(ctx, "set"); len(got) != 0 {
-		t.Fatalf("set survived its TTL: %v", got)
-	}
-	// The window does not slide: a new one starts at 1.
-	if n, _ := s.Incr(ctx, "ctr", 10*time.Second); n != 1 {
-		t.Fatalf("Incr after window = %d, want 1", n)
 	}
 }
 

@@ -91,16 +91,7 @@ func (d *DB) RevokeSubject(ctx context.Context, subject string) error {
 
 // InTransaction runs fn against this database inside one transaction.
 func (d *DB) InTransaction(ctx context.Context, fn func(oauth.GrantStore) error) error {
-	var fnErr error
-	err := d.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		fnErr = fn(&DB{db: tx, sql: d.sql, driver: d.driver})
-		return fnErr
-	})
-	if err == nil || err == fnErr {
-		return err
-	}
-	// BEGIN or COMMIT failed: the database did not answer.
-	return wrap(err, "transaction")
+	return d.transaction(ctx, func(tx *gorm.DB) error { return fn(&DB{db: tx, sql: d.sql, driver: d.driver}) })
 }
 
 // DeleteExpiredRefreshTokens deletes tokens that expired strictly before

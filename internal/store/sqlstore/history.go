@@ -2,12 +2,9 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"gorm.io/gorm"
-
-	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // PasswordHistory returns up to n of the user's recorded password hashes,
@@ -28,11 +25,8 @@ func (d *DB) AddPasswordHistory(ctx context.Context, userID, hash string, keep i
 	if keep <= 0 {
 		return fmt.Errorf("sqlstore: add password history of %q: keep must be positive, got %d", userID, keep)
 	}
-	return d.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return d.transaction(ctx, func(tx *gorm.DB) error {
 		err := tx.Exec("INSERT INTO password_history (user_id, password_hash, created_at) VALUES (?, ?, ?)", userID, hash, now()).Error
-		if errors.Is(err, gorm.ErrForeignKeyViolated) {
-			err = store.ErrNotFound
-		}
 		if err != nil {
 			return wrap(err, "add password history of %q", userID)
 		}

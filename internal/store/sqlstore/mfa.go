@@ -10,7 +10,6 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/gatehouse/gatehouse/internal/mfa"
-	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 type methodRow struct {
@@ -86,7 +85,7 @@ func (d *DB) ListMethods(ctx context.Context, userID string) ([]mfa.Method, erro
 // SetDefaultMethod flips the default in one transaction, so a user never
 // has two defaults or (having methods) none.
 func (d *DB) SetDefaultMethod(ctx context.Context, userID, id string) error {
-	return d.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return d.transaction(ctx, func(tx *gorm.DB) error {
 		if err := affected(tx.Model(&methodRow{}).Where("user_id = ? AND id = ?", userID, id).Update("is_default", true),
 			"set default method %q", id); err != nil {
 			return err
@@ -102,7 +101,7 @@ func (d *DB) DeleteMethod(ctx context.Context, userID, id string) error {
 
 // ResetMethods deletes every method and records the reset in one transaction.
 func (d *DB) ResetMethods(ctx context.Context, userID string, at time.Time) error {
-	return d.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return d.transaction(ctx, func(tx *gorm.DB) error {
 		if err := tx.Where("user_id = ?", userID).Delete(&methodRow{}).Error; err != nil {
 			return wrap(err, "delete methods of %q", userID)
 		}
@@ -132,21 +131,24 @@ func getState(tx *gorm.DB, userID string) (*mfa.State, error) {
 	if err != nil {
 		return nil, wrap(err, "get mfa state of %q", userID)
 	}
-	st := &mfa.State{UserID: row.UserID, Skips: row.Skips, FirstPromptedAt: row.FirstPromptedAt, MethodsResetAt: row.MethodsResetAt}
+	st := row.state()
+	return &st, nil
+}
+
+// state reads the row back in UTC, as every stamp the store returns.
+func (r stateRow) state() mfa.State {
+	st := mfa.State{UserID: r.UserID, Skips: r.Skips, FirstPromptedAt: r.FirstPromptedAt, MethodsResetAt: r.MethodsResetAt}
 	for _, t := range []*time.Time{st.FirstPromptedAt, st.MethodsResetAt} {
 		if t != nil {
 			*t = t.UTC()
 		}
 	}
-	return st, nil
+	return st
 }
 
 func saveState(tx *gorm.DB, s *mfa.State) error {
 	row := stateRow{UserID: s.UserID, Skips: s.Skips, FirstPromptedAt: optTime(s.FirstPromptedAt), MethodsResetAt: optTime(s.MethodsResetAt)}
 	err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "user_id"}}, UpdateAll: true}).Create(&row).Error
-	if errors.Is(err, gorm.ErrForeignKeyViolated) {
-		return wrap(store.ErrNotFound, "save mfa state of %q", s.UserID)
-	}
 	return wrap(err, "save mfa state of %q", s.UserID)
 }
 
@@ -176,7 +178,7 @@ func (d *DB) ListStates(ctx context.Context) (map[string]mfa.State, error) {
 	}
 	out := make(map[string]mfa.State, len(rows))
 	for _, r := range rows {
-		out[r.UserID] = mfa.State{UserID: r.UserID, Skips: r.Skips, FirstPromptedAt: r.FirstPromptedAt, MethodsResetAt: r.MethodsResetAt}
+		out[r.UserID] = r.state()
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"reflect"
 	"sync"
 	"testing"
 
@@ -50,7 +51,9 @@ func TestMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustEqual(t, again, applied)
+	if !reflect.DeepEqual(again, applied) {
+		t.Fatalf("a second Migrate changed the status:\n%+v\nwant %+v", again, applied)
+	}
 
 	if _, err := db.CountUsers(ctx); err != nil {
 		t.Fatalf("schema not usable: %v", err)

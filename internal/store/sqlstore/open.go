@@ -173,6 +173,9 @@ func wrap(err error, format string, args ...any) error {
 		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrAlreadyExists)
+	case errors.Is(err, gorm.ErrForeignKeyViolated):
+		// The row it belongs to (a user, mostly) is gone.
+		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyExists),
 		errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrUnavailable):
 		return fmt.Errorf("sqlstore: %s: %w", op, err)
@@ -180,6 +183,21 @@ func wrap(err error, format string, args ...any) error {
 		// Anything else is the database failing to answer.
 		return fmt.Errorf("sqlstore: %s: %w: %w", op, store.ErrUnavailable, err)
 	}
+}
+
+// transaction runs fn in one transaction, committed when fn returns nil.
+// fn's own error comes back as it is; a BEGIN or COMMIT that fails is the
+// database not answering.
+func (d *DB) transaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	var fnErr error
+	err := d.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		fnErr = fn(tx)
+		return fnErr
+	})
+	if err == nil || err == fnErr {
+		return err
+	}
+	return wrap(err, "transaction")
 }
 
 // affected turns a write's result into an error, ErrNotFound when no row

@@ -72,7 +72,7 @@ func (d *DB) SavePolicy(ctx context.Context, r *policy.Record, audited func(*pol
 	if err != nil {
 		return err
 	}
-	return d.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return d.transaction(ctx, func(tx *gorm.DB) error {
 		if err := d.lockPolicies(tx); err != nil {
 			return err
 		}
@@ -102,7 +102,7 @@ func (d *DB) SavePolicy(ctx context.Context, r *policy.Record, audited func(*pol
 }
 
 func (d *DB) DeletePolicy(ctx context.Context, name, by string, audited audit.Event) error {
-	return d.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return d.transaction(ctx, func(tx *gorm.DB) error {
 		if err := d.lockPolicies(tx); err != nil {
 			return err
 		}

@@ -2,13 +2,11 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/gatehouse/gatehouse/internal/questions"
-	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 type answerRow struct {
@@ -24,7 +22,7 @@ func (answerRow) TableName() string { return "security_answers" }
 // SaveAnswers replaces the user's answers in one transaction; an unknown
 // user is store.ErrNotFound.
 func (d *DB) SaveAnswers(ctx context.Context, userID string, answers []questions.Answer) error {
-	return d.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return d.transaction(ctx, func(tx *gorm.DB) error {
 		if err := tx.Where("user_id = ?", userID).Delete(&answerRow{}).Error; err != nil {
 			return wrap(err, "delete answers of %q", userID)
 		}
@@ -36,11 +34,7 @@ func (d *DB) SaveAnswers(ctx context.Context, userID string, answers []questions
 		for i, a := range answers {
 			rows[i] = answerRow{UserID: userID, QuestionID: a.QuestionID, QuestionText: a.QuestionText, AnswerHash: a.Hash, CreatedAt: at}
 		}
-		err := tx.Create(&rows).Error
-		if errors.Is(err, gorm.ErrForeignKeyViolated) {
-			err = store.ErrNotFound
-		}
-		return wrap(err, "save answers of %q", userID)
+		return wrap(tx.Create(&rows).Error, "save answers of %q", userID)
 	})
 }
 

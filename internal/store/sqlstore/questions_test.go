@@ -12,77 +12,15 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/questions"
-	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
 func createUser(t *testing.T, db *sqlstore.DB, id string) {
 	t.Helper()
-	u := newUser(id, id+"@district.example")
+	u := identity.User{ID: id, Username: id + "@district.example"}
 	if err := db.CreateUser(t.Context(), &u); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestSecurityAnswers(t *testing.T) {
-	ctx := t.Context()
-	db := testenv.SQL(t)
-	createUser(t, db, "u1")
-	createUser(t, db, "u2")
-
-	if got, err := db.ListAnswers(ctx, "u1"); err != nil || len(got) != 0 {
-		t.Fatalf("ListAnswers before registering = %+v, %v", got, err)
-	}
-	answers := []questions.Answer{
-		{QuestionID: "q02", QuestionText: "In what city were you born?", Hash: "$argon2id$b"},
-		{QuestionID: "c01", QuestionText: "Which bus did you ride?", Hash: "$argon2id$a"},
-	}
-	if err := db.SaveAnswers(ctx, "u1", answers); err != nil {
-		t.Fatal(err)
-	}
-	other := []questions.Answer{{QuestionID: "q01", QuestionText: "What was the name of your first pet?", Hash: "$argon2id$o"}}
-	if err := db.SaveAnswers(ctx, "u2", other); err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.ListAnswers(ctx, "u1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustEqual(t, got, []questions.Answer{answers[1], answers[0]}) // by question ID
-
-	// Saving replaces the whole set.
-	if err := db.SaveAnswers(ctx, "u1", answers[:1]); err != nil {
-		t.Fatal(err)
-	}
-	got, _ = db.ListAnswers(ctx, "u1")
-	mustEqual(t, got, answers[:1])
-
-	// A failing save leaves the old set: here a question repeated in it.
-	err = db.SaveAnswers(ctx, "u1", []questions.Answer{answers[1], answers[1]})
-	mustIs(t, err, store.ErrAlreadyExists)
-	got, _ = db.ListAnswers(ctx, "u1")
-	mustEqual(t, got, answers[:1])
-
-	mustIs(t, db.SaveAnswers(ctx, "nobody", answers), store.ErrNotFound)
-
-	if err := db.DeleteAnswers(ctx, "u1"); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := db.ListAnswers(ctx, "u1"); len(got) != 0 {
-		t.Fatalf("answers after delete: %+v", got)
-	}
-	if err := db.DeleteAnswers(ctx, "u1"); err != nil {
-		t.Fatalf("deleting no answers: %v", err)
-	}
-
-	// Deleting the user deletes their answers.
-	if err := db.DeleteUser(ctx, "u2"); err != nil {
-		t.Fatal(err)
-	}
-	createUser(t, db, "u2")
-	if got, _ := db.ListAnswers(ctx, "u2"); len(got) != 0 {
-		t.Fatalf("answers survived their user: %+v", got)
 	}
 }
 
@@ -126,55 +64,6 @@ func TestSecurityAnswersNotInClear(t *testing.T) {
 	}
 	if ok, err := svc.Check(ctx, "u1", map[string]string{"q03": "marmaduke", "q05": "QUOKKA  express"}); !ok || err != nil {
 		t.Fatalf("Check = %v, %v", ok, err)
-	}
-}
-
-func TestPasswordHistory(t *testing.T) {
-	ctx := t.Context()
-	db := testenv.SQL(t)
-	createUser(t, db, "u1")
-	createUser(t, db, "u2")
-
-	if got, err := db.PasswordHistory(ctx, "u1", 5); err != nil || len(got) != 0 {
-		t.Fatalf("empty history = %v, %v", got, err)
-	}
-	for _, h := range []string{"h1", "h2", "h3", "h4"} {
-		if err := db.AddPasswordHistory(ctx, "u1", h, 3); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := db.AddPasswordHistory(ctx, "u2", "other", 3); err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.PasswordHistory(ctx, "u1", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustEqual(t, got, []string{"h4", "h3", "h2"})
-	got, _ = db.PasswordHistory(ctx, "u1", 2)
-	mustEqual(t, got, []string{"h4", "h3"})
-	if got, _ := db.PasswordHistory(ctx, "u1", 0); len(got) != 0 {
-		t.Fatalf("n = 0 returned %v", got)
-	}
-	// A smaller keep trims at once; other users are untouched.
-	if err := db.AddPasswordHistory(ctx, "u1", "h5", 1); err != nil {
-		t.Fatal(err)
-	}
-	got, _ = db.PasswordHistory(ctx, "u1", 10)
-	mustEqual(t, got, []string{"h5"})
-	got, _ = db.PasswordHistory(ctx, "u2", 10)
-	mustEqual(t, got, []string{"other"})
-
-	mustIs(t, db.AddPasswordHistory(ctx, "nobody", "h", 3), store.ErrNotFound)
-	if err := db.AddPasswordHistory(ctx, "u1", "h", 0); err == nil {
-		t.Fatal("keep 0 accepted")
-	}
-	if err := db.DeleteUser(ctx, "u2"); err != nil {
-		t.Fatal(err)
-	}
-	createUser(t, db, "u2")
-	if got, _ := db.PasswordHistory(ctx, "u2", 10); len(got) != 0 {
-		t.Fatalf("history survived its user: %v", got)
 	}
 }
 

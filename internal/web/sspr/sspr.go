@@ -30,12 +30,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/web/websession"
 )
 
-// KV keeps resets for their 15 minutes.
-type KV interface {
-	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
-	Get(ctx context.Context, key string) ([]byte, error)
-}
-
 // Users finds the person and sets the new password.
 type Users interface {
 	Find(ctx context.Context, username string) (*identity.User, error)
@@ -74,7 +68,7 @@ type Lockout interface {
 
 // Deps are what password reset needs.
 type Deps struct {
-	KV                KV
+	KV                store.KV
 	Users             Users
 	MFA               MFA
 	Questions         Questions

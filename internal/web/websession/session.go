@@ -26,16 +26,6 @@ type Session struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// KV is the TTL-bound store behind sessions.
-type KV interface {
-	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
-	Get(ctx context.Context, key string) ([]byte, error)
-	Delete(ctx context.Context, keys ...string) error
-	Touch(ctx context.Context, key string, ttl time.Duration) error
-	AddToSet(ctx context.Context, key, member string, ttl time.Duration) error
-	TakeSet(ctx context.Context, key string) ([]string, error)
-}
-
 // Users is what sessions need of the people they belong to.
 type Users interface {
 	Get(ctx context.Context, id string) (*identity.User, error)
@@ -58,13 +48,13 @@ type Options struct {
 // Sessions keeps browsers' sessions.
 type Sessions struct {
 	opt    Options
-	kv     KV
+	kv     store.KV
 	users  Users
 	grants Grants
 }
 
 // New returns the sessions kept in kv.
-func New(opt Options, kv KV, users Users, grants Grants) *Sessions {
+func New(opt Options, kv store.KV, users Users, grants Grants) *Sessions {
 	return &Sessions{opt: opt, kv: kv, users: users, grants: grants}
 }
 

@@ -1,4 +1,4 @@
-package sqlstore_test
+package storetest
 
 import (
 	"testing"
@@ -6,12 +6,11 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
-func TestKeys(t *testing.T) {
+func testKeys(t *testing.T, b Backend) {
 	ctx := t.Context()
-	db := testenv.SQL(t)
+	db := b.New(t)
 
 	if list, err := db.ListKeys(ctx); err != nil || len(list) != 0 {
 		t.Fatalf("ListKeys on empty store = %v, %v", list, err)

@@ -1,13 +1,13 @@
-package sqlstore_test
+package storetest
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
 func newToken(sig, requestID, subject string, expires time.Time) oauth.RefreshToken {
@@ -18,9 +18,9 @@ func newToken(sig, requestID, subject string, expires time.Time) oauth.RefreshTo
 	}
 }
 
-func TestRefreshTokens(t *testing.T) {
+func testRefreshTokens(t *testing.T, b Backend) {
 	ctx := t.Context()
-	db := testenv.SQL(t)
+	db := b.New(t)
 
 	tok := newToken("s1", "r1", "alice", t0.Add(time.Hour))
 	if err := db.CreateRefreshToken(ctx, &tok); err != nil {
@@ -63,9 +63,9 @@ func TestRefreshTokens(t *testing.T) {
 
 // TestDeactivateRefreshTokenRace checks that of many concurrent refreshes
 // with one token exactly one wins.
-func TestDeactivateRefreshTokenRace(t *testing.T) {
+func testDeactivateRefreshTokenRace(t *testing.T, b Backend) {
 	ctx := t.Context()
-	db := testenv.SQL(t)
+	db := b.New(t)
 	tok := newToken("s1", "r1", "alice", t0.Add(time.Hour))
 	if err := db.CreateRefreshToken(ctx, &tok); err != nil {
 		t.Fatal(err)
@@ -91,7 +91,7 @@ func TestDeactivateRefreshTokenRace(t *testing.T) {
 	}
 }
 
-func TestRevokeAndExpire(t *testing.T) {
+func testRevokeAndExpire(t *testing.T, b Backend) {
 	ctx := t.Context()
 	tests := []struct {
 		name   string
@@ -105,7 +105,7 @@ func TestRevokeAndExpire(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db := testenv.SQL(t)
+			db := b.New(t)
 			for _, tok := range []oauth.RefreshToken{
 				newToken("s1", "r1", "alice", t0.Add(time.Hour)),
 				newToken("s2", "r1", "alice", t0.Add(2*time.Hour)),
@@ -132,7 +132,7 @@ func TestRevokeAndExpire(t *testing.T) {
 	}
 
 	t.Run("delete expired", func(t *testing.T) {
-		db := testenv.SQL(t)
+		db := b.New(t)
 		for i, sig := range []string{"s1", "s2", "s3"} {
 			tok := newToken(sig, sig, "alice", t0.Add(time.Duration(i)*time.Hour))
 			if err := db.CreateRefreshToken(ctx, &tok); err != nil {
@@ -150,4 +150,59 @@ func TestRevokeAndExpire(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// InTransaction commits fn's writes together, or none of them.
+func testGrantTransaction(t *testing.T, b Backend) {
+	ctx := t.Context()
+	db := b.New(t)
+	old := newToken("s1", "r1", "alice", t0.Add(time.Hour))
+	must(t, db.CreateRefreshToken(ctx, &old))
+
+	// A rotation that fails after its first write leaves the old token as
+	// it was.
+	refused := errors.New("refused")
+	err := db.InTransaction(ctx, func(tx oauth.GrantStore) error {
+		if err := tx.DeactivateRefreshToken(ctx, "s1"); err != nil {
+			return err
+		}
+		next := newToken("s2", "r1", "alice", t0.Add(2*time.Hour))
+		if err := tx.CreateRefreshToken(ctx, &next); err != nil {
+			return err
+		}
+		if got, err := tx.GetRefreshToken(ctx, "s2"); err != nil || got.Signature != "s2" {
+			t.Errorf("the transaction does not see its own write: %+v, %v", got, err)
+		}
+		return refused
+	})
+	mustIs(t, err, refused)
+	got, err := db.GetRefreshToken(ctx, "s1")
+	if err != nil || !got.Active || got.RotatedAt != nil {
+		t.Fatalf("rolled-back rotation left s1 %+v, %v", got, err)
+	}
+	_, err = db.GetRefreshToken(ctx, "s2")
+	mustIs(t, err, store.ErrNotFound)
+
+	// A store error inside is returned as it is: a conflict stays a
+	// conflict, and rolls back too.
+	must(t, db.DeactivateRefreshToken(ctx, "s1"))
+	err = db.InTransaction(ctx, func(tx oauth.GrantStore) error {
+		next := newToken("s3", "r1", "alice", t0.Add(2*time.Hour))
+		if err := tx.CreateRefreshToken(ctx, &next); err != nil {
+			return err
+		}
+		return tx.DeactivateRefreshToken(ctx, "s1")
+	})
+	mustIs(t, err, store.ErrConflict)
+	_, err = db.GetRefreshToken(ctx, "s3")
+	mustIs(t, err, store.ErrNotFound)
+
+	err = db.InTransaction(ctx, func(tx oauth.GrantStore) error {
+		next := newToken("s4", "r1", "alice", t0.Add(2*time.Hour))
+		return tx.CreateRefreshToken(ctx, &next)
+	})
+	must(t, err)
+	if _, err := db.GetRefreshToken(ctx, "s4"); err != nil {
+		t.Fatalf("committed write: %v", err)
+	}
 }

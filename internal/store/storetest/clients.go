@@ -1,4 +1,4 @@
-package sqlstore_test
+package storetest
 
 import (
 	"testing"
@@ -6,7 +6,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
 func newClient(id string) clients.Client {
@@ -25,9 +24,9 @@ func newClient(id string) clients.Client {
 	}
 }
 
-func TestClientCRUD(t *testing.T) {
+func testClientCRUD(t *testing.T, b Backend) {
 	ctx := t.Context()
-	db := testenv.SQL(t)
+	db := b.New(t)
 
 	c := newClient("b-confidential")
 	if err := db.CreateClient(ctx, &c); err != nil {
@@ -79,9 +78,9 @@ func TestClientCRUD(t *testing.T) {
 	}
 }
 
-func TestClientErrors(t *testing.T) {
+func testClientErrors(t *testing.T, b Backend) {
 	ctx := t.Context()
-	db := testenv.SQL(t)
+	db := b.New(t)
 	c := newClient("app")
 	if err := db.CreateClient(ctx, &c); err != nil {
 		t.Fatal(err)

@@ -1,20 +1,14 @@
-package sqlstore_test
+package storetest
 
 import (
-	"errors"
 	"fmt"
-	"reflect"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/testenv"
 )
-
-// t0 has nanoseconds and a non-UTC zone, to check the store normalises both.
-var t0 = time.Date(2024, 9, 1, 8, 30, 0, 123456789, time.FixedZone("EDT", -4*3600))
 
 func newUser(id, username string) identity.User {
 	return identity.User{
@@ -24,23 +18,9 @@ func newUser(id, username string) identity.User {
 	}
 }
 
-func mustEqual[T any](t *testing.T, got, want T) {
-	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("got  %+v\nwant %+v", got, want)
-	}
-}
-
-func mustIs(t *testing.T, err, target error) {
-	t.Helper()
-	if !errors.Is(err, target) {
-		t.Fatalf("err = %v, want %v", err, target)
-	}
-}
-
-func TestUserCRUD(t *testing.T) {
+func testUserCRUD(t *testing.T, b Backend) {
 	ctx := t.Context()
-	db := testenv.SQL(t)
+	db := b.New(t)
 
 	u := newUser("u1", "alice@district.example")
 	if err := db.CreateUser(ctx, &u); err != nil {
@@ -98,9 +78,9 @@ func TestUserCRUD(t *testing.T) {
 	}
 }
 
-func TestUserErrors(t *testing.T) {
+func testUserErrors(t *testing.T, b Backend) {
 	ctx := t.Context()
-	db := testenv.SQL(t)
+	db := b.New(t)
 	u := newUser("u1", "alice@district.example")
 	if err := db.CreateUser(ctx, &u); err != nil {
 		t.Fatal(err)
@@ -132,9 +112,9 @@ func TestUserErrors(t *testing.T) {
 	}
 }
 
-func TestListUsers(t *testing.T) {
+func testListUsers(t *testing.T, b Backend) {
 	ctx := t.Context()
-	db := testenv.SQL(t)
+	db := b.New(t)
 	for _, u := range []identity.User{
 		{ID: "1", Username: "carol@district.example", Email: "carol@home.example", DisplayName: "Carol Danvers"},
 		{ID: "2", Username: "alice@district.example", Email: "alice@home.example", DisplayName: "Alice Liddell"},
@@ -178,9 +158,9 @@ func TestListUsers(t *testing.T) {
 	}
 }
 
-func TestListUsersLimits(t *testing.T) {
+func testListUsersLimits(t *testing.T, b Backend) {
 	ctx := t.Context()
-	db := testenv.SQL(t)
+	db := b.New(t)
 	batch := make([]identity.User, 1100)
 	for i := range batch {
 		batch[i] = newUser(fmt.Sprintf("id%04d", i), fmt.Sprintf("user%04d@district.example", i))
@@ -199,9 +179,9 @@ func TestListUsersLimits(t *testing.T) {
 	}
 }
 
-func TestUpsertUsers(t *testing.T) {
+func testUpsertUsers(t *testing.T, b Backend) {
 	ctx := t.Context()
-	db := testenv.SQL(t)
+	db := b.New(t)
 	existing := newUser("old", "alice@district.example")
 	existing.Disabled = true
 	if err := db.CreateUser(ctx, &existing); err != nil {
@@ -258,9 +238,9 @@ func TestUpsertUsers(t *testing.T) {
 
 // TestUpsertUsersAllOrNothing checks that a failing row rolls back the rows
 // written before it in the same batch.
-func TestUpsertUsersAllOrNothing(t *testing.T) {
+func testUpsertUsersAllOrNothing(t *testing.T, b Backend) {
 	ctx := t.Context()
-	db := testenv.SQL(t)
+	db := b.New(t)
 	existing := newUser("old", "alice@district.example")
 	if err := db.CreateUser(ctx, &existing); err != nil {
 		t.Fatal(err)
@@ -320,9 +300,9 @@ func TestUpsertUsersAllOrNothing(t *testing.T) {
 
 // TestEndSessions: the stamp is stored at the store's precision, survives
 // an UpdateUser of the other fields, and names a missing user.
-func TestEndSessions(t *testing.T) {
+func testEndSessions(t *testing.T, b Backend) {
 	ctx := t.Context()
-	db := testenv.SQL(t)
+	db := b.New(t)
 	u := newUser("u1", "alice@district.example")
 	if err := db.CreateUser(ctx, &u); err != nil {
 		t.Fatal(err)
@@ -353,9 +333,9 @@ func TestEndSessions(t *testing.T) {
 
 // TestUpsertUsersWithEvents: an import's audit events land in the
 // transaction of its users: both or neither.
-func TestUpsertUsersWithEvents(t *testing.T) {
+func testUpsertUsersWithEvents(t *testing.T, b Backend) {
 	ctx := t.Context()
-	db := testenv.SQL(t)
+	db := b.New(t)
 	users := []identity.User{newUser("u1", "ann@district.example")}
 	clash := []audit.Event{{ID: "same", Type: "user.imported", SubjectID: "u1"}, {ID: "same", Type: "user.imported", SubjectID: "u1"}}
 	if _, _, err := db.UpsertUsers(ctx, users, clash); err == nil {
@@ -370,5 +350,54 @@ func TestUpsertUsersWithEvents(t *testing.T) {
 	events, err := db.ListEvents(ctx, audit.Filter{Type: "user.imported"})
 	if err != nil || len(events) != 1 || events[0].SubjectID != "u1" {
 		t.Fatalf("events %+v, %v", events, err)
+	}
+}
+
+func testPasswordHistory(t *testing.T, b Backend) {
+	ctx := t.Context()
+	db := b.New(t)
+	createUser(t, db, "u1")
+	createUser(t, db, "u2")
+
+	if got, err := db.PasswordHistory(ctx, "u1", 5); err != nil || len(got) != 0 {
+		t.Fatalf("empty history = %v, %v", got, err)
+	}
+	for _, h := range []string{"h1", "h2", "h3", "h4"} {
+		if err := db.AddPasswordHistory(ctx, "u1", h, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.AddPasswordHistory(ctx, "u2", "other", 3); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.PasswordHistory(ctx, "u1", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustEqual(t, got, []string{"h4", "h3", "h2"})
+	got, _ = db.PasswordHistory(ctx, "u1", 2)
+	mustEqual(t, got, []string{"h4", "h3"})
+	if got, _ := db.PasswordHistory(ctx, "u1", 0); len(got) != 0 {
+		t.Fatalf("n = 0 returned %v", got)
+	}
+	// A smaller keep trims at once; other users are untouched.
+	if err := db.AddPasswordHistory(ctx, "u1", "h5", 1); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = db.PasswordHistory(ctx, "u1", 10)
+	mustEqual(t, got, []string{"h5"})
+	got, _ = db.PasswordHistory(ctx, "u2", 10)
+	mustEqual(t, got, []string{"other"})
+
+	mustIs(t, db.AddPasswordHistory(ctx, "nobody", "h", 3), store.ErrNotFound)
+	if err := db.AddPasswordHistory(ctx, "u1", "h", 0); err == nil {
+		t.Fatal("keep 0 accepted")
+	}
+	if err := db.DeleteUser(ctx, "u2"); err != nil {
+		t.Fatal(err)
+	}
+	createUser(t, db, "u2")
+	if got, _ := db.PasswordHistory(ctx, "u2", 10); len(got) != 0 {
+		t.Fatalf("history survived its user: %v", got)
 	}
 }

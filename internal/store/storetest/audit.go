@@ -1,4 +1,4 @@
-package sqlstore_test
+package storetest
 
 import (
 	"testing"
@@ -6,12 +6,11 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
-func TestAuditEvents(t *testing.T) {
+func testAuditEvents(t *testing.T, b Backend) {
 	ctx := t.Context()
-	db := testenv.SQL(t)
+	db := b.New(t)
 
 	events := []audit.Event{
 		{ID: "e1", Time: t0, Type: "signin.success", Outcome: "success", ActorID: "alice", SubjectID: "alice",
@@ -63,9 +62,9 @@ func TestAuditEvents(t *testing.T) {
 	}
 }
 
-func TestAuditEventDefaults(t *testing.T) {
+func testAuditEventDefaults(t *testing.T, b Backend) {
 	ctx := t.Context()
-	db := testenv.SQL(t)
+	db := b.New(t)
 	e := audit.Event{Type: "signin.success"}
 	if err := db.AppendEvent(ctx, &e); err != nil {
 		t.Fatal(err)
@@ -80,9 +79,9 @@ func TestAuditEventDefaults(t *testing.T) {
 	mustEqual(t, got, []audit.Event{e})
 }
 
-func TestAuditLimits(t *testing.T) {
+func testAuditLimits(t *testing.T, b Backend) {
 	ctx := t.Context()
-	db := testenv.SQL(t)
+	db := b.New(t)
 	for i := range 1005 {
 		e := audit.Event{Time: t0.Add(time.Duration(i) * time.Second), Type: "t"}
 		if err := db.AppendEvent(ctx, &e); err != nil {
@@ -97,5 +96,24 @@ func TestAuditLimits(t *testing.T) {
 		if len(got) != tt.want {
 			t.Errorf("Limit %d returned %d events, want %d", tt.limit, len(got), tt.want)
 		}
+	}
+}
+
+func testDeleteEventsBefore(t *testing.T, b Backend) {
+	db := b.New(t)
+	ctx := t.Context()
+	now := time.Now().UTC()
+	for i, age := range []time.Duration{48 * time.Hour, 2 * time.Hour, 0} {
+		if err := db.AppendEvent(ctx, &audit.Event{ID: string(rune('a' + i)), Time: now.Add(-age), Type: "signin.success"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := db.DeleteEventsBefore(ctx, now.Add(-24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v", n, err)
+	}
+	left, err := db.ListEvents(ctx, audit.Filter{})
+	if err != nil || len(left) != 2 {
+		t.Fatalf("left %d, %v", len(left), err)
 	}
 }
