@@ -94,7 +94,9 @@ func (a Actor) canReadAudit() bool   { return a.may(assurance.ScopeAuditRead) }
 type (
 	// Methods resets a person's registered security methods.
 	Methods interface {
-		ResetMethods(ctx context.Context, userID string, at time.Time) error
+		// ResetMethods removes the methods and recovery codes and writes
+		// audited in the same transaction.
+		ResetMethods(ctx context.Context, userID string, at time.Time, audited audit.Event) error
 	}
 	// Grants revokes the refresh tokens apps hold for a person.
 	Grants interface {
@@ -537,22 +539,21 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, ref, password string
 	return nil
 }
 
-// ResetMethods removes a person's security methods (a lost phone): they
-// register again at their next sign-in, and earlier grants stop working.
+// ResetMethods removes a person's security methods and voids their
+// recovery codes (a lost phone, a lost sheet of codes): they register
+// again at their next sign-in, and earlier grants stop working.
 func (s *Service) ResetMethods(ctx context.Context, a Actor, ref string) error {
 	u, err := s.target(ctx, a, ref)
 	if err != nil {
 		return err
 	}
 	s.tell(ctx, u, "The Help Desk removed the security methods on your account; you'll set them up again at your next sign-in. If you didn't ask for this, contact the Help Desk.")
-	if err := s.Methods.ResetMethods(ctx, u.ID, time.Now().UTC()); err != nil {
+	audited := s.event(a, "mfa.methods_reset", u.ID, "", nil, nil)
+	audited.Details["recovery_codes"] = "voided"
+	if err := s.Methods.ResetMethods(ctx, u.ID, time.Now().UTC(), audited); err != nil {
 		return err
 	}
-	if err := s.endEverything(ctx, u.ID); err != nil {
-		return err
-	}
-	s.record(ctx, a, "mfa.methods_reset", u.ID, "", nil, nil)
-	return nil
+	return s.endEverything(ctx, u.ID)
 }
 
 // RevokeSessions signs a person out everywhere: browsers and apps.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
@@ -37,6 +38,8 @@ const (
 	FactorEmail Factor = "email"
 	// FactorAccessCode is the Help Desk's one-time temporary access code.
 	FactorAccessCode Factor = "access_code"
+	// FactorRecoveryCode is one of the person's own printed recovery codes.
+	FactorRecoveryCode Factor = "recovery_code"
 )
 
 // Kind is the method kind a factor proves.
@@ -55,7 +58,10 @@ func (f Factor) Kind() Kind {
 // AMR is the RFC 8176 method reference a factor adds to a sign-in.
 func (f Factor) AMR() string {
 	switch f {
-	case FactorApp, FactorAccessCode:
+	// A recovery code is a one-time password in RFC 8176's sense; the
+	// registry has no value of its own for it, and an unregistered one
+	// would mean nothing to the applications reading amr.
+	case FactorApp, FactorAccessCode, FactorRecoveryCode:
 		return assurance.AMROTP
 	case FactorSMS:
 		return assurance.AMRSMS
@@ -95,10 +101,34 @@ type Store interface {
 	// SetDefaultMethod makes one method the default and clears the others.
 	SetDefaultMethod(ctx context.Context, userID, id string) error
 	DeleteMethod(ctx context.Context, userID, id string) error
-	// ResetMethods removes every method of a user and records when.
-	ResetMethods(ctx context.Context, userID string, at time.Time) error
+	// ResetMethods removes every method and recovery code of a user,
+	// records when, and appends audited, all in one transaction.
+	ResetMethods(ctx context.Context, userID string, at time.Time, audited audit.Event) error
 	GetState(ctx context.Context, userID string) (*State, error) // a zero State when none is stored
 	SaveState(ctx context.Context, s *State) error
+	RecoveryStore
+}
+
+// RecoveryStore keeps recovery codes, by their hashes only.
+type RecoveryStore interface {
+	// ReplaceRecoveryCodes voids a user's codes, used or not, and stores
+	// hashes as the new set.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string, at time.Time) error
+	// UseRecoveryCode marks the unused code with hash as used, in one
+	// conditional write: of two racing uses exactly one succeeds. It
+	// returns how many unused codes are left. A code already used is
+	// store.ErrConflict; one not in the set, store.ErrNotFound.
+	UseRecoveryCode(ctx context.Context, userID, hash string, at time.Time) (left int, err error)
+	// RecoveryCodes counts a user's unused codes and tells when one was
+	// last used.
+	RecoveryCodes(ctx context.Context, userID string) (RecoveryStatus, error)
+}
+
+// RecoveryStatus is what a person may know of their recovery codes: never
+// the codes themselves.
+type RecoveryStatus struct {
+	Left     int        // unused codes
+	LastUsed *time.Time // when a code of the current set was last used; nil if none was
 }
 
 // Limits bound what one sign-in can cost the district and how fast codes

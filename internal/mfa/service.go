@@ -39,6 +39,8 @@ type Service struct {
 	codes *Codes
 	// accessCodes are the Help Desk's temporary access codes.
 	accessCodes *Codes
+	// recoveryKey keys the hashes recovery codes are stored as.
+	recoveryKey []byte
 	totp        *TOTPVerifier
 	limiter     *Limiter
 	sender      delivery.Sender
@@ -56,6 +58,7 @@ func NewService(st Store, box *secrets.Box, kv store.KV, codeKey []byte, sender 
 		store: st, box: box, sender: sender, audit: rec, district: district, codeTTL: codeTTL,
 		codes:        &Codes{KV: kv, Key: codeKey, TTL: codeTTL, MaxAttempts: attempts},
 		accessCodes:  &Codes{KV: kv, Key: codeKey, TTL: AccessCodeLifetime, MaxAttempts: attempts},
+		recoveryKey:  secrets.Derive(codeKey, "recovery-codes"),
 		totp:         &TOTPVerifier{KV: kv, Now: time.Now},
 		limiter:      &Limiter{KV: kv},
 		addressScale: func(string) int { return 1 },

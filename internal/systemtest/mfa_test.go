@@ -450,7 +450,7 @@ func TestMethodResetEndsGrants(t *testing.T) {
 	}
 	u, _ := m.gh.App.Users.Find(t.Context(), "student")
 	time.Sleep(1100 * time.Millisecond) // auth_time has whole seconds; the reset must come after it
-	if err := m.gh.App.DB.ResetMethods(t.Context(), u.ID, time.Now().UTC()); err != nil {
+	if err := m.gh.App.DB.ResetMethods(t.Context(), u.ID, time.Now().UTC(), audit.Event{Type: "mfa.methods_reset", SubjectID: u.ID}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.rp.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); !isOAuthError(err, "invalid_grant") {

@@ -9,7 +9,9 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/mfa"
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 type methodRow struct {
@@ -99,18 +101,25 @@ func (d *DB) DeleteMethod(ctx context.Context, userID, id string) error {
 	return affected(d.db.WithContext(ctx).Where("user_id = ? AND id = ?", userID, id).Delete(&methodRow{}), "delete method %q", id)
 }
 
-// ResetMethods deletes every method and records the reset in one transaction.
-func (d *DB) ResetMethods(ctx context.Context, userID string, at time.Time) error {
+// ResetMethods deletes every method and recovery code, and records the
+// reset and its audit event, in one transaction.
+func (d *DB) ResetMethods(ctx context.Context, userID string, at time.Time, audited audit.Event) error {
 	return d.transaction(ctx, func(tx *gorm.DB) error {
 		if err := tx.Where("user_id = ?", userID).Delete(&methodRow{}).Error; err != nil {
 			return wrap(err, "delete methods of %q", userID)
+		}
+		if err := tx.Where("user_id = ?", userID).Delete(&recoveryCodeRow{}).Error; err != nil {
+			return wrap(err, "void recovery codes of %q", userID)
 		}
 		st, err := getState(tx, userID)
 		if err != nil {
 			return err
 		}
 		st.MethodsResetAt = &at
-		return saveState(tx, st)
+		if err := saveState(tx, st); err != nil {
+			return err
+		}
+		return appendEvent(tx, &audited)
 	})
 }
 
@@ -181,4 +190,85 @@ func (d *DB) ListStates(ctx context.Context) (map[string]mfa.State, error) {
 		out[r.UserID] = r.state()
 	}
 	return out, nil
+}
+
+type recoveryCodeRow struct {
+	UserID    string     `gorm:"column:user_id;primaryKey"`
+	Hash      string     `gorm:"column:hash;primaryKey"`
+	CreatedAt time.Time  `gorm:"column:created_at;autoCreateTime:false"`
+	UsedAt    *time.Time `gorm:"column:used_at"`
+}
+
+func (recoveryCodeRow) TableName() string { return "mfa_recovery_codes" }
+
+// ReplaceRecoveryCodes swaps a user's set in one transaction, so the old
+// codes stop working the moment the new ones exist.
+func (d *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string, at time.Time) error {
+	at = dbTime(at)
+	return d.transaction(ctx, func(tx *gorm.DB) error {
+		if err := tx.Where("user_id = ?", userID).Delete(&recoveryCodeRow{}).Error; err != nil {
+			return wrap(err, "void recovery codes of %q", userID)
+		}
+		if len(hashes) == 0 {
+			return nil
+		}
+		rows := make([]recoveryCodeRow, len(hashes))
+		for i, h := range hashes {
+			rows[i] = recoveryCodeRow{UserID: userID, Hash: h, CreatedAt: at}
+		}
+		return wrap(tx.Create(&rows).Error, "store recovery codes of %q", userID)
+	})
+}
+
+// UseRecoveryCode marks a code used with one conditional UPDATE: the
+// database lets exactly one of two racing uses match "used_at IS NULL".
+func (d *DB) UseRecoveryCode(ctx context.Context, userID, hash string, at time.Time) (int, error) {
+	var left int
+	err := d.transaction(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&recoveryCodeRow{}).Where("user_id = ? AND hash = ? AND used_at IS NULL", userID, hash).
+			Update("used_at", dbTime(at))
+		if res.Error != nil {
+			return wrap(res.Error, "use recovery code of %q", userID)
+		}
+		if res.RowsAffected == 0 {
+			var n int64
+			if err := tx.Model(&recoveryCodeRow{}).Where("user_id = ? AND hash = ?", userID, hash).Count(&n).Error; err != nil {
+				return wrap(err, "find recovery code of %q", userID)
+			}
+			if n > 0 {
+				return wrap(store.ErrConflict, "use recovery code of %q: already used", userID)
+			}
+			return wrap(store.ErrNotFound, "use recovery code of %q", userID)
+		}
+		var err error
+		left, err = unusedCodes(tx, userID)
+		return err
+	})
+	return left, err
+}
+
+func unusedCodes(tx *gorm.DB, userID string) (int, error) {
+	var n int64
+	err := tx.Model(&recoveryCodeRow{}).Where("user_id = ? AND used_at IS NULL", userID).Count(&n).Error
+	return int(n), wrap(err, "count recovery codes of %q", userID)
+}
+
+// RecoveryCodes counts the unused codes of a user and finds the last use.
+func (d *DB) RecoveryCodes(ctx context.Context, userID string) (mfa.RecoveryStatus, error) {
+	db := d.db.WithContext(ctx)
+	left, err := unusedCodes(db, userID)
+	if err != nil {
+		return mfa.RecoveryStatus{}, err
+	}
+	var last recoveryCodeRow
+	err = db.Where("user_id = ? AND used_at IS NOT NULL", userID).Order("used_at DESC").Limit(1).Find(&last).Error
+	if err != nil {
+		return mfa.RecoveryStatus{}, wrap(err, "last use of a recovery code of %q", userID)
+	}
+	st := mfa.RecoveryStatus{Left: left}
+	if last.UsedAt != nil {
+		used := last.UsedAt.UTC()
+		st.LastUsed = &used
+	}
+	return st, nil
 }

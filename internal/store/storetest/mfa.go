@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -119,7 +120,7 @@ func testResetMethods(t *testing.T, b Backend) {
 	prompted := t0.Add(-time.Hour)
 	must(t, db.SaveState(ctx, &mfa.State{UserID: "u1", Skips: 2, FirstPromptedAt: &prompted}))
 
-	must(t, db.ResetMethods(ctx, "u1", t0))
+	must(t, db.ResetMethods(ctx, "u1", t0, audit.Event{Type: "mfa.methods_reset", SubjectID: "u1"}))
 	if got, _ := db.ListMethods(ctx, "u1"); len(got) != 0 {
 		t.Fatalf("methods left after ResetMethods: %+v", got)
 	}
@@ -133,7 +134,7 @@ func testResetMethods(t *testing.T, b Backend) {
 	if got, _ := db.ListMethods(ctx, "u2"); len(got) != len(other) {
 		t.Fatalf("ResetMethods of u1 touched u2: %+v", got)
 	}
-	mustIs(t, db.ResetMethods(ctx, "nobody", t0), store.ErrNotFound)
+	mustIs(t, db.ResetMethods(ctx, "nobody", t0, audit.Event{Type: "mfa.methods_reset"}), store.ErrNotFound)
 }
 
 func testMFAState(t *testing.T, b Backend) {

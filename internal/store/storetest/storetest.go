@@ -76,7 +76,8 @@ func Run(t *testing.T, b Backend) {
 		}},
 		{"MFA", map[string]func(*testing.T, Backend){
 			"Methods": testMethods, "DefaultMethod": testDefaultMethod, "Reset": testResetMethods, "State": testMFAState,
-			"Registrations": testRegistrations,
+			"Registrations": testRegistrations, "RecoveryCodes": testRecoveryCodes, "RecoveryCodeRace": testRecoveryCodeRace,
+			"ResetVoidsRecoveryCodes": testResetVoidsRecoveryCodes,
 		}},
 		{"Policies", map[string]func(*testing.T, Backend){
 			"SaveAndList": testPolicies, "AuditedInTransaction": testPolicyAudit,

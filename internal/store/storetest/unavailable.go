@@ -23,7 +23,6 @@ import (
 func testUnavailable(t *testing.T, b Backend) {
 	db := b.Down(t)
 	ctx := t.Context()
-	err2 := func(_ any, err error) error { return err }
 	user := newUser("u1", "alice@district.example")
 	client := clients.Client{ID: "app"}
 	key := keys.SigningKey{ID: "k1", Algorithm: "ES256"}
@@ -76,7 +75,10 @@ func testUnavailable(t *testing.T, b Backend) {
 		"ListMethods":      func() error { return err2(db.ListMethods(ctx, "u1")) },
 		"SetDefaultMethod": func() error { return db.SetDefaultMethod(ctx, "u1", method.ID) },
 		"DeleteMethod":     func() error { return db.DeleteMethod(ctx, "u1", method.ID) },
-		"ResetMethods":     func() error { return db.ResetMethods(ctx, "u1", t0) },
+		"ResetMethods":     func() error { return db.ResetMethods(ctx, "u1", t0, audit.Event{Type: "t"}) },
+		"ReplaceRecoveryCodes": func() error { return db.ReplaceRecoveryCodes(ctx, "u1", []string{"h"}, t0) },
+		"UseRecoveryCode":      func() error { return err2(db.UseRecoveryCode(ctx, "u1", "h", t0)) },
+		"RecoveryCodes":        func() error { return err2(db.RecoveryCodes(ctx, "u1")) },
 		"GetState":         func() error { return err2(db.GetState(ctx, "u1")) },
 		"SaveState":        func() error { return db.SaveState(ctx, &mfa.State{UserID: "u1"}) },
 
