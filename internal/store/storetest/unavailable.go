@@ -71,16 +71,16 @@ func testUnavailable(t *testing.T, b Backend) {
 			return db.InTransaction(ctx, func(tx oauth.GrantStore) error { return err2(tx.GetRefreshToken(ctx, "s1")) })
 		},
 
-		"CreateMethod":     func() error { return db.CreateMethod(ctx, &method) },
-		"ListMethods":      func() error { return err2(db.ListMethods(ctx, "u1")) },
-		"SetDefaultMethod": func() error { return db.SetDefaultMethod(ctx, "u1", method.ID) },
-		"DeleteMethod":     func() error { return db.DeleteMethod(ctx, "u1", method.ID) },
-		"ResetMethods":     func() error { return db.ResetMethods(ctx, "u1", t0, audit.Event{Type: "t"}) },
+		"CreateMethod":         func() error { return db.CreateMethod(ctx, &method) },
+		"ListMethods":          func() error { return err2(db.ListMethods(ctx, "u1")) },
+		"SetDefaultMethod":     func() error { return db.SetDefaultMethod(ctx, "u1", method.ID) },
+		"DeleteMethod":         func() error { return db.DeleteMethod(ctx, "u1", method.ID) },
+		"ResetMethods":         func() error { return db.ResetMethods(ctx, "u1", t0, audit.Event{Type: "t"}) },
 		"ReplaceRecoveryCodes": func() error { return db.ReplaceRecoveryCodes(ctx, "u1", []string{"h"}, t0) },
 		"UseRecoveryCode":      func() error { return err2(db.UseRecoveryCode(ctx, "u1", "h", t0)) },
 		"RecoveryCodes":        func() error { return err2(db.RecoveryCodes(ctx, "u1")) },
-		"GetState":         func() error { return err2(db.GetState(ctx, "u1")) },
-		"SaveState":        func() error { return db.SaveState(ctx, &mfa.State{UserID: "u1"}) },
+		"GetState":             func() error { return err2(db.GetState(ctx, "u1")) },
+		"SaveState":            func() error { return db.SaveState(ctx, &mfa.State{UserID: "u1"}) },
 
 		"ListPolicies":  func() error { return err2(db.ListPolicies(ctx)) },
 		"PolicyVersion": func() error { return err2(db.PolicyVersion(ctx)) },
