@@ -67,7 +67,10 @@ func NormalizeRecoveryCode(typed string) (string, bool) {
 		}
 		b.WriteRune(c)
 	}
-	return b.String(), b.Len() == recoveryCodeLen
+	if b.Len() != recoveryCodeLen {
+		return "", false
+	}
+	return b.String(), true
 }
 
 // recoveryHash is the stored form of a normalised code. A keyed hash
