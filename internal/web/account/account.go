@@ -33,6 +33,8 @@ type MFA interface {
 	SetDefault(ctx context.Context, userID, methodID string) error
 	Delete(ctx context.Context, userID, methodID, actor, ip string) error
 	Notify(ctx context.Context, userID, email string, methods []mfa.Method, skip, text string)
+	RecoveryCodes(ctx context.Context, userID string) (mfa.RecoveryStatus, error)
+	NewRecoveryCodes(ctx context.Context, userID, actor, ip string) ([]string, error)
 }
 
 // Questions keeps security questions; nil when the district has none.
@@ -62,7 +64,7 @@ type Handler struct {
 
 // New parses the pages and returns the handler.
 func New(run *steps.Runner, d Deps) (*Handler, error) {
-	pages, err := httpx.ParsePages("account", "account_password", "questions")
+	pages, err := httpx.ParsePages("account", "account_password", "questions", "recovery_codes")
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +82,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /account/password", h.passwordChange)
 	mux.HandleFunc("GET /account/questions", h.questionsPage)
 	mux.HandleFunc("POST /account/questions", h.questionsSubmit)
+	mux.HandleFunc("POST /account/recovery-codes", h.newRecoveryCodes)
 }
 
 func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, msg string, err error) {
@@ -161,6 +164,7 @@ func (h *Handler) accountPage(w http.ResponseWriter, r *http.Request) {
 var notices = map[string]string{
 	"added":    "Your security info was updated.",
 	"password": "Your password was changed. You were signed out everywhere else.",
+	"codes":    "Your recovery codes were updated.",
 }
 
 type methodView struct {
@@ -174,6 +178,7 @@ type accountView struct {
 	Questions             int // registered security questions
 	AddKinds              []httpx.Choice
 	Adding                bool // "+ Add method" chosen: show the chooser
+	Recovery              *recoveryView
 }
 
 type accountPage struct {
@@ -185,14 +190,19 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, u *identity.Use
 	ctx := r.Context()
 	methods, err := h.MFA.Methods(ctx, u.ID)
 	var registered int
+	var codes mfa.RecoveryStatus
 	if err == nil {
 		registered, err = h.questionCount(ctx, u.ID)
+	}
+	if err == nil {
+		codes, err = h.MFA.RecoveryCodes(ctx, u.ID)
 	}
 	if err != nil {
 		h.unavailable(w, r, msgNotLoaded, err)
 		return
 	}
-	v := &accountView{Name: u.DisplayName, Username: u.Username, Email: u.Email, Questions: registered, Adding: adding}
+	v := &accountView{Name: u.DisplayName, Username: u.Username, Email: u.Email, Questions: registered, Adding: adding,
+		Recovery: recoveryOf(codes, len(methods) > 0)}
 	for _, m := range methods {
 		v.Methods = append(v.Methods, methodView{ID: m.ID, Type: wording.Label(m.Kind), Detail: wording.Detail(m),
 			Added: m.CreatedAt.Format("January 2, 2006"), IsDefault: m.IsDefault})

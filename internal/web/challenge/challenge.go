@@ -1,6 +1,7 @@
 // Package challenge is the MFA challenge: a code from the person's default
 // method, "Sign in another way", "Don't ask again", the Help Desk's access
-// code, and the step-up an application or My Account asks for.
+// code, the person's own recovery codes, and the step-up an application
+// or My Account asks for.
 package challenge
 
 import (
@@ -25,6 +26,9 @@ type MFA interface {
 	CheckCode(ctx context.Context, scope, code, userID, ip string, lim mfa.Limits) error
 	CheckTOTP(ctx context.Context, sealed []byte, code, userID, ip string, lim mfa.Limits) error
 	CheckAccessCode(ctx context.Context, userID, code, ip string, lim mfa.Limits) error
+	RecoveryCodes(ctx context.Context, userID string) (mfa.RecoveryStatus, error)
+	UseRecoveryCode(ctx context.Context, userID, code, ip string, lim mfa.Limits) (int, error)
+	Notify(ctx context.Context, userID, email string, methods []mfa.Method, skip, text string)
 }
 
 // Handler serves the challenge.
@@ -56,7 +60,13 @@ type request struct {
 	u       *identity.User
 	pol     policy.Policy
 	methods []mfa.Method
+	// codesLeft are the person's unused recovery codes: a way through the
+	// challenge even with every method lost.
+	codesLeft int
 }
+
+// recoveryOption is "Use a recovery code" under "Sign in another way".
+const recoveryOption = "recovery:" + string(mfa.FactorRecoveryCode)
 
 func (h *Handler) load(w http.ResponseWriter, r *http.Request, f *flow.Flow) (*request, bool) {
 	ctx := r.Context()
@@ -65,12 +75,17 @@ func (h *Handler) load(w http.ResponseWriter, r *http.Request, f *flow.Flow) (*r
 		return nil, false
 	}
 	q := &request{f: f, u: u, pol: h.Policy.For(ctx, u)}
-	var err error
-	if q.methods, err = h.mfa.Methods(ctx, u.ID); err != nil {
+	methods, err := h.mfa.Methods(ctx, u.ID)
+	var codes mfa.RecoveryStatus
+	if err == nil {
+		codes, err = h.mfa.RecoveryCodes(ctx, u.ID)
+	}
+	if err != nil {
 		h.Unavailable(w, r, "We couldn't load your security info. Try again in a moment.", err)
 		return nil, false
 	}
-	if len(q.methods) == 0 && !f.AccessCode {
+	q.methods, q.codesLeft = methods, codes.Left
+	if len(q.methods) == 0 && !f.AccessCode && q.codesLeft == 0 {
 		h.Deny(w, r, f, steps.ErrNoMethods)
 		return nil, false
 	}
@@ -86,6 +101,9 @@ func (q *request) options() []httpx.Choice {
 				out = append(out, httpx.Choice{Value: m.ID + ":" + string(f), Label: optionLabel(m, f)})
 			}
 		}
+	}
+	if q.codesLeft > 0 {
+		out = append(out, httpx.Choice{Value: recoveryOption, Label: "Use a recovery code"})
 	}
 	return out
 }
@@ -125,6 +143,9 @@ func (q *request) method() (*mfa.Method, mfa.Factor) {
 		}
 		return &mfa.Method{}, mfa.FactorAccessCode
 	}
+	if c := q.f.Challenge; c != nil && c.Factor == string(mfa.FactorRecoveryCode) && q.codesLeft > 0 {
+		return &mfa.Method{}, mfa.FactorRecoveryCode
+	}
 	if c := q.f.Challenge; c != nil {
 		for i := range q.methods {
 			if q.methods[i].ID == c.MethodID {
@@ -161,6 +182,12 @@ func (q *request) firstChoice() (methodID, factor string, ok bool) {
 	return methodID, factor, true
 }
 
+// sends reports whether a factor's code is sent to the person (rather
+// than read from an app, the Help Desk or a sheet of recovery codes).
+func sends(f mfa.Factor) bool {
+	return f == mfa.FactorSMS || f == mfa.FactorVoice || f == mfa.FactorEmail
+}
+
 func destination(m *mfa.Method, f mfa.Factor) string {
 	if f == mfa.FactorEmail {
 		return m.Email
@@ -187,7 +214,7 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	// The code goes out when the challenge is first shown; "Sent" keeps a
 	// reload from sending another (the resend cooldown backs this up).
 	errMsg := ""
-	if factor != mfa.FactorApp && factor != mfa.FactorAccessCode && !f.Challenge.Sent {
+	if sends(factor) && !f.Challenge.Sent {
 		errMsg = h.send(r, q, m, factor)
 		f.Challenge.Sent = errMsg == ""
 	}
@@ -217,7 +244,7 @@ func (h *Handler) render(w http.ResponseWriter, q *request, status int, errMsg, 
 	m, factor := q.method()
 	v := &challengeView{Factor: string(factor), Options: q.options(), Choosing: q.f.Challenge.Choosing, RememberDays: q.pol.RememberDeviceDays}
 	switch {
-	case m == nil || factor == mfa.FactorApp:
+	case m == nil || !sends(factor):
 	case factor == mfa.FactorEmail:
 		v.MaskedTo = mfa.MaskEmail(m.Email)
 	default:

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/web/httpx"
 	"github.com/gatehouse/gatehouse/internal/web/steps"
+	"github.com/gatehouse/gatehouse/internal/web/wording"
 )
 
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
@@ -39,9 +40,11 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	case "verify":
 		h.verify(w, r, q)
 	default:
-		h.retry(w, r, q, "That step is not available now. Continue from this page.")
+		h.retry(w, r, q, msgNotAvailable)
 	}
 }
+
+const msgNotAvailable = "That step is not available now. Continue from this page."
 
 // retry saves the flow (a method chosen, a code sent) and shows the
 // challenge again with msg.
@@ -64,7 +67,7 @@ func (h *Handler) use(w http.ResponseWriter, r *http.Request, q *request) {
 		return
 	}
 	q.f.Challenge = &flow.Challenge{MethodID: id, Factor: factor}
-	if m, f := q.method(); f != mfa.FactorApp {
+	if m, f := q.method(); sends(f) {
 		if msg := h.send(r, q, m, f); msg != "" {
 			h.retry(w, r, q, msg)
 			return
@@ -76,8 +79,12 @@ func (h *Handler) use(w http.ResponseWriter, r *http.Request, q *request) {
 
 func (h *Handler) resend(w http.ResponseWriter, r *http.Request, q *request) {
 	m, factor := q.method()
-	if factor == mfa.FactorApp {
+	switch factor {
+	case mfa.FactorApp:
 		h.retry(w, r, q, "Open your authenticator app to see the current code.")
+		return
+	case mfa.FactorRecoveryCode, mfa.FactorAccessCode:
+		h.retry(w, r, q, msgNotAvailable)
 		return
 	}
 	if msg := h.send(r, q, m, factor); msg != "" {
@@ -101,7 +108,14 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request, q *request) {
 	h.Audit.Record(r.Context(), audit.Event{Type: "mfa.challenge", SubjectID: f.UserID, ActorID: f.UserID, ClientID: f.ClientID,
 		IP: httpx.ClientIP(r), UserAgent: r.UserAgent(), Details: map[string]string{"factor": string(factor)}})
 	f.CreditMFA(factor.AMR(), time.Now().UTC())
-	f.Remember = r.PostFormValue("remember") == "yes" && q.pol.RememberDeviceDays > 0
+	if factor == mfa.FactorRecoveryCode {
+		// Told everywhere: a code used by someone else is an account
+		// taken over, and to the owner it is a lost phone to deal with.
+		wording.Tell(r.Context(), h.mfa, h.Logger, q.u, "", wording.NoticeCodeUsed(q.codesLeft))
+	}
+	// A recovery code is for a day the usual methods are lost: the device
+	// it was typed on is not remembered in their place.
+	f.Remember = r.PostFormValue("remember") == "yes" && q.pol.RememberDeviceDays > 0 && factor != mfa.FactorRecoveryCode
 	if f.Remember {
 		if err := h.devices.Remember(w, r, q.u, q.pol.RememberDeviceDays); err != nil {
 			h.Logger.Error("remembering a device", "err", err)
@@ -117,6 +131,12 @@ func (h *Handler) check(r *http.Request, q *request, m *mfa.Method, factor mfa.F
 		return h.mfa.CheckAccessCode(ctx, q.f.UserID, code, ip, q.pol.Limits)
 	case mfa.FactorApp:
 		return h.mfa.CheckTOTP(ctx, m.Secret, code, q.f.UserID, ip, q.pol.Limits)
+	case mfa.FactorRecoveryCode:
+		left, err := h.mfa.UseRecoveryCode(ctx, q.f.UserID, code, ip, q.pol.Limits)
+		if err == nil {
+			q.codesLeft = left
+		}
+		return err
 	}
 	return h.mfa.CheckCode(ctx, codeScope(q.f, destination(m, factor)), code, q.f.UserID, ip, q.pol.Limits)
 }

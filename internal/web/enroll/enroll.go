@@ -34,6 +34,8 @@ type MFA interface {
 	CheckCode(ctx context.Context, scope, code, userID, ip string, lim mfa.Limits) error
 	Register(ctx context.Context, m *mfa.Method, actor, ip string) error
 	Notify(ctx context.Context, userID, email string, methods []mfa.Method, skip, text string)
+	RecoveryCodes(ctx context.Context, userID string) (mfa.RecoveryStatus, error)
+	NewRecoveryCodes(ctx context.Context, userID, actor, ip string) ([]string, error)
 }
 
 // Handler serves the registration steps.
@@ -45,7 +47,7 @@ type Handler struct {
 
 // New parses the page and returns the handler.
 func New(run *steps.Runner, methods MFA) (*Handler, error) {
-	pages, err := httpx.ParsePages("enroll")
+	pages, err := httpx.ParsePages("enroll", "recovery_codes")
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +68,9 @@ type request struct {
 	pol  policy.Policy
 	st   *mfa.State
 	have []mfa.Method
+	// offerCodes is set at "Setup is now complete" for someone without
+	// recovery codes.
+	offerCodes bool
 }
 
 // load loads what a registration step needs. What guards registration is
@@ -82,14 +87,30 @@ func (h *Handler) load(w http.ResponseWriter, r *http.Request, f *flow.Flow) (*r
 	var err error
 	if q.st, err = h.mfa.State(ctx, u.ID); err == nil {
 		if q.have, err = h.mfa.Methods(ctx, u.ID); err == nil {
-			var moved bool
-			if moved, err = h.guardChanged(w, r, &q); err == nil {
-				return &q, !moved
-			}
+			err = h.loadCodes(ctx, &q)
+		}
+	}
+	if err == nil {
+		var moved bool
+		if moved, err = h.guardChanged(w, r, &q); err == nil {
+			return &q, !moved
 		}
 	}
 	h.Unavailable(w, r, "We couldn't load your security info. Try again in a moment.", err)
 	return nil, false
+}
+
+// loadCodes decides whether "Setup is now complete" offers recovery codes:
+// the wizard's end, once a first method is there to be the codes' backup
+// and the person has just proved it, rather than between the "Method N of
+// M" steps the guide walks through.
+func (h *Handler) loadCodes(ctx context.Context, q *request) error {
+	if q.e.Stage != flow.StageComplete || len(q.have) == 0 {
+		return nil
+	}
+	codes, err := h.mfa.RecoveryCodes(ctx, q.u.ID)
+	q.offerCodes = err == nil && codes.Left == 0
+	return err
 }
 
 // guardChanged sends a flow that has proved no second factor to the
@@ -170,6 +191,7 @@ type enrollView struct {
 	Others                []httpx.Choice
 	Methods               []string
 	Default               string
+	OfferCodes            bool
 	Skip                  policy.SkipAllowance
 }
 
@@ -181,7 +203,7 @@ type enrollPage struct {
 func (h *Handler) render(w http.ResponseWriter, q *request, status int, errMsg, notice string) {
 	e := q.e
 	v := &enrollView{Stage: e.Stage, Kind: e.Current(), KindName: wording.KindName(mfa.Kind(e.Current())),
-		IsPhone: mfa.Kind(e.Current()).IsPhone(), Adding: e.Adding, Skip: q.pol.CanSkip(q.st, time.Now())}
+		IsPhone: mfa.Kind(e.Current()).IsPhone(), Adding: e.Adding, Skip: q.pol.CanSkip(q.st, time.Now()), OfferCodes: q.offerCodes}
 	if !mayPutOff(q.f) {
 		v.Skip = policy.SkipAllowance{}
 	}

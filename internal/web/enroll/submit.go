@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/web/httpx"
+	"github.com/gatehouse/gatehouse/internal/web/steps"
 	"github.com/gatehouse/gatehouse/internal/web/wording"
 	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
@@ -40,6 +41,7 @@ var buttons = []button{
 	{"verify", []string{flow.StageCode}, (*Handler).verifyCode},
 	{"continue", []string{flow.StageVerified}, (*Handler).continueSetup},
 	{"done", []string{flow.StageComplete}, (*Handler).done},
+	{"codes", []string{flow.StageComplete}, (*Handler).recoveryCodes},
 }
 
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
@@ -193,6 +195,29 @@ func (h *Handler) continueSetup(w http.ResponseWriter, r *http.Request, q *reque
 func (h *Handler) done(w http.ResponseWriter, r *http.Request, q *request) {
 	q.e.Finished = true
 	h.SaveAndAdvance(w, r, q.f)
+}
+
+type codesPage struct {
+	steps.Page
+	Recovery *wording.RecoveryCodes
+}
+
+// recoveryCodes makes the person's first set of recovery codes at "Setup
+// is now complete" and shows them this once; their Done finishes the
+// wizard as the guide's Done does.
+func (h *Handler) recoveryCodes(w http.ResponseWriter, r *http.Request, q *request) {
+	if !q.offerCodes {
+		h.render(w, q, http.StatusUnprocessableEntity, msgNotAvailable, "")
+		return
+	}
+	codes, err := h.mfa.NewRecoveryCodes(r.Context(), q.f.UserID, q.f.UserID, httpx.ClientIP(r))
+	if err != nil {
+		h.Unavailable(w, r, "We couldn't make your recovery codes. Try again in a moment.", err)
+		return
+	}
+	view := wording.NewRecoveryCodes(codes, h.Site.District, q.u.Username)
+	view.DoneAction, view.DoneField, view.DoneValue = steps.PathEnroll+"?flow="+q.f.ID, "action", "done"
+	h.pages.Render(w, http.StatusOK, "recovery_codes", codesPage{Page: h.Page(w, q.f, "Recovery codes"), Recovery: view})
 }
 
 func codeScope(f *flow.Flow, to string) string { return "enroll:" + f.ID + ":" + to }

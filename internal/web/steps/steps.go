@@ -60,6 +60,7 @@ type MFA interface {
 	State(ctx context.Context, userID string) (*mfa.State, error)
 	SaveState(ctx context.Context, st *mfa.State) error
 	AccessCodePending(ctx context.Context, userID string) (bool, error)
+	RecoveryCodes(ctx context.Context, userID string) (mfa.RecoveryStatus, error)
 }
 
 // Deps are what the runner needs.
@@ -259,6 +260,16 @@ func (s *Runner) PlanEnrollment(ctx context.Context, f *flow.Flow, u *identity.U
 		return err
 	}
 	f.HasMethods = len(methods) > 0
+	if !f.HasMethods {
+		// Recovery codes are no method to register (pol.Missing does not
+		// count them), but someone whose only way left is a code still
+		// passes the challenge with it before registering again.
+		codes, err := s.MFA.RecoveryCodes(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		f.HasMethods = codes.Left > 0
+	}
 	f.PolicyMFA = pol.RequireMFA
 	missing := pol.Missing(methods)
 	if len(missing) == 0 {

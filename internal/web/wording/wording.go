@@ -6,6 +6,7 @@ package wording
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -20,7 +21,15 @@ const (
 	NoticeRemoved  = "A security method was removed from your account. If this wasn't you, contact the Help Desk."
 	NoticePassword = "The password for your account was changed. If this wasn't you, contact the Help Desk."
 	NoticeReset    = "The password for your account was reset. If this wasn't you, contact the Help Desk."
+	NoticeCodes    = "New recovery codes were made for your account; the old ones no longer work. If this wasn't you, contact the Help Desk."
 )
+
+// NoticeCodeUsed is what a person is told on every channel when one of
+// their recovery codes signs them in.
+func NoticeCodeUsed(left int) string {
+	return fmt.Sprintf("A recovery code was used to sign in to your account (%d left). If this wasn't you, contact the Help Desk; "+
+		"if you lost a phone, remove it in My Account.", left)
+}
 
 var kindNames = map[mfa.Kind]string{mfa.App: "App", mfa.Phone: "Phone", mfa.Email: "Email", mfa.AltPhone: "Alternate phone"}
 
@@ -92,7 +101,8 @@ func CheckFailure(err error) (string, bool) {
 	switch {
 	case errors.As(err, &le):
 		return le.Msg, true
-	case errors.Is(err, mfa.ErrInvalidCode), errors.Is(err, mfa.ErrCodeReused), errors.Is(err, mfa.ErrCodeExpired), errors.Is(err, mfa.ErrTooManyAttempts):
+	case errors.Is(err, mfa.ErrInvalidCode), errors.Is(err, mfa.ErrCodeReused), errors.Is(err, mfa.ErrCodeExpired), errors.Is(err, mfa.ErrTooManyAttempts),
+		errors.Is(err, mfa.ErrRecoveryCodeInvalid), errors.Is(err, mfa.ErrRecoveryCodeUsed):
 		return err.Error(), true
 	}
 	return "", false
