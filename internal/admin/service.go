@@ -120,6 +120,7 @@ type (
 	// MethodLister reads a person's registered security methods.
 	MethodLister interface {
 		ListMethods(ctx context.Context, userID string) ([]mfa.Method, error)
+		RecoveryCodes(ctx context.Context, userID string) (mfa.RecoveryStatus, error)
 	}
 )
 
@@ -761,6 +762,20 @@ func (s *Service) UserMethods(ctx context.Context, a Actor, ref string) ([]Metho
 		}
 	}
 	return out, nil
+}
+
+// RecoveryCodesLeft is how many unused recovery codes a person has: the
+// count only, as the codes are kept as hashes.
+func (s *Service) RecoveryCodesLeft(ctx context.Context, a Actor, ref string) (int, error) {
+	u, err := s.GetUser(ctx, a, ref)
+	if err != nil {
+		return 0, err
+	}
+	if s.Registered == nil {
+		return 0, errors.New("counting recovery codes needs the server; use the admin console")
+	}
+	st, err := s.Registered.RecoveryCodes(ctx, u.ID)
+	return st.Left, err
 }
 
 // signInTypes are the audit events a sign-in leaves.

@@ -129,7 +129,8 @@ func (p Policy) allowsKind(k mfa.Kind) bool {
 func (p Policy) Allows(f mfa.Factor) bool { return slices.Contains(p.AllowedFactors, f) }
 
 // Missing lists, in order, the kinds a person with these methods still has
-// to register.
+// to register. Recovery codes are not methods and never count here: they
+// back a method up, so "register N methods" is not met by a sheet of codes.
 func (p Policy) Missing(methods []mfa.Method) []mfa.Kind {
 	have := map[mfa.Kind]bool{}
 	for _, m := range methods {

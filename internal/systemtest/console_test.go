@@ -489,7 +489,8 @@ func importID(t *testing.T, p pageResp) string {
 }
 
 // TestConsoleHelpdeskResetsMethods: the Help Desk sees a person's masked
-// methods and recent sign-ins, removes the methods from the console, and
+// methods, recovery codes left and recent sign-ins, removes the methods
+// (and voids the codes) from the console, and
 // the audit log names them; an administrator's account is out of their
 // reach.
 func TestConsoleHelpdeskResetsMethods(t *testing.T) {
@@ -502,17 +503,20 @@ func TestConsoleHelpdeskResetsMethods(t *testing.T) {
 		Factor: mfa.FactorSMS, IsDefault: true, CreatedAt: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
+	if err := r.gh.App.DB.ReplaceRecoveryCodes(ctx, kid.ID, []string{"h1", "h2", "h3"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 
 	b, p := r.signIn("deskaid")
 	p = b.get(r.gh.Issuer + "/admin/users?q=kid")
 	mustSee(t, p, "Test kid")
 	p = b.get(r.gh.Issuer + "/admin/users/" + kid.ID)
-	mustSee(t, p, "Security methods", "Phone", "+1 704 XXX XX12", "Require re-registration", "Reset password")
+	mustSee(t, p, "Security methods", "Phone", "+1 704 XXX XX12", "Recovery codes: 3 left", "Require re-registration", "Reset password")
 	if strings.Contains(p.Body, "5550112") {
 		t.Fatal("the phone number is shown unmasked")
 	}
 	p = post(b, p, "/admin/users/"+kid.ID+"/reset-methods", nil)
-	mustSee(t, p, "Their security methods were removed", "None registered")
+	mustSee(t, p, "Their security methods were removed", "None registered", "Recovery codes: none")
 	if methods, _ := r.gh.App.DB.ListMethods(ctx, kid.ID); len(methods) != 0 {
 		t.Fatalf("methods left: %d", len(methods))
 	}

@@ -98,8 +98,10 @@ type passwordPage struct {
 type userPage struct {
 	User    admin.UserView
 	Methods []admin.MethodView
-	SignIns []audit.Event
-	Policy  string // the name of the policy they sign in under
+	// RecoveryCodes is how many unused recovery codes they have.
+	RecoveryCodes int
+	SignIns       []audit.Event
+	Policy        string // the name of the policy they sign in under
 	// RequiredMethods is how many methods that policy asks them to register.
 	RequiredMethods int
 	LockedUntil     time.Time // zero when their sign-in is not locked
@@ -126,6 +128,9 @@ func (c *Console) showUser(q *request) {
 		}
 	}
 	if p.Methods, err = c.svc.UserMethods(ctx, q.actor, u.ID); err == nil {
+		p.RecoveryCodes, err = c.svc.RecoveryCodesLeft(ctx, q.actor, u.ID)
+	}
+	if err == nil {
 		p.SignIns, err = c.svc.RecentSignIns(ctx, q.actor, u.ID, 10)
 	}
 	if err == nil {

@@ -47,7 +47,10 @@ func (h *Handler) firstProofOptions(ctx context.Context) []option {
 }
 
 // options lists the ways this person can prove who they are, and how many
-// different channels the policy requires (0: reset not allowed).
+// different channels the policy requires (0: reset not allowed). Recovery
+// codes are never among them: a code is one sheet of paper standing in for
+// a lost second factor at sign-in, and with a reset it would let whoever
+// finds the sheet choose the password as well.
 func (h *Handler) options(ctx context.Context, subject string, u *identity.User) ([]option, int, error) {
 	methods, err := h.MFA.Methods(ctx, subject)
 	if err != nil {
