@@ -48,10 +48,27 @@ ctx.step('1 at 390×844: sign in, register the app and the phone, Done, acr mfa'
   await f.signedInWith(w, { upn: UPN, acr: 'mfa', amr: ['pwd', 'otp', 'sms', 'mfa'] });
 });
 
-ctx.step('2 at 390×844: My Account and + Add method', async () => {
+ctx.step('2 at 390×844: My Account, recovery codes (shown once, printable) and + Add method', async () => {
   const { page } = ctx;
   await visit('/account', 'My Account');
   await page.getByRole('button', { name: /^Delete / }).first().waitFor();
+  await page.getByRole('button', { name: 'Get recovery codes' }).click();
+  await f.heading(page, 'Your recovery codes', 1);
+  const codes = await page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem').allInnerTexts();
+  assert.equal(codes.length, 10);
+  for (const c of codes) assert.match(c, /^[0-9a-hjkmnp-tv-z]{5}-[0-9a-hjkmnp-tv-z]{5}$/);
+  const download = page.getByRole('link', { name: 'Download codes (text file)' });
+  assert.match(await download.getAttribute('href'), /^data:text\/plain;charset=utf-8,/);
+  await ctx.w.step('Recovery codes');
+  // Printed, the page is the codes and how to use them: no links or buttons.
+  await page.emulateMedia({ media: 'print' });
+  assert.ok(!(await download.isVisible()), 'the download link is not printed');
+  assert.ok(!(await page.getByRole('link', { name: 'Done' }).isVisible()), 'Done is not printed');
+  await page.emulateMedia({ media: 'screen' });
+  await page.getByRole('link', { name: 'Done' }).click();
+  await f.heading(page, 'My Account', 1);
+  await page.getByText('You have 10 of 10 recovery codes left.').waitFor();
+  for (const c of codes) assert.ok(!(await page.content()).includes(c), 'My Account never shows a code again');
   await page.getByRole('link', { name: '+ Add method' }).click();
   await page.getByLabel('Which method would you like to add?').waitFor();
   await ctx.w.step('My Account: + Add method');
