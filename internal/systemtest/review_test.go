@@ -7,11 +7,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/pkg/assurance"
 )
 
 // Behaviour the split of the browser layer by flow had to keep, pinned
@@ -152,4 +155,26 @@ func TestStepPostsNeedTheirStepAndToken(t *testing.T) {
 	}
 	p = b.get(gh.Issuer + "/login/password?flow=" + url.QueryEscape(flowID))
 	mustSee(t, p, "Enter password")
+}
+
+// TestDeferredSessionAtMFALooksUpNoMethods: a session that proved a
+// second factor and put the rest of registration off meets the policy as
+// it is; the next app's sign-in asks nothing of the methods store, so it
+// goes through while that store does not answer.
+func TestDeferredSessionAtMFALooksUpNoMethods(t *testing.T) {
+	m := newMFARig(t, func(cfg *config.Config) { cfg.MFA.Grace.Skips = 2 })
+	b := newBrowser(t, rpRedirect)
+	p := b.submit(m.start(b), act("next"))
+	p = b.submit(p, act("verify", "code", totpCode(t, totpSecret(t, p), time.Now())))
+	p = b.submit(p, act("continue"))
+	mustSee(t, p, "Method 2 of 2: Phone", "Skip setup")
+	if c := m.claims(b.submit(p, act("skip"))); c.ACR != assurance.MFA {
+		t.Fatalf("after registering the app and putting the phone off: acr %q", c.ACR)
+	}
+	execSQL(t, m.c, "ALTER TABLE mfa_methods RENAME TO mfa_methods_away")
+	p = b.get(m.rp.AuthCodeURL("state-0001", oauth2.S256ChallengeOption(m.pkce)))
+	execSQL(t, m.c, "ALTER TABLE mfa_methods_away RENAME TO mfa_methods")
+	if c := m.claims(p); c.ACR != assurance.MFA {
+		t.Fatalf("the next sign-in: acr %q", c.ACR)
+	}
 }
