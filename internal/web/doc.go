@@ -13,6 +13,8 @@
 //   - challenge: the MFA challenge and step-up
 //   - consent, account (My Account), sspr (password reset), logout
 //   - wording: how methods, codes and new passwords are put to people
+//   - webtest: the real services on the test stores, for the flows' handler
+//     tests
 //
 // This package itself holds only the test that keeps the flows small.
 package web

@@ -205,3 +205,21 @@ func TestRedisOutageIs503(t *testing.T) {
 	e.RedisUp()
 	expectReset(t, b.Submit(p, choose("phone|sms")), http.StatusOK, "If a mobile phone is registered")
 }
+
+// TestFinishedResetIsFinal: once the password is reset, "back" cannot
+// reopen the reset to prove one more channel and set the password again.
+func TestFinishedResetIsFinal(t *testing.T) {
+	e := webtest.New(t, oneProof)
+	u := e.CreateUser("ann")
+	e.AddPhone(u, webtest.Phone)
+	b := e.Browser()
+	p := b.Submit(start(t, b, "ann"), choose("phone|sms"))
+	p = b.Submit(p, verify(e.LastCode(webtest.Phone)))
+	token := b.Form(p, "").CSRF
+	p = b.Submit(p, url.Values{"action": {"password"}, "new_password": {"violet kettle harbour"}, "confirm_password": {"violet kettle harbour"}})
+	expectReset(t, p, http.StatusOK, "Your password has been reset")
+
+	back := b.Post("/reset/verify", url.Values{"csrf_token": {token}, "action": {"back"}})
+	expectReset(t, back, http.StatusUnprocessableEntity, "That step is not available now")
+	expectReset(t, b.Get("/reset/verify"), http.StatusOK, "Your password has been reset")
+}

@@ -30,7 +30,8 @@ type button struct {
 var buttons = []button{
 	{"choose", func(q *request) bool { return q.rs.Stage == stageChoose || slices.Contains(proving, q.rs.Stage) }, (*Handler).choose},
 	{"resend", func(q *request) bool { return q.rs.Stage == stageCode && q.option() != nil }, (*Handler).resend},
-	{"back", func(q *request) bool { return q.rs.Stage != stagePassword }, (*Handler).back},
+	// A finished reset (done, unavailable, locked) stays finished.
+	{"back", func(q *request) bool { return q.rs.Stage != stagePassword && !q.finished() }, (*Handler).back},
 	{"verify", func(q *request) bool { return slices.Contains(proving, q.rs.Stage) }, (*Handler).check},
 	{"password", func(q *request) bool { return q.rs.Stage == stagePassword }, (*Handler).setPassword},
 }

@@ -239,15 +239,18 @@ func (s *Runner) StartLocal(w http.ResponseWriter, r *http.Request, f *flow.Flow
 // NeedsMFA reports whether the person's policy requires a second factor
 // session bs has not proved (see flow.Proof.NeedsMFA).
 func (s *Runner) NeedsMFA(ctx context.Context, bs *websession.Session, u *identity.User) (bool, error) {
-	var hasMethods bool
-	if bs.Deferred {
-		methods, err := s.MFA.Methods(ctx, u.ID)
-		if err != nil {
-			return false, err
-		}
-		hasMethods = len(methods) > 0
+	policyMFA := s.Policy.For(ctx, u).RequireMFA
+	// The methods are looked up only when the answer turns on them, so a
+	// session that meets the policy anyway costs every request no query
+	// and no outage of the methods store.
+	if !bs.Deferred || !bs.Proof.NeedsMFA(policyMFA, true) {
+		return bs.Proof.NeedsMFA(policyMFA, false), nil
 	}
-	return bs.Proof.NeedsMFA(s.Policy.For(ctx, u).RequireMFA, hasMethods), nil
+	methods, err := s.MFA.Methods(ctx, u.ID)
+	if err != nil {
+		return false, err
+	}
+	return bs.Proof.NeedsMFA(policyMFA, len(methods) > 0), nil
 }
 
 // PlanEnrollment decides, once the password is proved, what the policy
