@@ -144,6 +144,11 @@ ${pic('19-email-verified', 'Email verified')}
    you can choose your **Default sign-in method** there, or delete a method
    you no longer have.
 ${pic('20-security-info', 'Security info listing the app, the phone, the email and the security questions')}
+10. Under **Recovery codes**, click **Get recovery codes** (also offered when
+    setup is complete). You see ten codes such as \`7mq2k-x9d4f\`, once only:
+    download them or print the page, and keep them somewhere safe, away from
+    your phone. Each code works once; **Get new recovery codes** replaces
+    the whole set.
 
 ## Part 3: Signing in from now on
 
@@ -162,6 +167,10 @@ ${pic('23-sign-in-another-way', 'Sign in another way, with the methods to choose
 4. "We texted a code to +1 704 XXX XX12. Enter the code to sign in." Enter it
    and click **Verify**. **Resend code** sends a new one.
 ${pic('24-text-code', 'We texted a code to +1 704 XXX XX12, with the Code box')}
+5. Lost your phone? Choose **Sign in another way**, then **Use a recovery
+   code**, and enter one of your recovery codes. We tell you on your other
+   methods that a code was used; then, in My Account, delete the lost phone,
+   add a new method and get new recovery codes.
 
 ## Part 4: Can't access your account?
 
