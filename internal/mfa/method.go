@@ -129,6 +129,7 @@ type RecoveryStore interface {
 type RecoveryStatus struct {
 	Left     int        // unused codes
 	LastUsed *time.Time // when a code of the current set was last used; nil if none was
+	Made     *time.Time // when the current set was made; nil when there is none
 }
 
 // Limits bound what one sign-in can cost the district and how fast codes

@@ -253,22 +253,23 @@ func unusedCodes(tx *gorm.DB, userID string) (int, error) {
 	return int(n), wrap(err, "count recovery codes of %q", userID)
 }
 
-// RecoveryCodes counts the unused codes of a user and finds the last use.
+// RecoveryCodes reads a user's set (ten rows at most) and sums it up.
 func (d *DB) RecoveryCodes(ctx context.Context, userID string) (mfa.RecoveryStatus, error) {
-	db := d.db.WithContext(ctx)
-	left, err := unusedCodes(db, userID)
-	if err != nil {
-		return mfa.RecoveryStatus{}, err
+	var rows []recoveryCodeRow
+	if err := d.db.WithContext(ctx).Where("user_id = ?", userID).Find(&rows).Error; err != nil {
+		return mfa.RecoveryStatus{}, wrap(err, "read recovery codes of %q", userID)
 	}
-	var last recoveryCodeRow
-	err = db.Where("user_id = ? AND used_at IS NOT NULL", userID).Order("used_at DESC").Limit(1).Find(&last).Error
-	if err != nil {
-		return mfa.RecoveryStatus{}, wrap(err, "last use of a recovery code of %q", userID)
-	}
-	st := mfa.RecoveryStatus{Left: left}
-	if last.UsedAt != nil {
-		used := last.UsedAt.UTC()
-		st.LastUsed = &used
+	var st mfa.RecoveryStatus
+	for _, r := range rows {
+		made := r.CreatedAt.UTC()
+		st.Made = &made
+		switch {
+		case r.UsedAt == nil:
+			st.Left++
+		case st.LastUsed == nil || r.UsedAt.After(*st.LastUsed):
+			used := r.UsedAt.UTC()
+			st.LastUsed = &used
+		}
 	}
 	return st, nil
 }

@@ -36,7 +36,8 @@ func testRecoveryCodes(t *testing.T, b Backend) {
 	old := recoveryHashes("old")
 	must(t, db.ReplaceRecoveryCodes(ctx, "u1", old, t0))
 	must(t, db.ReplaceRecoveryCodes(ctx, "u2", recoveryHashes("other"), t0))
-	mustEqual(t, recoveryStatus(t, db, "u1"), mfa.RecoveryStatus{Left: mfa.RecoveryCodeCount})
+	made := stored(t0)
+	mustEqual(t, recoveryStatus(t, db, "u1"), mfa.RecoveryStatus{Left: mfa.RecoveryCodeCount, Made: &made})
 
 	used := t0.Add(time.Hour)
 	left, err := db.UseRecoveryCode(ctx, "u1", old[3], used)
@@ -45,18 +46,19 @@ func testRecoveryCodes(t *testing.T, b Backend) {
 		t.Fatalf("UseRecoveryCode left = %d, want %d", left, mfa.RecoveryCodeCount-1)
 	}
 	wantUsed := stored(used)
-	mustEqual(t, recoveryStatus(t, db, "u1"), mfa.RecoveryStatus{Left: mfa.RecoveryCodeCount - 1, LastUsed: &wantUsed})
+	mustEqual(t, recoveryStatus(t, db, "u1"), mfa.RecoveryStatus{Left: mfa.RecoveryCodeCount - 1, LastUsed: &wantUsed, Made: &made})
 	// A used code is told apart from one never issued; another person's
 	// code is not this person's.
 	mustIs(t, err2(db.UseRecoveryCode(ctx, "u1", old[3], used)), store.ErrConflict)
 	mustIs(t, err2(db.UseRecoveryCode(ctx, "u1", "never-issued", used)), store.ErrNotFound)
 	mustIs(t, err2(db.UseRecoveryCode(ctx, "u1", "other-00", used)), store.ErrNotFound)
-	mustEqual(t, recoveryStatus(t, db, "u2"), mfa.RecoveryStatus{Left: mfa.RecoveryCodeCount})
+	mustEqual(t, recoveryStatus(t, db, "u2"), mfa.RecoveryStatus{Left: mfa.RecoveryCodeCount, Made: &made})
 
 	// A new set voids the old one, used and unused codes alike.
 	fresh := recoveryHashes("new")
 	must(t, db.ReplaceRecoveryCodes(ctx, "u1", fresh, t0.Add(2*time.Hour)))
-	mustEqual(t, recoveryStatus(t, db, "u1"), mfa.RecoveryStatus{Left: mfa.RecoveryCodeCount})
+	remade := stored(t0.Add(2 * time.Hour))
+	mustEqual(t, recoveryStatus(t, db, "u1"), mfa.RecoveryStatus{Left: mfa.RecoveryCodeCount, Made: &remade})
 	mustIs(t, err2(db.UseRecoveryCode(ctx, "u1", old[4], used)), store.ErrNotFound)
 	must(t, err2(db.UseRecoveryCode(ctx, "u1", fresh[0], used)))
 

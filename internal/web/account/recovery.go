@@ -2,6 +2,7 @@ package account
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/web/httpx"
@@ -19,10 +20,22 @@ type recoveryView struct {
 	// CanGet offers codes: only to someone with a method to fall back
 	// from, as codes are a backup, never the only way in.
 	CanGet bool
+	// Replaces names the set the form replaces (see setName).
+	Replaces string
+}
+
+// setName names a person's current set of codes, for the form that
+// replaces it: the page showing new codes is a POST's answer, and a reload
+// posting again must not void the codes just saved.
+func setName(st mfa.RecoveryStatus) string {
+	if st.Made == nil {
+		return "none"
+	}
+	return strconv.FormatInt(st.Made.UnixMicro(), 10)
 }
 
 func recoveryOf(st mfa.RecoveryStatus, hasMethods bool) *recoveryView {
-	v := &recoveryView{Left: st.Left, Of: mfa.RecoveryCodeCount, CanGet: hasMethods}
+	v := &recoveryView{Left: st.Left, Of: mfa.RecoveryCodeCount, CanGet: hasMethods, Replaces: setName(st)}
 	if st.LastUsed != nil {
 		v.LastUsed = st.LastUsed.Format("January 2, 2006")
 	}
@@ -53,8 +66,13 @@ func (h *Handler) newRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 		h.unavailable(w, r, msgNotLoaded, err)
 		return
 	}
-	if len(methods) == 0 {
+	switch {
+	case len(methods) == 0:
 		h.render(w, r, u, http.StatusUnprocessableEntity, "Add a security method first: recovery codes are a backup for it.", "", false)
+		return
+	case r.PostFormValue("replaces") != setName(before):
+		h.render(w, r, u, http.StatusConflict, "Your recovery codes were already replaced, and codes are shown only once. "+
+			"If you didn't save the new ones, get new codes again.", "", false)
 		return
 	}
 	codes, err := h.MFA.NewRecoveryCodes(ctx, u.ID, u.ID, httpx.ClientIP(r))

@@ -43,7 +43,8 @@ func TestRecoveryCodesFromMyAccount(t *testing.T) {
 		t.Fatalf("codes were made before the fresh proof: %+v", st)
 	}
 
-	p = b.SubmitTo(p, "/account/recovery-codes", nil)
+	opened := p
+	p = b.SubmitTo(opened, "/account/recovery-codes", nil)
 	if p.Status != http.StatusOK || !p.Contains("This is the only time these codes are shown.") ||
 		!p.Contains("Download codes") || p.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("the codes page: %d %s:\n%s", p.Status, p.URL, p.Text())
@@ -52,6 +53,9 @@ func TestRecoveryCodesFromMyAccount(t *testing.T) {
 	if !regexp.MustCompile(`href="data:text/plain;charset=utf-8,[^"]*` + first[0]).MatchString(p.Body) {
 		t.Errorf("the download does not carry the codes:\n%s", p.Body)
 	}
+	// A reload posts the form again: it must not void the codes just shown.
+	again := b.SubmitTo(opened, "/account/recovery-codes", nil)
+	expectAccount(t, again, http.StatusConflict, "Your recovery codes were already replaced")
 	if got := e.Events("mfa.recovery_codes_generated", u.ID); len(got) != 1 {
 		t.Errorf("mfa.recovery_codes_generated events = %d, want 1", len(got))
 	}
