@@ -21,7 +21,7 @@ func TestResetMethodsVoidsRecoveryCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	codes := s.Methods.(mfa.RecoveryStore)
-	if err := codes.ReplaceRecoveryCodes(ctx, u.ID, []string{"h1", "h2"}, time.Now()); err != nil {
+	if err := codes.ReplaceRecoveryCodes(ctx, u.ID, []string{"h1", "h2"}, time.Now(), audit.Event{Type: "mfa.recovery_codes_generated", SubjectID: u.ID}); err != nil {
 		t.Fatal(err)
 	}
 	helpdesk := admin.Actor{ID: "hd", Roles: []string{identity.RoleHelpdesk}}

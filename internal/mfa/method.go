@@ -111,14 +111,15 @@ type Store interface {
 
 // RecoveryStore keeps recovery codes, by their hashes only.
 type RecoveryStore interface {
-	// ReplaceRecoveryCodes voids a user's codes, used or not, and stores
-	// hashes as the new set.
-	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string, at time.Time) error
+	// ReplaceRecoveryCodes voids a user's codes, used or not, stores
+	// hashes as the new set and appends audited, in one transaction.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string, at time.Time, audited audit.Event) error
 	// UseRecoveryCode marks the unused code with hash as used, in one
-	// conditional write: of two racing uses exactly one succeeds. It
-	// returns how many unused codes are left. A code already used is
+	// conditional write: of two racing uses exactly one succeeds. In the
+	// same transaction it appends audited with Details["left"] set to how
+	// many unused codes are left, which it returns. A code already used is
 	// store.ErrConflict; one not in the set, store.ErrNotFound.
-	UseRecoveryCode(ctx context.Context, userID, hash string, at time.Time) (left int, err error)
+	UseRecoveryCode(ctx context.Context, userID, hash string, at time.Time, audited audit.Event) (left int, err error)
 	// RecoveryCodes counts a user's unused codes and tells when one was
 	// last used.
 	RecoveryCodes(ctx context.Context, userID string) (RecoveryStatus, error)

@@ -98,11 +98,11 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, userID, actor, ip string
 		normal, _ := NormalizeRecoveryCode(codes[i])
 		hashes[i] = s.recoveryHash(userID, normal)
 	}
-	if err := s.store.ReplaceRecoveryCodes(ctx, userID, hashes, time.Now().UTC()); err != nil {
+	generated := audit.Event{Type: "mfa.recovery_codes_generated", ActorID: actor, SubjectID: userID, IP: ip,
+		Details: map[string]string{"count": strconv.Itoa(RecoveryCodeCount)}}
+	if err := s.store.ReplaceRecoveryCodes(ctx, userID, hashes, time.Now().UTC(), generated); err != nil {
 		return nil, fmt.Errorf("mfa: new recovery codes: %w", err)
 	}
-	s.audit.Record(ctx, audit.Event{Type: "mfa.recovery_codes_generated", ActorID: actor, SubjectID: userID, IP: ip,
-		Details: map[string]string{"count": strconv.Itoa(RecoveryCodeCount)}})
 	return codes, nil
 }
 
@@ -125,7 +125,8 @@ func (s *Service) UseRecoveryCode(ctx context.Context, userID, code, ip string, 
 	if !ok {
 		return 0, ErrRecoveryCodeInvalid
 	}
-	left, err := s.store.UseRecoveryCode(ctx, userID, s.recoveryHash(userID, normal), time.Now().UTC())
+	used := audit.Event{Type: "mfa.recovery_code_used", ActorID: userID, SubjectID: userID, IP: ip, Details: map[string]string{}}
+	left, err := s.store.UseRecoveryCode(ctx, userID, s.recoveryHash(userID, normal), time.Now().UTC(), used)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return 0, ErrRecoveryCodeInvalid
@@ -134,7 +135,5 @@ func (s *Service) UseRecoveryCode(ctx context.Context, userID, code, ip string, 
 	case err != nil:
 		return 0, fmt.Errorf("mfa: use recovery code: %w", err)
 	}
-	s.audit.Record(ctx, audit.Event{Type: "mfa.recovery_code_used", ActorID: userID, SubjectID: userID, IP: ip,
-		Details: map[string]string{"left": strconv.Itoa(left)}})
 	return left, nil
 }

@@ -503,7 +503,7 @@ func TestConsoleHelpdeskResetsMethods(t *testing.T) {
 		Factor: mfa.FactorSMS, IsDefault: true, CreatedAt: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.gh.App.DB.ReplaceRecoveryCodes(ctx, kid.ID, []string{"h1", "h2", "h3"}, time.Now()); err != nil {
+	if err := r.gh.App.DB.ReplaceRecoveryCodes(ctx, kid.ID, []string{"h1", "h2", "h3"}, time.Now(), audit.Event{Type: "mfa.recovery_codes_generated", SubjectID: kid.ID}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -201,28 +203,31 @@ type recoveryCodeRow struct {
 
 func (recoveryCodeRow) TableName() string { return "mfa_recovery_codes" }
 
-// ReplaceRecoveryCodes swaps a user's set in one transaction, so the old
-// codes stop working the moment the new ones exist.
-func (d *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string, at time.Time) error {
+// ReplaceRecoveryCodes swaps a user's set in one transaction, with its
+// audit record, so the old codes stop working the moment the new ones
+// exist.
+func (d *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string, at time.Time, audited audit.Event) error {
 	at = dbTime(at)
 	return d.transaction(ctx, func(tx *gorm.DB) error {
 		if err := tx.Where("user_id = ?", userID).Delete(&recoveryCodeRow{}).Error; err != nil {
 			return wrap(err, "void recovery codes of %q", userID)
 		}
-		if len(hashes) == 0 {
-			return nil
+		if len(hashes) > 0 {
+			rows := make([]recoveryCodeRow, len(hashes))
+			for i, h := range hashes {
+				rows[i] = recoveryCodeRow{UserID: userID, Hash: h, CreatedAt: at}
+			}
+			if err := tx.Create(&rows).Error; err != nil {
+				return wrap(err, "store recovery codes of %q", userID)
+			}
 		}
-		rows := make([]recoveryCodeRow, len(hashes))
-		for i, h := range hashes {
-			rows[i] = recoveryCodeRow{UserID: userID, Hash: h, CreatedAt: at}
-		}
-		return wrap(tx.Create(&rows).Error, "store recovery codes of %q", userID)
+		return appendEvent(tx, &audited)
 	})
 }
 
 // UseRecoveryCode marks a code used with one conditional UPDATE: the
 // database lets exactly one of two racing uses match "used_at IS NULL".
-func (d *DB) UseRecoveryCode(ctx context.Context, userID, hash string, at time.Time) (int, error) {
+func (d *DB) UseRecoveryCode(ctx context.Context, userID, hash string, at time.Time, audited audit.Event) (int, error) {
 	var left int
 	err := d.transaction(ctx, func(tx *gorm.DB) error {
 		res := tx.Model(&recoveryCodeRow{}).Where("user_id = ? AND hash = ? AND used_at IS NULL", userID, hash).
@@ -241,8 +246,15 @@ func (d *DB) UseRecoveryCode(ctx context.Context, userID, hash string, at time.T
 			return wrap(store.ErrNotFound, "use recovery code of %q", userID)
 		}
 		var err error
-		left, err = unusedCodes(tx, userID)
-		return err
+		if left, err = unusedCodes(tx, userID); err != nil {
+			return err
+		}
+		audited.Details = maps.Clone(audited.Details)
+		if audited.Details == nil {
+			audited.Details = map[string]string{}
+		}
+		audited.Details["left"] = strconv.Itoa(left)
+		return appendEvent(tx, &audited)
 	})
 	return left, err
 }

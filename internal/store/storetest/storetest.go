@@ -77,7 +77,7 @@ func Run(t *testing.T, b Backend) {
 		{"MFA", map[string]func(*testing.T, Backend){
 			"Methods": testMethods, "DefaultMethod": testDefaultMethod, "Reset": testResetMethods, "State": testMFAState,
 			"Registrations": testRegistrations, "RecoveryCodes": testRecoveryCodes, "RecoveryCodeRace": testRecoveryCodeRace,
-			"ResetVoidsRecoveryCodes": testResetVoidsRecoveryCodes,
+			"ResetVoidsRecoveryCodes": testResetVoidsRecoveryCodes, "RecoveryCodesAudited": testRecoveryCodesAudited,
 		}},
 		{"Policies", map[string]func(*testing.T, Backend){
 			"SaveAndList": testPolicies, "AuditedInTransaction": testPolicyAudit,
